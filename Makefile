@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine:
+#   make dev    installs what is missing and runs the whole system locally
+#   make test   installs what is missing and runs every check and test
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: dev test lint typecheck unit integration infra bench clean
+
+$(VENV)/.dev-installed: requirements/runtime.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'molesignal-dev.pth').write_text('\n'.join(str(pathlib.Path(p).resolve()) for p in ['layers/core/python', 'functions', '.']) + '\n')"
+	touch $@
+
+$(VENV)/.cdk-installed: $(VENV)/.dev-installed requirements/cdk.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/cdk.txt
+	touch $@
+
+dev: $(VENV)/.dev-installed
+	$(PY) -m molesignal dev
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.dev-installed
+	$(PY) -m pytest tests/unit -q
+
+integration: $(VENV)/.dev-installed
+	$(PY) -m pytest tests/integration -q
+
+infra: $(VENV)/.cdk-installed
+	$(PY) -m pytest tests/infra -q
+
+test: $(VENV)/.cdk-installed lint typecheck
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/coldstart/run.py
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

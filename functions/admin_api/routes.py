@@ -1,0 +1,195 @@
+"""Admin routes: orgs, users and roles, quotas, the audit log. Admins act within their own
+org; root (the deployment owner) may act on any org. Another org's id answers 404."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from admin_api.schemas import (
+    AuditPage,
+    CreateOrgRequest,
+    CreateUserRequest,
+    OrgList,
+    OrgOut,
+    QuotaBody,
+    QuotaOut,
+    UpdateOrgRequest,
+    UpdateUserRequest,
+    UserList,
+    UserOut,
+)
+from molesignal import audit
+from molesignal.auth.principal import Principal, Role
+from molesignal.errors import Forbidden
+from molesignal.quotas import Limiter, Quota
+from molesignal.tenancy import Tenancy, public_org, public_user
+from molesignal.web.deps import AdminPrincipal, SourceIp, TableDep
+
+orgs_router = APIRouter(prefix="/api/v1/orgs", tags=["admin"])
+users_router = APIRouter(prefix="/api/v1/users", tags=["admin"])
+audit_router = APIRouter(prefix="/api/v1/audit", tags=["admin"])
+
+
+def _actor(principal: Principal) -> str:
+    return principal.username or principal.user_id
+
+
+def _target_org(principal: Principal, org_id: str | None) -> str:
+    if org_id is None or org_id == principal.org_id:
+        return principal.org_id
+    if principal.role is not Role.ROOT:
+        raise Forbidden("forbidden: only root may act on another org")
+    return org_id
+
+
+# --- orgs ------------------------------------------------------------------
+@orgs_router.get("", response_model=OrgList, summary="Orgs visible to the caller")
+def list_orgs(principal: AdminPrincipal, table: TableDep) -> OrgList:
+    return OrgList.model_validate({"orgs": [public_org(o) for o in Tenancy(table).list_orgs(principal)]})
+
+
+@orgs_router.post("", response_model=OrgOut, status_code=201, summary="Create an org (root only)")
+def create_org(body: CreateOrgRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> OrgOut:
+    principal.require(Role.ROOT)
+    item = Tenancy(table).create_org(body.id, body.name, created_by=_actor(principal))
+    audit.record(table, org_id=body.id, action="org.create", actor=_actor(principal), target=body.id, source_ip=ip)
+    return OrgOut.model_validate(public_org(item))
+
+
+@orgs_router.get("/{org_id}", response_model=OrgOut, summary="One org")
+def get_org(org_id: str, principal: AdminPrincipal, table: TableDep) -> OrgOut:
+    return OrgOut.model_validate(public_org(Tenancy(table).visible_org(principal, org_id)))
+
+
+@orgs_router.patch("/{org_id}", response_model=OrgOut, summary="Rename an org or pause its ingestion")
+def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> OrgOut:
+    tenancy = Tenancy(table)
+    tenancy.visible_org(principal, org_id)
+    item = tenancy.update_org(org_id, name=body.name, ingestion_paused=body.ingestion_paused)
+    audit.record(
+        table,
+        org_id=org_id,
+        action="org.update",
+        actor=_actor(principal),
+        target=org_id,
+        source_ip=ip,
+        details=body.model_dump(exclude_none=True),
+    )
+    return OrgOut.model_validate(public_org(item))
+
+
+@orgs_router.get("/{org_id}/quotas", response_model=QuotaOut, summary="The org's quotas and usage")
+def get_quotas(org_id: str, principal: AdminPrincipal, table: TableDep) -> QuotaOut:
+    Tenancy(table).visible_org(principal, org_id)
+    limiter = Limiter(table)
+    return QuotaOut.model_validate({**limiter.quota(org_id).to_dict(), "usage": limiter.usage(org_id)})
+
+
+@orgs_router.put("/{org_id}/quotas", response_model=QuotaOut, summary="Set the org's quotas (root only)")
+def set_quotas(org_id: str, body: QuotaBody, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> QuotaOut:
+    # An org admin raising their own caps would defeat them: quotas belong to the deployment owner.
+    principal.require(Role.ROOT)
+    Tenancy(table).visible_org(principal, org_id)
+    limiter = Limiter(table)
+    quota = limiter.set_quota(org_id, Quota(**body.model_dump()))
+    audit.record(
+        table,
+        org_id=org_id,
+        action="quota.update",
+        actor=_actor(principal),
+        target=org_id,
+        source_ip=ip,
+        details=quota.to_dict(),
+    )
+    return QuotaOut.model_validate({**quota.to_dict(), "usage": limiter.usage(org_id)})
+
+
+# --- users -----------------------------------------------------------------
+@users_router.get("", response_model=UserList, summary="Users of the caller's org (root: any org)")
+def list_users(
+    principal: AdminPrincipal, table: TableDep, org_id: Annotated[str | None, Query(max_length=40)] = None
+) -> UserList:
+    target = _target_org(principal, org_id)
+    Tenancy(table).visible_org(principal, target)
+    return UserList.model_validate({"users": [public_user(u) for u in Tenancy(table).list_users(target)]})
+
+
+@users_router.post("", response_model=UserOut, status_code=201, summary="Create a user")
+def create_user(body: CreateUserRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> UserOut:
+    target = _target_org(principal, body.org_id)
+    tenancy = Tenancy(table)
+    tenancy.visible_org(principal, target)
+    item = tenancy.create_user(
+        org_id=target,
+        username=body.user,
+        password=body.password,
+        role=body.role,
+        email=body.email,
+        granted_by=principal,
+    )
+    audit.record(
+        table,
+        org_id=target,
+        action="user.create",
+        actor=_actor(principal),
+        target=item["user_id"],
+        source_ip=ip,
+        details={"user": body.user, "role": body.role.value},
+    )
+    return UserOut.model_validate(public_user(item))
+
+
+@users_router.get("/{user_id}", response_model=UserOut, summary="One user of the caller's org")
+def get_user(user_id: str, principal: AdminPrincipal, table: TableDep) -> UserOut:
+    return UserOut.model_validate(public_user(Tenancy(table).get_user(principal.org_id, user_id)))
+
+
+@users_router.patch("/{user_id}", response_model=UserOut, summary="Change a user's role, password, email or status")
+def update_user(
+    user_id: str, body: UpdateUserRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp
+) -> UserOut:
+    item = Tenancy(table).update_user(
+        principal.org_id,
+        user_id,
+        role=body.role,
+        disabled=body.disabled,
+        password=body.password,
+        email=body.email,
+        granted_by=principal,
+    )
+    changed = body.model_dump(exclude_none=True, exclude={"password"})
+    if body.password is not None:
+        changed["password"] = "changed"  # noqa: S105 - an audit marker, not a secret
+    audit.record(
+        table,
+        org_id=principal.org_id,
+        action="user.update",
+        actor=_actor(principal),
+        target=user_id,
+        source_ip=ip,
+        details=changed,
+    )
+    return UserOut.model_validate(public_user(item))
+
+
+@users_router.delete("/{user_id}", response_model=UserOut, summary="Delete a user")
+def delete_user(user_id: str, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> UserOut:
+    item = Tenancy(table).delete_user(principal.org_id, user_id, by=principal)
+    audit.record(
+        table, org_id=principal.org_id, action="user.delete", actor=_actor(principal), target=user_id, source_ip=ip
+    )
+    return UserOut.model_validate(public_user(item))
+
+
+# --- audit -----------------------------------------------------------------
+@audit_router.get("", response_model=AuditPage, summary="The org's audit log, newest first (admins only)")
+def list_audit(
+    principal: AdminPrincipal,
+    table: TableDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> AuditPage:
+    items, next_cursor = audit.list_entries(table, principal.org_id, limit=limit, cursor=cursor)
+    return AuditPage.model_validate({"items": items, "has_more": next_cursor is not None, "next_cursor": next_cursor})

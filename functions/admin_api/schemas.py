@@ -1,0 +1,95 @@
+"""The HTTP contract of the admin group."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from molesignal.auth.principal import Role
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    ingestion_paused: bool
+    created_at: str
+
+
+class OrgList(BaseModel):
+    orgs: list[OrgOut]
+
+
+class CreateOrgRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=2, max_length=40, description="lower-case letters, digits and '-'")
+    name: str = Field(min_length=1, max_length=128)
+
+
+class UpdateOrgRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    ingestion_paused: bool | None = None
+
+
+class QuotaBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ingest_qps: int = Field(ge=1, le=1_000_000)
+    query_qps: int = Field(ge=1, le=1_000_000)
+    storage_bytes: int = Field(ge=0)
+
+
+class QuotaOut(QuotaBody):
+    usage: dict[str, int]
+
+
+class UserOut(BaseModel):
+    id: str
+    user: str
+    email: str
+    org_id: str
+    role: str
+    disabled: bool
+    created_at: str
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class CreateUserRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Role = Role.VIEWER
+    email: str = Field(default="", max_length=254)
+    org_id: str | None = Field(default=None, description="root only: create the user in another org")
+
+
+class UpdateUserRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, max_length=1024)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class AuditEntry(BaseModel):
+    id: str
+    time: str
+    ts_us: int
+    action: str
+    actor: str
+    target: str
+    outcome: str
+    source_ip: str
+    details: dict[str, object]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    has_more: bool
+    next_cursor: str | None

@@ -1,0 +1,46 @@
+"""Lambda authorizer (HTTP API, payload 2.0, simple responses).
+
+It resolves who is calling and always lets the request through with that verdict in
+its context; the owning function refuses unauthenticated callers in its own route
+family's envelope (docs/adr/0002-authorizer-resolves-functions-enforce.md). A function
+also refuses any request that arrives without this context, so a route deployed
+without the authorizer fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from molesignal.auth.sessions import Sessions
+from molesignal.errors import Unauthorized
+from molesignal.observability import logger
+from molesignal.storage.table import Table
+
+
+def bearer_token(headers: dict[str, str]) -> str:
+    value = (headers.get("authorization") or "").strip()
+    if not value:
+        raise Unauthorized("unauthorized: missing bearer token", code="missing_token")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "unauthorized: send 'Authorization: Bearer <token>' (Basic and other schemes are refused)",
+            code="invalid_scheme",
+        )
+    return token.strip()
+
+
+def resolve(event: dict[str, Any]) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    try:
+        principal = Sessions(Table()).authenticate(bearer_token(headers))
+    except Unauthorized as exc:
+        return {"authenticated": "false", "error_code": exc.code, "error_message": exc.message}
+    return {"authenticated": "true", **principal.to_context()}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    verdict = resolve(event)
+    logger.info("authorized", extra={"authenticated": verdict["authenticated"], "route": event.get("routeKey")})
+    return {"isAuthorized": True, "context": verdict}

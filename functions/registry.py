@@ -1,0 +1,151 @@
+"""The route and trigger table: which function owns which routes, which routes run the
+authorizer, which queues and schedules drive the workers, and how each is sized.
+
+Plain data, importing nothing heavy: the local gateway, the CDK stack and the contract
+tests all read this one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_ROUTE = "$default"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    auth: bool = True  # run the Lambda authorizer (it resolves the caller; the function enforces)
+
+    @property
+    def key(self) -> str:
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    name: str
+    handler: str  # "<package>.handler.lambda_handler", relative to functions/
+    routes: tuple[Route, ...]
+    prefixes: tuple[str, ...]  # every route lives under one of these
+    memory_mb: int = 512
+    timeout_s: int = 29  # API Gateway's integration timeout
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class QueueWorker:
+    name: str
+    handler: str
+    queue: str  # logical queue name from molesignal.resources
+    batch_size: int = 10
+    max_batching_window_s: int = 1
+    memory_mb: int = 1024
+    timeout_s: int = 120
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledFunction:
+    name: str
+    handler: str
+    schedule: str  # EventBridge expression: rate(N minutes|hours|days)
+    memory_mb: int = 512
+    timeout_s: int = 300
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    name: str
+    handler: str
+    memory_mb: int = 256
+    timeout_s: int = 10
+
+
+@dataclass(frozen=True)
+class Registry:
+    authorizer: Authorizer
+    http: tuple[HttpFunction, ...]
+    workers: tuple[QueueWorker, ...] = field(default_factory=tuple)
+    schedules: tuple[ScheduledFunction, ...] = field(default_factory=tuple)
+
+    def all_routes(self) -> list[tuple[Route, HttpFunction]]:
+        return [(route, fn) for fn in self.http for route in fn.routes]
+
+
+def _both(method: str, tail: str, *, auth: bool) -> tuple[Route, Route]:
+    """A spec-000 auth route and its spec-004 alias."""
+    return Route(method, f"/api/v1/auth/{tail}", auth=auth), Route(method, f"/v1/api/auth/{tail}", auth=auth)
+
+
+PLATFORM_API = HttpFunction(
+    name="platform_api",
+    handler="platform_api.handler.lambda_handler",
+    description="health, Prometheus metrics, merged OpenAPI, and the catch-all for unknown routes",
+    prefixes=("/api/v1/healthz", "/health", "/v1/api/healthcheck", "/metrics", "/openapi.json", DEFAULT_ROUTE),
+    memory_mb=256,
+    routes=(
+        Route("GET", "/api/v1/healthz", auth=False),
+        Route("GET", "/health", auth=False),
+        Route("GET", "/v1/api/healthcheck", auth=False),
+        Route("GET", "/metrics", auth=False),
+        Route("GET", "/openapi.json", auth=False),
+        Route("ANY", DEFAULT_ROUTE, auth=False),
+    ),
+)
+
+AUTH_API = HttpFunction(
+    name="auth_api",
+    handler="auth_api.handler.lambda_handler",
+    description="setup, login, refresh, logout, me; API tokens",
+    prefixes=("/api/v1/auth", "/v1/api/auth", "/api/v1/tokens"),
+    routes=(
+        *_both("POST", "setup", auth=False),
+        *_both("GET", "status", auth=False),
+        *_both("POST", "login", auth=False),
+        *_both("POST", "refresh", auth=False),  # validates the refresh token itself
+        *_both("POST", "logout", auth=True),  # public, but revokes the caller's session when there is one
+        *_both("GET", "me", auth=True),
+        Route("GET", "/api/v1/tokens"),
+        Route("POST", "/api/v1/tokens"),
+        Route("GET", "/api/v1/tokens/{token_id}"),
+        Route("DELETE", "/api/v1/tokens/{token_id}"),
+    ),
+)
+
+ADMIN_API = HttpFunction(
+    name="admin_api",
+    handler="admin_api.handler.lambda_handler",
+    description="orgs, users, roles, quotas, audit log",
+    prefixes=("/api/v1/orgs", "/api/v1/users", "/api/v1/audit"),
+    routes=(
+        Route("GET", "/api/v1/orgs"),
+        Route("POST", "/api/v1/orgs"),
+        Route("GET", "/api/v1/orgs/{org_id}"),
+        Route("PATCH", "/api/v1/orgs/{org_id}"),
+        Route("GET", "/api/v1/orgs/{org_id}/quotas"),
+        Route("PUT", "/api/v1/orgs/{org_id}/quotas"),
+        Route("GET", "/api/v1/users"),
+        Route("POST", "/api/v1/users"),
+        Route("GET", "/api/v1/users/{user_id}"),
+        Route("PATCH", "/api/v1/users/{user_id}"),
+        Route("DELETE", "/api/v1/users/{user_id}"),
+        Route("GET", "/api/v1/audit"),
+    ),
+)
+
+REGISTRY = Registry(
+    authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API),
+    workers=(),
+    schedules=(
+        ScheduledFunction(
+            name="housekeeping_worker",
+            handler="housekeeping_worker.handler.lambda_handler",
+            schedule="rate(1 hour)",
+            description="purges expired sessions, throttle counters and rate windows",
+        ),
+    ),
+)

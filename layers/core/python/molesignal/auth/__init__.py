@@ -1,0 +1,1 @@
+"""Identity: passwords, JWT sessions with rotating refresh tokens, API tokens, principals."""

@@ -1,0 +1,30 @@
+"""The JWT signing key, read from Secrets Manager and cached for a few minutes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from molesignal import aws
+from molesignal.settings import get_settings
+
+_cache: dict[str, tuple[float, bytes]] = {}
+_lock = threading.Lock()
+
+
+def signing_key() -> bytes:
+    settings = get_settings()
+    secret_id = settings.resource_name("jwt-signing-key")
+    now = time.monotonic()
+    cached = _cache.get(secret_id)
+    if cached and now - cached[0] < settings.secret_cache_s:
+        return cached[1]
+    with _lock:
+        value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        key = str(value).encode()
+        _cache[secret_id] = (now, key)
+        return key
+
+
+def forget_signing_key() -> None:
+    _cache.clear()

@@ -1,0 +1,44 @@
+"""Cached boto3 clients. Every client honours AWS_ENDPOINT_URL through the settings."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from molesignal.settings import get_settings
+
+_clients: dict[tuple[str, str | None, str], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    settings = get_settings()
+    key = (service, settings.aws_endpoint_url, settings.aws_region)
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            import boto3  # deferred: ~200 ms that routes without AWS calls never pay
+            from botocore.config import Config
+
+            config = Config(
+                retries={"max_attempts": 4, "mode": "standard"},
+                s3={"addressing_style": "path"},
+                connect_timeout=5,
+                read_timeout=30,
+            )
+            found = boto3.session.Session().client(
+                service,
+                region_name=settings.aws_region,
+                endpoint_url=settings.aws_endpoint_url,
+                config=config,
+            )
+            _clients[key] = found
+    return found
+
+
+def reset_clients() -> None:
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,241 @@
+"""A local stand-in for API Gateway (HTTP API, payload format 2.0).
+
+For each request it does what API Gateway does: picks the route (or ``$default``), runs
+the Lambda authorizer on authenticated routes and attaches its context, builds the 2.0
+event, invokes the owning function's handler, and turns the handler's response back
+into HTTP. Handlers run on worker threads, as concurrent Lambda instances would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from molesignal import routing
+from molesignal.local.lambda_context import LocalLambdaContext
+from molesignal.local.loader import load_handler
+from molesignal.observability import logger
+
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # HTTP API payload quota
+LAMBDA_MAX_REQUEST = 6 * 1024 * 1024  # synchronous invocation payload limit
+_TEXT_TYPES = (
+    "application/json",
+    "application/x-ndjson",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
+
+
+class RegistryLike(Protocol):
+    authorizer: Any
+    http: Any
+
+    def all_routes(self) -> list[tuple[Any, Any]]: ...
+
+
+def _is_text(content_type: str) -> bool:
+    base = content_type.split(";", 1)[0].strip().lower()
+    return base.startswith("text/") or base in _TEXT_TYPES or base.endswith("+json") or base.endswith("+xml")
+
+
+def _new_loop_per_thread() -> None:
+    # Mangum drives the ASGI app on the calling thread's event loop.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+class Gateway:
+    def __init__(self, registry: RegistryLike, *, region: str = "us-east-1", max_workers: int = 32) -> None:
+        self.registry = registry
+        self.region = region
+        self.routes = registry.all_routes()
+        self.default = next(((r, f) for r, f in self.routes if r.path == "$default"), None)
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, initializer=_new_loop_per_thread, thread_name_prefix="lambda"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _invoke(self, dotted: str, event: dict[str, Any], context: LocalLambdaContext) -> Any:
+        loop = asyncio.get_running_loop()
+
+        def call() -> Any:
+            return load_handler(dotted)(event, context)
+
+        return await loop.run_in_executor(self._pool, call)
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > API_GATEWAY_MAX_BODY:
+                await _respond(
+                    send, 413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}'
+                )
+                return
+        try:
+            status, headers, cookies, payload = await self.dispatch(scope, body)
+        except Exception:
+            logger.exception("gateway: integration failed", extra={"path": scope.get("path")})
+            status, headers, cookies, payload = (
+                500,
+                {"content-type": "application/json"},
+                [],
+                b'{"message":"Internal Server Error"}',
+            )
+        await _respond(send, status, headers, cookies, payload)
+
+    async def dispatch(self, scope: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], list[str], bytes]:
+        method = scope["method"].upper()
+        path = scope["path"]
+        found = routing.match([r for r, _ in self.routes], method, path)
+        if found is not None:
+            route, params = found
+            function = next(f for r, f in self.routes if r is route)
+        elif self.default is not None:
+            route, function = self.default
+            params = {}
+        else:
+            return 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}'
+        event = self._event(scope, body, route, params)
+        if len(json.dumps(event)) > LAMBDA_MAX_REQUEST:
+            return 413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}'
+        if route.auth:
+            verdict = await self._invoke(
+                self.registry.authorizer.handler, self._authorizer_event(event), self._context(self.registry.authorizer)
+            )
+            if not isinstance(verdict, dict) or not verdict.get("isAuthorized"):
+                return 403, {"content-type": "application/json"}, [], b'{"message":"Forbidden"}'
+            event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
+        result = await self._invoke(function.handler, event, self._context(function))
+        return _http_response(result)
+
+    def _context(self, function: Any) -> LocalLambdaContext:
+        return LocalLambdaContext(
+            function_name=f"molesignal-{function.name}",
+            memory_limit_in_mb=function.memory_mb,
+            timeout_s=function.timeout_s,
+            region=self.region,
+        )
+
+    def _event(self, scope: dict[str, Any], body: bytes, route: Any, params: dict[str, str]) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        cookies: list[str] = []
+        for raw_name, raw_value in scope.get("headers", []):
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            if name == "cookie":
+                cookies.extend(c.strip() for c in value.split(";") if c.strip())
+                continue
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(raw_query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
+        client = scope.get("client") or ("127.0.0.1", 0)
+        now = datetime.now(UTC)
+        content_type = headers.get("content-type", "")
+        is_base64 = bool(body) and not _is_text(content_type)
+        if body and not is_base64:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                is_base64 = True
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.key,
+            "rawPath": scope["path"],
+            "rawQueryString": raw_query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "000000000000",
+                "apiId": "local",
+                "domainName": headers.get("host", "127.0.0.1"),
+                "domainPrefix": "local",
+                "http": {
+                    "method": scope["method"].upper(),
+                    "path": scope["path"],
+                    "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+                    "sourceIp": client[0],
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": uuid.uuid4().hex,
+                "routeKey": route.key,
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(time.time() * 1000),
+            },
+            "isBase64Encoded": is_base64,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if query:
+            event["queryStringParameters"] = query
+        if params:
+            event["pathParameters"] = params
+        if body:
+            event["body"] = base64.b64encode(body).decode() if is_base64 else text
+        return event
+
+    def _authorizer_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        authorization = event["headers"].get("authorization")
+        route = event["routeKey"].replace(" ", "")
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:{self.region}:000000000000:local/$default/{route}",
+            "identitySource": [authorization] if authorization else [],
+            "routeKey": event["routeKey"],
+            "rawPath": event["rawPath"],
+            "rawQueryString": event["rawQueryString"],
+            "cookies": event.get("cookies", []),
+            "headers": event["headers"],
+            "queryStringParameters": event.get("queryStringParameters", {}),
+            "requestContext": event["requestContext"],
+            "pathParameters": event.get("pathParameters", {}),
+            "stageVariables": {},
+        }
+
+
+def _http_response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:
+    """Interpret a handler's result as API Gateway does for payload format 2.0."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # A bare value is JSON with status 200 (API Gateway's inferred format).
+        return 200, {"content-type": "application/json"}, [], json.dumps(result).encode()
+    headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ",".join(str(v) for v in values)
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, list(result.get("cookies") or []), payload
+
+
+async def _respond(
+    send: Callable[..., Any], status: int, headers: dict[str, str], cookies: list[str], body: bytes
+) -> None:
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k != "content-length"]
+    raw += [(b"set-cookie", c.encode("latin-1")) for c in cookies]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

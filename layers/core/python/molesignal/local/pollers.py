@@ -1,0 +1,112 @@
+"""SQS pollers: what Lambda's event source mapping does, for the local system.
+
+Each poller receives up to ``batch_size`` messages, invokes the worker with a real SQS
+event, deletes the messages the worker did not report in ``batchItemFailures``, and
+leaves the rest to reappear after the visibility timeout; SQS itself moves a message to
+the DLQ once it has been received ``maxReceiveCount`` times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from molesignal import aws
+from molesignal.local.lambda_context import LocalLambdaContext
+from molesignal.local.loader import load_handler
+from molesignal.observability import logger
+from molesignal.settings import get_settings
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType", "String"),
+        }
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+@dataclass
+class QueuePoller:
+    worker: Any  # registry.QueueWorker
+    wait_seconds: int = 1
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @property
+    def queue_url(self) -> str:
+        sqs = aws.client("sqs")
+        return str(sqs.get_queue_url(QueueName=get_settings().queue_name(self.worker.queue))["QueueUrl"])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"poller-{self.worker.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.wait_seconds + 5)
+
+    def _run(self) -> None:
+        url = self.queue_url
+        while not self._stop.is_set():
+            try:
+                self.poll_once(url)
+            except Exception:
+                logger.exception("poller failed", extra={"worker": self.worker.name})
+                self._stop.wait(1)
+
+    def poll_once(self, url: str | None = None) -> int:
+        """Receive one batch and invoke the worker; returns how many messages were handled."""
+        sqs = aws.client("sqs")
+        url = url or self.queue_url
+        received = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, self.worker.batch_size),
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        settings = get_settings()
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        event = {"Records": [sqs_record(m, arn, settings.aws_region) for m in received]}
+        context = LocalLambdaContext(
+            function_name=f"molesignal-{self.worker.name}",
+            memory_limit_in_mb=self.worker.memory_mb,
+            timeout_s=self.worker.timeout_s,
+            region=settings.aws_region,
+        )
+        try:
+            result = load_handler(self.worker.handler)(event, context)
+        except Exception:
+            # A crashed invocation fails the whole batch: every message comes back later.
+            logger.exception("worker invocation failed", extra={"worker": self.worker.name})
+            return len(received)
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in received if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+            )
+        return len(received)

@@ -1,0 +1,106 @@
+"""The whole local system in one process: emulator, resources, gateway, pollers, scheduler."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from molesignal import aws
+from molesignal.local.emulator import Emulator
+from molesignal.local.gateway import Gateway
+from molesignal.local.pollers import QueuePoller
+from molesignal.local.scheduler import Scheduler
+from molesignal.provision import provision
+from molesignal.settings import get_settings, reset_settings
+
+# The emulator accepts any credentials; boto3 still insists that some exist.
+_EMULATOR_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+@dataclass
+class LocalSystem:
+    registry: Any
+    host: str = "127.0.0.1"
+    port: int = 5080
+    emulator_port: int = 4566
+    run_pollers: bool = True
+    run_scheduler: bool = True
+    emulator: Emulator | None = None
+    gateway: Gateway | None = None
+    pollers: list[QueuePoller] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+    endpoint_url: str = ""
+    _server: Any = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalSystem:
+        self._start_aws()
+        provision()
+        self._start_gateway()
+        if self.run_pollers:
+            self.pollers = [QueuePoller(worker) for worker in self.registry.workers]
+            for poller in self.pollers:
+                poller.start()
+        self.scheduler = Scheduler(tuple(self.registry.schedules))
+        if self.run_scheduler:
+            self.scheduler.start()
+        return self
+
+    def _start_aws(self) -> None:
+        configured = get_settings().aws_endpoint_url
+        if configured:
+            self.endpoint_url = configured  # LocalStack or another emulator the caller runs
+            return
+        self.emulator = Emulator(host=self.host, port=self.emulator_port)
+        self.endpoint_url = self.emulator.start()
+        # The local process is its own Lambda runtime: handlers read the endpoint from settings.
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+        for name, value in _EMULATOR_ENV.items():
+            os.environ.setdefault(name, value)
+        os.environ.setdefault("AWS_DEFAULT_REGION", get_settings().aws_region)
+        reset_settings()
+        aws.reset_clients()
+
+    def _start_gateway(self) -> None:
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        self.gateway = Gateway(self.registry, region=get_settings().aws_region)
+        config = uvicorn.Config(self.gateway, lifespan="off", log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="gateway", daemon=True
+        )
+        self._thread.start()
+        for _ in range(300):
+            if self._server.started:
+                return
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.05)
+        raise RuntimeError("the local gateway did not start")
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.gateway is not None:
+            self.gateway.close()
+        if self.emulator is not None:
+            self.emulator.stop()

@@ -1,0 +1,84 @@
+"""The AWS resources MoleSignal needs, as plain data.
+
+One definition feeds three consumers: ``molesignal.provision`` (emulator, ``make dev``,
+tests), the CDK stack in ``infra_cdk/``, and the settings' name derivation. Importing
+it must stay free of boto3 and CDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: str = "S"  # DynamoDB scalar type
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+
+
+@dataclass(frozen=True)
+class TableDef:
+    logical: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    indexes: tuple[GlobalIndex, ...] = ()
+    ttl_attribute: str = "expires_at"
+
+
+@dataclass(frozen=True)
+class BucketDef:
+    logical: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class QueueDef:
+    logical: str
+    visibility_timeout_s: int = 120
+    max_receive_count: int = 5  # deliveries before a message is redriven to the DLQ
+    dlq_retention_s: int = 14 * 24 * 3600
+
+    @property
+    def dlq_logical(self) -> str:
+        return f"{self.logical}-dlq"
+
+
+@dataclass(frozen=True)
+class SecretDef:
+    logical: str
+    description: str
+    generate_bytes: int = 64
+
+
+@dataclass(frozen=True)
+class Resources:
+    table: TableDef
+    buckets: tuple[BucketDef, ...] = field(default_factory=tuple)
+    queues: tuple[QueueDef, ...] = field(default_factory=tuple)
+    secrets: tuple[SecretDef, ...] = field(default_factory=tuple)
+
+
+TABLE = TableDef(
+    logical="table",
+    partition_key=KeyAttribute("pk"),
+    sort_key=KeyAttribute("sk"),
+    indexes=(GlobalIndex("gsi1", KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),),
+)
+
+RESOURCES = Resources(
+    table=TABLE,
+    buckets=(
+        BucketDef("lake", "Parquet lake and claim-checked raw payloads"),
+        BucketDef("blobs", "content-addressed blobs (sha256)"),
+        BucketDef("exports", "export files served through presigned links"),
+    ),
+    queues=(QueueDef("ingest", visibility_timeout_s=120, max_receive_count=5),),
+    secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
+)

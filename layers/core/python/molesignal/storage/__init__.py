@@ -1,0 +1,1 @@
+"""Single-table DynamoDB access: key builders (``keys``) and a thin typed table (``table``)."""

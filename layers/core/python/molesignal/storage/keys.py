@@ -1,0 +1,65 @@
+"""Key builders for the single table. Every tenant item's partition starts with its org."""
+
+from __future__ import annotations
+
+
+def org(org_id: str) -> tuple[str, str]:
+    return f"ORG#{org_id}", "META"
+
+
+def org_listing() -> str:
+    """gsi1 partition that lists every org (root only)."""
+    return "ORGS"
+
+
+def user(org_id: str, user_id: str) -> tuple[str, str]:
+    return f"ORG#{org_id}", f"USER#{user_id}"
+
+
+def user_prefix() -> str:
+    return "USER#"
+
+
+def username(name: str) -> tuple[str, str]:
+    """Uniqueness guard: usernames are global so login needs only user + password."""
+    return f"USERNAME#{name.lower()}", "USERNAME"
+
+
+def api_token(prefix: str) -> tuple[str, str]:
+    return f"APITOKEN#{prefix}", "APITOKEN"
+
+
+def api_token_listing(org_id: str) -> str:
+    return f"ORG#{org_id}#TOKENS"
+
+
+def refresh_family(family_id: str) -> tuple[str, str]:
+    return f"REFRESH#{family_id}", "FAMILY"
+
+
+def login_failures(subject: str) -> tuple[str, str]:
+    return f"LOGINFAIL#{subject}", "COUNTER"
+
+
+def quota(org_id: str) -> tuple[str, str]:
+    return f"ORG#{org_id}", "QUOTA"
+
+
+def usage(org_id: str) -> tuple[str, str]:
+    return f"ORG#{org_id}", "USAGE"
+
+
+def rate_window(org_id: str, kind: str, window: int) -> tuple[str, str]:
+    return f"RATE#{org_id}#{kind}", f"W#{window}"
+
+
+def audit_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#AUDIT"
+
+
+def platform_counters() -> tuple[str, str]:
+    return "PLATFORM", "COUNTERS"
+
+
+def setup_marker() -> tuple[str, str]:
+    return "PLATFORM", "SETUP"

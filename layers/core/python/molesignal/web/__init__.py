@@ -1,0 +1,1 @@
+"""The HTTP edge shared by every FastAPI function: envelopes, error mapping, dependencies."""

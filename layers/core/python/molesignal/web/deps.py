@@ -1,0 +1,84 @@
+"""Typed FastAPI dependencies: the caller (from the authorizer's context), the table, the source IP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from molesignal.auth.principal import Principal, Role
+from molesignal.errors import Forbidden, Unauthorized
+from molesignal.storage.table import Table
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _event(request: Request) -> dict[str, Any]:
+    event = request.scope.get("aws.event")
+    return event if isinstance(event, dict) else {}
+
+
+def authorizer_context(request: Request) -> dict[str, Any] | None:
+    authorizer = (_event(request).get("requestContext") or {}).get("authorizer") or {}
+    context = authorizer.get("lambda")
+    return context if isinstance(context, dict) else None
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller as resolved by the Lambda authorizer.
+
+    Fails closed: a route deployed without the authorizer, or a request it could not
+    authenticate, never reaches the handler.
+    """
+    context = authorizer_context(request)
+    if context is None:
+        raise Unauthorized("unauthorized: no authorizer context", code="missing_token")
+    if str(context.get("authenticated")) != "true":
+        raise Unauthorized(
+            str(context.get("error_message") or "unauthorized"), code=str(context.get("error_code") or "invalid_token")
+        )
+    try:
+        return Principal.from_context(context)
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("unauthorized: malformed authorizer context", code="invalid_token") from exc
+
+
+def optional_principal(request: Request) -> Principal | None:
+    try:
+        return current_principal(request)
+    except Unauthorized:
+        return None
+
+
+def source_ip(request: Request) -> str:
+    http = (_event(request).get("requestContext") or {}).get("http") or {}
+    return str(http.get("sourceIp") or (request.client.host if request.client else ""))
+
+
+def is_local_request(request: Request) -> bool:
+    return source_ip(request) in _LOOPBACK
+
+
+def get_table() -> Table:
+    return Table()
+
+
+def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("forbidden: requires role admin")
+    return principal
+
+
+def require_role(*roles: Role) -> Any:
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        principal.require(*roles)
+        return principal
+
+    return check
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+TableDep = Annotated[Table, Depends(get_table)]
+SourceIp = Annotated[str, Depends(source_ip)]

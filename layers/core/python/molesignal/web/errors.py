@@ -1,0 +1,130 @@
+"""The one place where domain errors, validation failures and routing misses become HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from molesignal import errors as domain
+from molesignal.observability import logger
+from molesignal.web.envelopes import error_body, family_for_path
+
+STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
+    domain.Invalid: 400,
+    domain.Unauthorized: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.PayloadTooLarge: 413,
+    domain.StorageQuotaExceeded: 413,
+    domain.UnsupportedMediaType: 415,
+    domain.RateLimited: 429,
+}
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_argument", 413: "payload_too_large"}
+
+
+def status_for(exc: domain.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+def _took_ms(request: Request) -> float:
+    started = request.scope.get("molesignal.started")
+    return (time.perf_counter() - started) * 1000 if isinstance(started, float) else 0.0
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    family = family_for_path(request.url.path)
+    body = error_body(family, status, code, message, details=details, took_ms=_took_ms(request))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, domain.DomainError):
+        raise exc
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, domain.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, domain.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="molesignal"'
+    return error_response(request, status, exc.code, exc.message, headers=headers)
+
+
+def _has_json_content_type(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = exc.errors()
+    body_errors = [e for e in errors if e.get("loc", ("",))[0] == "body"]
+    has_body = bool(request.scope.get("molesignal.body_length"))
+    if body_errors and has_body and not _has_json_content_type(request):
+        return error_response(
+            request,
+            415,
+            "unsupported_media_type",
+            "unsupported media type: send the body as application/json",
+        )
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(request, 400, "malformed_json", "invalid argument: request body is not valid JSON")
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "missing" and loc == ("body",):
+        message = "invalid argument: request body is required"
+    else:
+        message = f"invalid argument: {_field(loc)}: {first.get('msg', 'invalid')}"
+    details = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors]
+    return error_response(request, 400, "invalid_argument", message, details=details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "error")
+    if status == 404:
+        message = f"not found: no route for {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"method not allowed: {request.method} {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(request, status, code, message, headers=dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", extra={"path": request.url.path})
+    return error_response(request, 500, "internal", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(domain.DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
