@@ -22,7 +22,7 @@ from molesignal.errors import Conflict, Invalid, RateLimited, Unauthorized
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
-from molesignal.tenancy import ROOT_USERNAME, Tenancy, check_password_policy, public_user
+from molesignal.tenancy import ROOT_USERNAME, Tenancy, check_password_policy, check_username, public_user
 
 DEFAULT_ORG = "default"
 
@@ -62,6 +62,7 @@ class Sessions:
         self, *, username: str, password: str, root_password: str | None, email: str, org_name: str, source_ip: str
     ) -> dict[str, Any]:
         """First-run bootstrap: the default org, its admin and (optionally) root's password."""
+        check_username(username)
         check_password_policy(password)
         if root_password is not None:
             check_password_policy(root_password)
@@ -72,6 +73,26 @@ class Sessions:
             self.table.put({"pk": pk, "sk": sk, "done_at_us": now_us()}, condition="attribute_not_exists(pk)")
         except ConditionFailed as exc:
             raise Conflict("conflict: setup has already been completed", code="already_set_up") from exc
+        try:
+            admin, root = self._bootstrap(username, password, root_password, email, org_name)
+        except Exception:
+            # Setup is one-time: a failed attempt must not consume it.
+            self.table.delete(pk, sk)
+            raise
+        audit.record(
+            self.table,
+            org_id=DEFAULT_ORG,
+            action="auth.setup",
+            actor=username,
+            target=DEFAULT_ORG,
+            source_ip=source_ip,
+            details={"root_password_set": root is not None},
+        )
+        return {"org_id": DEFAULT_ORG, "user": public_user(admin), "root": public_user(root) if root else None}
+
+    def _bootstrap(
+        self, username: str, password: str, root_password: str | None, email: str, org_name: str
+    ) -> tuple[Item, Item | None]:
         tenancy = self.tenancy
         with suppress(Conflict):  # a crashed earlier setup may have created it
             tenancy.create_org(DEFAULT_ORG, org_name, created_by="setup")
@@ -83,16 +104,7 @@ class Sessions:
             root = tenancy.create_user(
                 org_id=DEFAULT_ORG, username=ROOT_USERNAME, password=root_password, role=Role.ROOT
             )
-        audit.record(
-            self.table,
-            org_id=DEFAULT_ORG,
-            action="auth.setup",
-            actor=username,
-            target=DEFAULT_ORG,
-            source_ip=source_ip,
-            details={"root_password_set": root is not None},
-        )
-        return {"org_id": DEFAULT_ORG, "user": public_user(admin), "root": public_user(root) if root else None}
+        return admin, root
 
     # --- login ------------------------------------------------------------
     def login(self, username: str, password: str, *, source_ip: str) -> TokenPair:
@@ -160,6 +172,8 @@ class Sessions:
                     "pk": pk,
                     "sk": sk,
                     "kind": "refresh_family",
+                    "gsi1pk": keys.user_sessions(user["user_id"]),
+                    "gsi1sk": family_id,
                     "org_id": user["org_id"],
                     "user_id": user["user_id"],
                     "current_token_id": token_id,
@@ -231,6 +245,14 @@ class Sessions:
         self._revoke_family(family_id, reason="logout")
         audit.record(self.table, org_id=org_id, action="auth.logout", actor=actor, source_ip=source_ip)
         return True
+
+    def revoke_user_sessions(self, user_id: str, *, reason: str) -> int:
+        """Revoke every session of a user (disabled, deleted, role or password changed)."""
+        families = self.table.query_all(keys.user_sessions(user_id), index="gsi1")
+        live = [f for f in families if not f.get("revoked")]
+        for family in live:
+            self._revoke_family(family["gsi1sk"], reason=reason)
+        return len(live)
 
     def _revoke_family(self, family_id: str, *, reason: str) -> None:
         pk, sk = keys.refresh_family(family_id)

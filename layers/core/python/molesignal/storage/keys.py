@@ -37,6 +37,11 @@ def refresh_family(family_id: str) -> tuple[str, str]:
     return f"REFRESH#{family_id}", "FAMILY"
 
 
+def user_sessions(user_id: str) -> str:
+    """gsi1 partition listing a user's refresh families (to revoke them all at once)."""
+    return f"USER#{user_id}#SESSIONS"
+
+
 def login_failures(subject: str) -> tuple[str, str]:
     return f"LOGINFAIL#{subject}", "COUNTER"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -9,8 +10,6 @@ from fastapi import Depends, Request
 from molesignal.auth.principal import Principal, Role
 from molesignal.errors import Forbidden, Unauthorized
 from molesignal.storage.table import Table
-
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def _event(request: Request) -> dict[str, Any]:
@@ -56,7 +55,10 @@ def source_ip(request: Request) -> str:
 
 
 def is_local_request(request: Request) -> bool:
-    return source_ip(request) in _LOOPBACK
+    try:
+        return ipaddress.ip_address(source_ip(request)).is_loopback
+    except ValueError:
+        return False
 
 
 def get_table() -> Table:

@@ -1,0 +1,55 @@
+"""Shared fixtures. Integration tests talk real HTTP to a local system started once per
+test process: the gateway on a free port, in front of the embedded emulator (or whatever
+AWS_ENDPOINT_URL names, e.g. LocalStack)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, ROOT_PASSWORD, Session, ensure_setup, login
+
+# Unique resource names per test process: xdist workers, or a shared LocalStack, never collide.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("MOLESIGNAL_RESOURCE_PREFIX", f"mstest{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="session")
+def system() -> Iterator[Any]:
+    import registry
+    from molesignal.local.system import LocalSystem
+    from molesignal.settings import reset_settings
+
+    reset_settings()
+    local = LocalSystem(registry.REGISTRY, port=0, emulator_port=0, run_pollers=False, run_scheduler=False)
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(system: Any) -> str:
+    return str(system.url)
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def admin(client: httpx.Client) -> Session:
+    ensure_setup(client)
+    return login(client, ADMIN_USER, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def root(client: httpx.Client) -> Session:
+    ensure_setup(client)
+    return login(client, "root", ROOT_PASSWORD)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def fresh_install(system: Any) -> Iterator[str]:
+    """A pristine deployment: new table, buckets, queues and signing key under a new prefix.
+
+    The gateway's functions run in this process, so they see the switch at once; the
+    original prefix comes back afterwards.
+    """
+    from molesignal.provision import provision
+    from molesignal.settings import reset_settings
+
+    previous = os.environ.get("MOLESIGNAL_RESOURCE_PREFIX")
+    prefix = f"msfresh{uuid.uuid4().hex[:6]}"
+    os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = prefix
+    reset_settings()
+    provision()
+    try:
+        yield prefix
+    finally:
+        if previous is None:
+            os.environ.pop("MOLESIGNAL_RESOURCE_PREFIX", None)
+        else:
+            os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = previous
+        reset_settings()

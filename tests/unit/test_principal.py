@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from molesignal.auth.principal import Principal, Role, can_grant
+from molesignal.errors import Forbidden
+
+
+@pytest.mark.parametrize(
+    ("granter", "role", "allowed"),
+    [
+        (Role.ROOT, Role.ROOT, True),
+        (Role.ADMIN, Role.ROOT, False),
+        (Role.ADMIN, Role.ADMIN, True),
+        (Role.EDITOR, Role.ADMIN, False),
+        (Role.EDITOR, Role.INGEST, True),
+        (Role.VIEWER, Role.VIEWER, False),
+        (Role.INGEST, Role.INGEST, False),
+    ],
+)
+def test_can_grant(granter: Role, role: Role, allowed: bool) -> None:
+    assert can_grant(granter, role) is allowed
+
+
+def test_context_round_trip_and_require() -> None:
+    principal = Principal("o", "u", Role.EDITOR, "jwt", "fam", "alice")
+    assert Principal.from_context(principal.to_context()) == principal
+    principal.require(Role.EDITOR, Role.ADMIN)
+    with pytest.raises(Forbidden):
+        principal.require(Role.ADMIN)
+    Principal("o", "u", Role.ROOT, "jwt", "f").require(Role.ADMIN)  # root holds every role
