@@ -22,7 +22,7 @@ from admin_api.schemas import (
 )
 from molesignal import audit
 from molesignal.auth.principal import Principal, Role
-from molesignal.auth.sessions import Sessions
+from molesignal.auth.session_families import revoke_user_sessions
 from molesignal.errors import Forbidden
 from molesignal.quotas import Limiter, Quota
 from molesignal.tenancy import Tenancy, public_org, public_user
@@ -162,7 +162,7 @@ def update_user(
     )
     if body.disabled or body.role is not None or body.password is not None:
         # Live access tokens carry the old role and status: end those sessions now.
-        Sessions(table).revoke_user_sessions(user_id, reason="user_update")
+        revoke_user_sessions(table, user_id, reason="user_update")
     changed = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changed["password"] = "changed"  # noqa: S105 - an audit marker, not a secret
@@ -181,7 +181,7 @@ def update_user(
 @users_router.delete("/{user_id}", response_model=UserOut, summary="Delete a user")
 def delete_user(user_id: str, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> UserOut:
     item = Tenancy(table).delete_user(principal.org_id, user_id, by=principal)
-    Sessions(table).revoke_user_sessions(user_id, reason="user_deleted")
+    revoke_user_sessions(table, user_id, reason="user_deleted")
     audit.record(
         table, org_id=principal.org_id, action="user.delete", actor=_actor(principal), target=user_id, source_ip=ip
     )

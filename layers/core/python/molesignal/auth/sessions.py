@@ -17,6 +17,7 @@ from molesignal.auth import jwt_tokens
 from molesignal.auth.api_tokens import ApiTokens, looks_like_api_token
 from molesignal.auth.passwords import verify_password
 from molesignal.auth.principal import Principal, Role
+from molesignal.auth.session_families import revoke_family
 from molesignal.clock import now_s, now_us
 from molesignal.errors import Conflict, Invalid, RateLimited, Unauthorized
 from molesignal.settings import get_settings
@@ -193,7 +194,7 @@ class Sessions:
                 )
             except ConditionFailed as exc:
                 # Lost a race with a concurrent refresh of the same token: that is reuse too.
-                self._revoke_family(family_id, reason="refresh_race")
+                revoke_family(self.table, family_id, reason="refresh_race")
                 raise Unauthorized("unauthorized: refresh token reused", code="token_reused") from exc
         access, ttl = jwt_tokens.issue_access(
             jwt_tokens.AccessClaims(
@@ -214,7 +215,7 @@ class Sessions:
         if not family or family.get("revoked"):
             raise Unauthorized("unauthorized: token revoked", code="token_revoked")
         if family["current_token_id"] != claims.token_id:
-            self._revoke_family(claims.family_id, reason="reuse")
+            revoke_family(self.table, claims.family_id, reason="reuse")
             audit.record(
                 self.table,
                 org_id=claims.org_id,
@@ -242,28 +243,9 @@ class Sessions:
             family_id, org_id, actor = claims.family_id, claims.org_id, claims.user_id
         if not family_id:
             return False
-        self._revoke_family(family_id, reason="logout")
+        revoke_family(self.table, family_id, reason="logout")
         audit.record(self.table, org_id=org_id, action="auth.logout", actor=actor, source_ip=source_ip)
         return True
-
-    def revoke_user_sessions(self, user_id: str, *, reason: str) -> int:
-        """Revoke every session of a user (disabled, deleted, role or password changed)."""
-        families = self.table.query_all(keys.user_sessions(user_id), index="gsi1")
-        live = [f for f in families if not f.get("revoked")]
-        for family in live:
-            self._revoke_family(family["gsi1sk"], reason=reason)
-        return len(live)
-
-    def _revoke_family(self, family_id: str, *, reason: str) -> None:
-        pk, sk = keys.refresh_family(family_id)
-        with suppress(ConditionFailed):  # no such family: nothing to revoke
-            self.table.update(
-                pk,
-                sk,
-                "SET revoked = :t, revoked_reason = :r",
-                values={":t": True, ":r": reason},
-                condition="attribute_exists(pk)",
-            )
 
     # --- bearer authentication (the authorizer) --------------------------
     def authenticate(self, token: str) -> Principal:
