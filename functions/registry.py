@@ -136,10 +136,41 @@ ADMIN_API = HttpFunction(
     ),
 )
 
+INGEST_API = HttpFunction(
+    name="ingest_api",
+    handler="ingest_api.handler.lambda_handler",
+    description="native JSON/NDJSON, Elasticsearch _bulk, Loki push, Prometheus remote_write; answers 202 and enqueues",
+    prefixes=("/api/v1/ingest", "/api/v1/es", "/api/v1/loki", "/api/v1/prometheus"),
+    memory_mb=1024,
+    routes=(
+        Route("POST", "/api/v1/ingest/{stream}"),
+        Route("GET", "/api/v1/ingest/_dlq"),
+        Route("POST", "/api/v1/ingest/_dlq/redrive"),
+        Route("GET", "/api/v1/es"),
+        Route("POST", "/api/v1/es/_bulk"),
+        Route("PUT", "/api/v1/es/_bulk"),
+        Route("POST", "/api/v1/es/{index}/_bulk"),
+        Route("PUT", "/api/v1/es/{index}/_bulk"),
+        Route("POST", "/api/v1/loki/api/v1/push"),
+        Route("POST", "/api/v1/prometheus/api/v1/write"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API),
-    workers=(),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API),
+    workers=(
+        QueueWorker(
+            name="ingest_worker",
+            handler="ingest_worker.handler.lambda_handler",
+            queue="ingest",
+            batch_size=10,
+            max_batching_window_s=1,
+            memory_mb=2048,
+            timeout_s=120,
+            description="lands enqueued records in the Parquet lake, exactly once",
+        ),
+    ),
     schedules=(
         ScheduledFunction(
             name="housekeeping_worker",

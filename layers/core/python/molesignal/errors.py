@@ -55,3 +55,9 @@ class RateLimited(DomainError):
 
 class StorageQuotaExceeded(DomainError):
     code = "storage_quota_exceeded"
+
+
+class Unavailable(DomainError):
+    """The org's ingestion is paused (by an admin or licence policy); reads keep working."""
+
+    code = "unavailable"

@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
     domain.StorageQuotaExceeded: 413,
     domain.UnsupportedMediaType: 415,
     domain.RateLimited: 429,
+    domain.Unavailable: 503,
 }
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_argument", 413: "payload_too_large"}

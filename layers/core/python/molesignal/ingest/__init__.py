@@ -1,0 +1,1 @@
+"""Ingest: decoding, normalising and enqueueing telemetry."""

@@ -1,0 +1,84 @@
+"""The message the ingest function puts on the ingest queue, and its claim check.
+
+Canonical NDJSON is zstd-compressed and carried inline (base64) while the message stays
+under SQS's 1 MiB limit; larger payloads go to the lake bucket under ``_incoming/`` and
+the message carries only the key.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+INLINE_LIMIT = 900_000  # base64 payload bytes; SQS refuses messages over 1 MiB
+INCOMING_PREFIX = "_incoming/"
+
+
+@dataclass(frozen=True)
+class IngestMessage:
+    request_id: str  # unique per (request, stream): names the files, makes redelivery idempotent
+    org_id: str
+    stream: str
+    received_us: int
+    records: int
+    raw_bytes: int
+    payload_b64: str | None = None
+    s3_key: str | None = None
+
+    def to_json(self) -> str:
+        body: dict[str, Any] = {
+            "v": 1,
+            "request_id": self.request_id,
+            "org_id": self.org_id,
+            "stream": self.stream,
+            "received_us": self.received_us,
+            "records": self.records,
+            "raw_bytes": self.raw_bytes,
+        }
+        if self.payload_b64 is not None:
+            body["payload"] = self.payload_b64
+        if self.s3_key is not None:
+            body["s3_key"] = self.s3_key
+        return orjson.dumps(body).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> IngestMessage:
+        body = orjson.loads(text)
+        if not isinstance(body, dict) or body.get("v") != 1:
+            raise ValueError("not an ingest message (version 1)")
+        return cls(
+            request_id=str(body["request_id"]),
+            org_id=str(body["org_id"]),
+            stream=str(body["stream"]),
+            received_us=int(body["received_us"]),
+            records=int(body["records"]),
+            raw_bytes=int(body["raw_bytes"]),
+            payload_b64=body.get("payload"),
+            s3_key=body.get("s3_key"),
+        )
+
+
+def encode_records(records: list[dict[str, Any]]) -> bytes:
+    """Canonical NDJSON, zstd-compressed."""
+    import cramjam
+
+    ndjson = b"\n".join(orjson.dumps(r) for r in records) + b"\n"
+    return bytes(cramjam.zstd.compress(ndjson, level=3))
+
+
+def decode_payload(compressed: bytes) -> bytes:
+    import cramjam
+
+    return bytes(cramjam.zstd.decompress(compressed))
+
+
+def inline(compressed: bytes) -> str | None:
+    encoded = base64.b64encode(compressed).decode()
+    return encoded if len(encoded) <= INLINE_LIMIT else None
+
+
+def incoming_key(org_id: str, request_id: str) -> str:
+    return f"{INCOMING_PREFIX}org={org_id}/{request_id}.ndjson.zst"

@@ -1,0 +1,131 @@
+"""Turns any decoded record into MoleSignal's canonical flat record.
+
+A canonical record is a flat JSON object whose keys are lower-case SQL-friendly names and
+whose values are strings, integers, floats, booleans or null, with ``_timestamp`` as µs
+since the epoch. Nested objects are flattened with ``_`` (``{"http": {"status": 200}}`` →
+``http_status``); arrays are kept as their JSON text. The ingest function normalises, so
+the worker only ever sees canonical NDJSON.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from molesignal.errors import Invalid
+
+TIMESTAMP = "_timestamp"
+ORG_ID = "org_id"
+STREAM = "_stream"
+RESERVED = frozenset({TIMESTAMP, ORG_ID, STREAM})
+MAX_FIELD_NAME = 128
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_NOT_NAME = re.compile(r"[^a-z0-9_]")
+_STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
+_TIMESTAMP_ALIASES = ("@timestamp", "timestamp", "time")
+_name_cache: dict[str, str] = {}
+
+
+def check_stream_name(name: str) -> str:
+    lowered = name.lower()
+    if not _STREAM_NAME.match(lowered):
+        raise Invalid(
+            f"invalid argument: stream name {name!r} must be 1-128 characters of a-z, 0-9, '_', '.', '-' "
+            "and start with a letter or digit",
+            code="invalid_stream",
+        )
+    return lowered
+
+
+def field_name(raw: str) -> str:
+    """A SQL-friendly column name: lower case, [a-z0-9_] only (DuckDB names are case-insensitive)."""
+    cached = _name_cache.get(raw)
+    if cached is not None:
+        return cached
+    lowered = raw.lower()
+    if lowered.startswith("@"):  # @timestamp, @version (Beats, Logstash) stay recognisable
+        lowered = "at_" + lowered[1:]
+    name = _NOT_NAME.sub("_", lowered)[:MAX_FIELD_NAME] or "_"
+    if name[0].isdigit():
+        name = "_" + name[: MAX_FIELD_NAME - 1]
+    if len(_name_cache) < 100_000:
+        _name_cache[raw] = name
+    return name
+
+
+def parse_timestamp_us(value: Any) -> int:
+    """µs since the epoch from µs, ms, ns or s (told apart by magnitude) or ISO 8601 text."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a timestamp")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is neither a number nor ISO 8601") from exc
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return (int(parsed.timestamp()) * 1_000_000) + parsed.microsecond
+    if isinstance(value, int | float):
+        magnitude = abs(value)
+        if magnitude >= 1e17:
+            return int(value // 1000)  # ns
+        if magnitude >= 1e14:
+            return int(value)  # µs
+        if magnitude >= 1e11:
+            return int(value * 1000)  # ms
+        return int(value * 1_000_000)  # s
+    raise ValueError(f"{type(value).__name__} is not a timestamp")
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | float):
+        return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _INT64_MAX else str(value)  # never drop a big integer
+    if isinstance(value, list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _flatten(record: dict[str, Any], prefix: str, out: dict[str, Any], depth: int) -> None:
+    for key, value in record.items():
+        name = field_name(f"{prefix}{key}" if prefix else str(key))
+        if isinstance(value, dict) and value and depth < 16:
+            _flatten(value, name + "_", out, depth + 1)
+            continue
+        while name in out:  # "a_b" and {"a": {"b": ...}} both present: keep both values
+            name = f"{name}_"
+        if isinstance(value, dict):  # empty, or nested too deep to flatten
+            out[name] = orjson.dumps(value).decode() if value else None
+        else:
+            out[name] = _scalar(value)
+
+
+def normalize(record: Any, *, received_us: int) -> dict[str, Any]:
+    """The canonical form of one record; raises Invalid with the reason it cannot be stored."""
+    if not isinstance(record, dict):
+        kind = type(record).__name__
+        raise Invalid(f"invalid argument: a record must be a JSON object, not {kind}", code="invalid_record")
+    raw_ts = record.get(TIMESTAMP)
+    if raw_ts is None:
+        raw_ts = next((record[k] for k in _TIMESTAMP_ALIASES if record.get(k) is not None), None)
+    flat: dict[str, Any] = {}
+    body = {k: v for k, v in record.items() if k != TIMESTAMP}
+    _flatten(body, "", flat, 0)
+    for reserved in RESERVED:
+        if reserved in flat:  # tenant data may not impersonate the columns the engine trusts
+            flat[f"{reserved.strip('_')}_field"] = flat.pop(reserved)
+    try:
+        timestamp = received_us if raw_ts is None else parse_timestamp_us(raw_ts)
+    except (ValueError, OverflowError) as exc:
+        raise Invalid(f"invalid argument: _timestamp: {exc}", code="invalid_timestamp") from exc
+    if not 0 <= timestamp < 2**62:
+        raise Invalid("invalid argument: _timestamp is out of range", code="invalid_timestamp")
+    return {TIMESTAMP: timestamp, **flat}

@@ -1,0 +1,207 @@
+"""The ingest function's domain: admit the caller, normalise and count, enforce the
+per-stream field cap and the org's quotas, and enqueue — before any Parquet is written."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from molesignal import aws
+from molesignal.auth.principal import Principal, Role
+from molesignal.clock import now_us
+from molesignal.errors import DomainError, Invalid, NotFound, Unavailable
+from molesignal.ingest import envelope
+from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
+from molesignal.lake.streams import DEFAULT_FIELD_CAP, Streams
+from molesignal.quotas import Limiter, RateKind
+from molesignal.settings import get_settings
+from molesignal.storage.table import Table
+from molesignal.tenancy import Tenancy
+
+MAX_REPORTED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    code: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    request_id: str
+    accepted: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    streams: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    def rejected_indexes(self) -> dict[int, Rejection]:
+        return {r.index: r for r in self.rejections}
+
+    def to_response(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "streams": self.streams,
+            "errors": [
+                {"index": r.index, "code": r.code, "error": r.reason} for r in self.rejections[:MAX_REPORTED_ERRORS]
+            ],
+        }
+
+
+def new_request_id() -> str:
+    return f"{now_us():016x}{secrets.token_hex(8)}"
+
+
+@dataclass
+class _StreamBatch:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(self, table: Table | None = None) -> None:
+        self.table = table or Table()
+
+    def admit(self, principal: Principal) -> None:
+        """Role, paused org and the ingest rate quota — checked before reading the body."""
+        principal.require(Role.INGEST, Role.EDITOR, Role.ADMIN)
+        try:
+            org = Tenancy(self.table).get_org(principal.org_id)
+        except NotFound:
+            org = {}
+        if org.get("ingestion_paused"):
+            raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
+        Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.username or principal.user_id)
+
+    def submit(self, principal: Principal, items: Iterable[tuple[int, str, Any]]) -> IngestResult:
+        """Normalise ``(index, stream, raw record)`` items and enqueue them per stream.
+
+        A record that cannot be stored is rejected with its reason; the others go on.
+        """
+        received = now_us()
+        result = IngestResult(request_id=new_request_id())
+        batches: dict[str, _StreamBatch] = {}
+        for index, stream, raw in items:
+            if raw is MALFORMED:
+                result.rejections.append(Rejection(index, "malformed_json", "invalid argument: line is not valid JSON"))
+                continue
+            try:
+                name = check_stream_name(stream)
+                record = normalize(raw, received_us=received)
+            except DomainError as exc:
+                result.rejections.append(Rejection(index, exc.code, exc.message))
+                continue
+            batch = batches.setdefault(name, _StreamBatch())
+            batch.records.append(record)
+            batch.indexes.append(index)
+        payloads: list[tuple[str, _StreamBatch, bytes]] = []
+        for name, batch in batches.items():
+            self._enforce_field_cap(principal.org_id, name, batch, result)
+            if batch.records:
+                payloads.append((name, batch, envelope.encode_records(batch.records)))
+        if payloads:
+            incoming = sum(len(p) for _, _, p in payloads)
+            Limiter(self.table).check_storage(principal.org_id, incoming, actor=principal.username or principal.user_id)
+        for number, (name, batch, payload) in enumerate(payloads):
+            self._enqueue(principal.org_id, name, f"{result.request_id}-{number}", received, batch, payload)
+            result.streams[name] = len(batch.records)
+            result.accepted += len(batch.records)
+        result.rejections.sort(key=lambda r: r.index)
+        return result
+
+    def _enforce_field_cap(self, org_id: str, name: str, batch: _StreamBatch, result: IngestResult) -> None:
+        stream = Streams(self.table).find(org_id, name, consistent=False)
+        known = set(stream.schema) if stream else set()
+        cap = stream.field_cap if stream else DEFAULT_FIELD_CAP
+        added: set[str] = set()
+        kept_records, kept_indexes = [], []
+        for index, record in zip(batch.indexes, batch.records, strict=True):
+            fresh = {k for k in record if k != TIMESTAMP and k not in known and k not in added}
+            if fresh and len(known) + len(added) + len(fresh) > cap:
+                shown = ", ".join(sorted(fresh)[:5])
+                result.rejections.append(
+                    Rejection(
+                        index,
+                        "field_cap_exceeded",
+                        f"invalid argument: stream {name!r} is limited to {cap} fields; this record adds new fields "
+                        f"({shown}{', ...' if len(fresh) > 5 else ''})",
+                    )
+                )
+                continue
+            added |= fresh
+            kept_records.append(record)
+            kept_indexes.append(index)
+        batch.records, batch.indexes = kept_records, kept_indexes
+
+    def _enqueue(
+        self, org_id: str, stream: str, request_id: str, received: int, batch: _StreamBatch, payload: bytes
+    ) -> None:
+        settings = get_settings()
+        inline = envelope.inline(payload)
+        s3_key = None
+        if inline is None:
+            s3_key = envelope.incoming_key(org_id, request_id)
+            aws.client("s3").put_object(Bucket=settings.resource_name("lake"), Key=s3_key, Body=payload)
+        message = envelope.IngestMessage(
+            request_id=request_id,
+            org_id=org_id,
+            stream=stream,
+            received_us=received,
+            records=len(batch.records),
+            raw_bytes=len(payload),
+            payload_b64=inline,
+            s3_key=s3_key,
+        )
+        aws.client("sqs").send_message(QueueUrl=ingest_queue_url(), MessageBody=message.to_json())
+
+
+_queue_url: dict[str, str] = {}
+
+
+def ingest_queue_url() -> str:
+    name = get_settings().queue_name("ingest")
+    if name not in _queue_url:
+        _queue_url[name] = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return _queue_url[name]
+
+
+def parse_json_records(body: bytes) -> list[tuple[int, Any]]:
+    """A JSON array or NDJSON; a malformed NDJSON line becomes an Invalid placeholder."""
+    import orjson
+
+    text = body.strip()
+    if not text:
+        raise Invalid("invalid argument: request body is required", code="empty_body")
+    if text[:1] == b"[":
+        try:
+            records = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise Invalid(f"invalid argument: body is not a valid JSON array ({exc})", code="malformed_json") from exc
+        return list(enumerate(records))
+    out: list[tuple[int, Any]] = []
+    for index, line in enumerate(text.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            out.append((index, orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            out.append((index, MALFORMED))
+    return out
+
+
+class _Malformed:
+    """Stands for an NDJSON line that is not JSON; ``normalize`` rejects it like any non-object."""
+
+    def __repr__(self) -> str:
+        return "malformed JSON"
+
+
+MALFORMED = _Malformed()

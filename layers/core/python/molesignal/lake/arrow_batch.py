@@ -1,0 +1,132 @@
+"""Canonical NDJSON → an Arrow table typed against the stream schema.
+
+The fast path is Arrow's own multi-threaded JSON reader with the stream's known types
+given explicitly. When a batch conflicts with them (a string where the stream has a
+number, say), the slow path parses with orjson and converts every value by the rules in
+``molesignal.lake.schema`` — slower, but it never fails and never drops a value.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from molesignal.ingest.normalize import TIMESTAMP
+from molesignal.lake import schema as S
+
+_BLOCK = 1 << 22
+# An integer literal of 16+ digits (orjson writes no spaces); Arrow would read it as float64
+# next to floats and lose digits, so such batches take the exact path.
+_BIG_INT = re.compile(rb":-?\d{16,}[,}]")
+
+
+def _read(ndjson: bytes, known: dict[str, str]) -> pa.Table:
+    explicit = pa.schema([(name, S.arrow_type(kind)) for name, kind in known.items()])
+    return pj.read_json(
+        io.BytesIO(ndjson),
+        read_options=pj.ReadOptions(block_size=_BLOCK),
+        parse_options=pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer"),
+    )
+
+
+def _fast(ndjson: bytes, stream_schema: dict[str, str]) -> pa.Table:
+    known = {TIMESTAMP: S.INT, **stream_schema}
+    table = _read(ndjson, known)
+    # Arrow infers timestamps from ISO-looking text; MoleSignal keeps such fields as written.
+    inferred_times = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
+    if inferred_times:
+        table = _read(ndjson, {**known, **dict.fromkeys(inferred_times, S.STRING)})
+    return table
+
+
+def _column(values: list[Any], kind: str) -> pa.Array:
+    if kind == S.STRING:
+        return pa.array([S.as_text(v) for v in values], type=pa.string())
+    if kind == S.FLOAT:
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+    return pa.array(values, type=S.arrow_type(kind))
+
+
+def _slow(ndjson: bytes, stream_schema: dict[str, str]) -> pa.Table:
+    rows = [orjson.loads(line) for line in ndjson.splitlines() if line.strip()]
+    columns: dict[str, list[Any]] = {}
+    for index, row in enumerate(rows):
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * index
+            column.append(value)
+        for column in columns.values():
+            if len(column) <= index:
+                column.append(None)
+    arrays, names = [], []
+    for name, values in columns.items():
+        batch_kind: str | None = None
+        for value in values:
+            batch_kind = S.widen(batch_kind, S.value_type(value))
+        kind = S.widen(stream_schema.get(name), batch_kind)
+        if name == TIMESTAMP:
+            kind = S.INT
+        if kind == S.FLOAT and any(isinstance(v, int) and abs(v) > S.FLOAT_EXACT for v in values):
+            kind = S.STRING
+        names.append(name)
+        arrays.append(pa.nulls(len(values)) if kind is None else _column(values, kind))
+    return pa.table(arrays, names=names)
+
+
+def to_table(ndjson: bytes, stream_schema: dict[str, str]) -> pa.Table:
+    """The batch as an Arrow table whose types are at least as wide as the stream's."""
+    try:
+        table = _fast(ndjson, stream_schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _drop_null_columns(_slow(ndjson, stream_schema))
+    if any(pa.types.is_floating(f.type) for f in table.schema) and _BIG_INT.search(ndjson):
+        return _drop_null_columns(_slow(ndjson, stream_schema))
+    return _widen_to_stream(_drop_null_columns(table), stream_schema)
+
+
+def _drop_null_columns(table: pa.Table) -> pa.Table:
+    # An all-null column says nothing a missing column does not.
+    keep = [i for i, f in enumerate(table.schema) if not pa.types.is_null(f.type)]
+    return table.select(keep) if len(keep) != table.num_columns else table
+
+
+def _widen_to_stream(table: pa.Table, stream_schema: dict[str, str]) -> pa.Table:
+    """Cast batch columns whose inferred type is narrower than the stream's (or conflicts)."""
+    for index, field in enumerate(table.schema):
+        have = S.kind_of(field.type)
+        want = S.widen(stream_schema.get(field.name), have)
+        if want is None or (want == have and field.type == S.arrow_type(want)):
+            continue
+        column = table.column(index)
+        if want == S.STRING and have in (S.INT, S.FLOAT, S.BOOL):
+            converted = pa.array([S.as_text(v) for v in column.to_pylist()], type=pa.string())
+        elif want == S.FLOAT and have == S.INT and _exceeds_float(column):
+            want = S.STRING
+            converted = pa.array([S.as_text(v) for v in column.to_pylist()], type=pa.string())
+        else:
+            converted = column.cast(S.arrow_type(want))
+        table = table.set_column(index, field.name, converted)
+    return table
+
+
+def _exceeds_float(column: Any) -> bool:
+    if column.null_count == len(column):
+        return False
+    extremes = pc.min_max(pc.abs(column))
+    return bool(extremes["max"].as_py() > S.FLOAT_EXACT)
+
+
+def schema_of(table: pa.Table) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field in table.schema:
+        kind = S.kind_of(field.type)
+        if kind is not None and field.name != TIMESTAMP:
+            out[field.name] = kind
+    return out

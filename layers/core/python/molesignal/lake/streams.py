@@ -1,0 +1,127 @@
+"""Stream metadata in DynamoDB: schema, settings, and stats kept by the ingest worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from molesignal.clock import iso
+from molesignal.errors import NotFound
+from molesignal.storage.table import Item, Table
+
+DEFAULT_FIELD_CAP = 1000
+DEFAULT_RETENTION_DAYS = 30
+
+
+def stream_key(org_id: str, stream: str) -> tuple[str, str]:
+    return f"ORG#{org_id}", f"STREAM#{stream}"
+
+
+def manifest_partition(org_id: str, stream: str) -> str:
+    return f"MANIFEST#{org_id}#{stream}"
+
+
+def manifest_sort_key(hour_us: int, file_id: str) -> str:
+    return f"{hour_us:020d}#{file_id}"
+
+
+def landed_key(org_id: str, request_id: str) -> tuple[str, str]:
+    return f"LANDED#{org_id}#{request_id}", "LANDED"
+
+
+@dataclass
+class Stream:
+    org_id: str
+    name: str
+    schema: dict[str, str] = field(default_factory=dict)
+    version: int = 0  # 0: not stored yet
+    row_count: int = 0
+    bytes: int = 0
+    file_count: int = 0
+    first_ts_us: int | None = None
+    last_ts_us: int | None = None
+    field_cap: int = DEFAULT_FIELD_CAP
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    created_at_us: int = 0
+
+    @classmethod
+    def from_item(cls, item: Item) -> Stream:
+        return cls(
+            org_id=item["org_id"],
+            name=item["name"],
+            schema=dict(item.get("schema") or {}),
+            version=int(item.get("version", 0)),
+            row_count=int(item.get("row_count", 0)),
+            bytes=int(item.get("bytes", 0)),
+            file_count=int(item.get("file_count", 0)),
+            first_ts_us=item.get("first_ts_us"),
+            last_ts_us=item.get("last_ts_us"),
+            field_cap=int(item.get("field_cap", DEFAULT_FIELD_CAP)),
+            retention_days=int(item.get("retention_days", DEFAULT_RETENTION_DAYS)),
+            created_at_us=int(item.get("created_at_us", 0)),
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "schema": [{"name": k, "type": v} for k, v in sorted(self.schema.items())],
+            "stats": {
+                "rows": self.row_count,
+                "bytes": self.bytes,
+                "files": self.file_count,
+                "first_timestamp": self.first_ts_us,
+                "last_timestamp": self.last_ts_us,
+            },
+            "settings": {"retention_days": self.retention_days, "field_cap": self.field_cap},
+            "created_at": iso(self.created_at_us) if self.created_at_us else None,
+        }
+
+
+@dataclass
+class Streams:
+    table: Table
+
+    def find(self, org_id: str, name: str, *, consistent: bool = True) -> Stream | None:
+        item = self.table.get(*stream_key(org_id, name), consistent=consistent)
+        return Stream.from_item(item) if item else None
+
+    def get(self, org_id: str, name: str) -> Stream:
+        found = self.find(org_id, name)
+        if found is None:
+            raise NotFound(f"not found: stream {name!r}")
+        return found
+
+    def all(self, org_id: str) -> list[Stream]:
+        return [Stream.from_item(i) for i in self.table.query_all(f"ORG#{org_id}", sk_prefix="STREAM#")]
+
+    def manifest(self, org_id: str, name: str, *, start_us: int | None = None, end_us: int | None = None) -> list[Item]:
+        """Files of a stream whose hour partition can hold rows in [start, end) — no S3 listing."""
+        from molesignal.lake.layout import hour_of
+
+        ddb = self.table.client
+        condition = "pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": manifest_partition(org_id, name)}}
+        if start_us is not None or end_us is not None:
+            low = manifest_sort_key(hour_of(start_us or 0), "")
+            high = manifest_sort_key(hour_of(end_us - 1) if end_us else 10**19, "~")
+            condition += " AND sk BETWEEN :low AND :high"
+            values[":low"], values[":high"] = {"S": low}, {"S": high}
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        while True:
+            page = ddb.query(**kwargs)
+            items.extend(self.table.unmarshal(raw) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            i
+            for i in items
+            if (start_us is None or int(i["max_ts_us"]) >= start_us)
+            and (end_us is None or int(i["min_ts_us"]) < end_us)
+        ]

@@ -1,0 +1,260 @@
+"""Appending a batch of canonical NDJSON to the lake, exactly once.
+
+1. A *landed marker* per request id says the batch is already in: a redelivered message
+   is recognised before any work.
+2. Rows are sorted by ``_timestamp`` and split by hour; each hour becomes one zstd Parquet
+   file whose name is the request id, so rewriting it after a crash overwrites the same
+   object with the same bytes.
+3. One DynamoDB transaction records the marker, the manifest entries, the stream's new
+   schema and stats, and the org's storage usage — all or nothing. Queries read the
+   manifest, never S3 listings, so a file whose transaction never committed is invisible.
+   Concurrent writers to one stream are serialised by the stream item's version.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from molesignal import aws
+from molesignal.clock import now_s, now_us
+from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
+from molesignal.lake import schema as S
+from molesignal.lake.arrow_batch import schema_of, to_table
+from molesignal.lake.layout import HOUR_US, file_key
+from molesignal.lake.streams import (
+    DEFAULT_FIELD_CAP,
+    DEFAULT_RETENTION_DAYS,
+    Stream,
+    Streams,
+    landed_key,
+    manifest_partition,
+    manifest_sort_key,
+    stream_key,
+)
+from molesignal.settings import get_settings
+from molesignal.storage import keys
+from molesignal.storage.table import Table
+
+MANIFEST_ITEMS_PER_TRANSACTION = 90  # DynamoDB allows 100 actions per transaction
+LANDED_MARKER_TTL_S = 15 * 24 * 3600  # longer than any SQS retention
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 6, "use_dictionary": True}
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    key: str
+    file_id: str
+    hour_us: int
+    rows: int
+    bytes: int
+    min_ts_us: int
+    max_ts_us: int
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    request_id: str
+    duplicate: bool
+    rows: int
+    files: tuple[LandedFile, ...]
+
+
+class VersionConflict(Exception):
+    """Another writer changed the stream between our read and our commit."""
+
+
+class AlreadyCommitted(Exception):
+    """Part of this batch's commit was applied by an earlier delivery."""
+
+
+def encode_parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return sink.getvalue()
+
+
+def split_by_hour(table: pa.Table) -> list[tuple[int, pa.Table]]:
+    """(hour start µs, rows of that hour) for a table sorted by ``_timestamp``."""
+    hours = pc.multiply(pc.divide(table.column(TIMESTAMP), HOUR_US), HOUR_US)
+    counts = pc.value_counts(hours)  # in order of first appearance: ascending, as rows are sorted
+    parts, offset = [], 0
+    for entry in counts:
+        hour, count = int(entry["values"].as_py()), int(entry["counts"].as_py())
+        parts.append((hour, table.slice(offset, count)))
+        offset += count
+    return parts
+
+
+def prepare(ndjson: bytes, org_id: str, stream: Stream) -> pa.Table:
+    """Decode, type against the stream, stamp org and stream, sort by time."""
+    table = to_table(ndjson, stream.schema)
+    rows = table.num_rows
+    for name, value in ((ORG_ID, org_id), (STREAM, stream.name)):
+        if name in table.column_names:
+            table = table.drop_columns([name])
+        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), rows))
+    return table.take(pc.sort_indices(table, [(TIMESTAMP, "ascending")]))
+
+
+class Lake:
+    def __init__(self, table: Table | None = None, bucket: str | None = None) -> None:
+        self.table = table or Table()
+        self.bucket = bucket or get_settings().resource_name("lake")
+        self.streams = Streams(self.table)
+
+    def already_landed(self, org_id: str, request_id: str) -> bool:
+        return self.table.get(*landed_key(org_id, request_id)) is not None
+
+    def append_batch(self, org_id: str, stream_name: str, request_id: str, ndjson: bytes) -> AppendResult:
+        if self.already_landed(org_id, request_id):
+            return AppendResult(request_id, True, 0, ())
+        stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
+        table = prepare(ndjson, org_id, stream)
+        batch_schema = schema_of(table)
+        s3 = aws.client("s3")
+        files: list[LandedFile] = []
+        for hour, part in split_by_hour(table):
+            body = encode_parquet(part)
+            key = file_key(org_id, stream_name, hour, request_id)
+            s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+            timestamps = part.column(TIMESTAMP)
+            files.append(
+                LandedFile(
+                    key=key,
+                    file_id=request_id,
+                    hour_us=hour,
+                    rows=part.num_rows,
+                    bytes=len(body),
+                    min_ts_us=int(pc.min(timestamps).as_py()),
+                    max_ts_us=int(pc.max(timestamps).as_py()),
+                )
+            )
+        for _attempt in range(20):
+            try:
+                self._commit(org_id, stream, request_id, files, batch_schema)
+                return AppendResult(request_id, False, table.num_rows, tuple(files))
+            except VersionConflict:
+                stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
+            except AlreadyCommitted:
+                return AppendResult(request_id, True, 0, ())
+        raise RuntimeError(f"stream {stream_name!r} kept changing; giving up this delivery (it will be retried)")
+
+    def _commit(
+        self, org_id: str, stream: Stream, request_id: str, files: list[LandedFile], batch_schema: dict[str, str]
+    ) -> None:
+        manifest = [self._manifest_put(org_id, stream.name, request_id, f) for f in files]
+        size_ = MANIFEST_ITEMS_PER_TRANSACTION
+        chunks = [manifest[i : i + size_] for i in range(0, len(manifest), size_)]
+        # Earlier chunks only add manifest entries (idempotent by condition); the last one
+        # also carries the marker and the stats, so the batch counts once it is whole.
+        for chunk in chunks[:-1]:
+            self._transact(chunk, partial_ok=True)
+        last = chunks[-1] if chunks else []
+        rows = sum(f.rows for f in files)
+        size = sum(f.bytes for f in files)
+        marker_pk, marker_sk = landed_key(org_id, request_id)
+        marker = {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": self.table.marshal(
+                    {"pk": marker_pk, "sk": marker_sk, "rows": rows, "expires_at": now_s() + LANDED_MARKER_TTL_S}
+                ),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        self._transact([marker, *last, self._stream_update(stream, files, batch_schema), self._usage_add(org_id, size)])
+
+    def _manifest_put(self, org_id: str, stream: str, request_id: str, landed: LandedFile) -> dict[str, Any]:
+        item = {
+            "pk": manifest_partition(org_id, stream),
+            "sk": manifest_sort_key(landed.hour_us, landed.file_id),
+            "kind": "lake_file",
+            "key": landed.key,
+            "rows": landed.rows,
+            "bytes": landed.bytes,
+            "min_ts_us": landed.min_ts_us,
+            "max_ts_us": landed.max_ts_us,
+            "hour_us": landed.hour_us,
+            "request_id": request_id,
+            "created_at_us": now_us(),
+        }
+        return {
+            "Put": {
+                "TableName": self.table.name,
+                "Item": self.table.marshal(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _stream_update(self, stream: Stream, files: list[LandedFile], batch_schema: dict[str, str]) -> dict[str, Any]:
+        merged = S.merge(stream.schema, batch_schema)
+        first = min([f.min_ts_us for f in files] + ([stream.first_ts_us] if stream.first_ts_us is not None else []))
+        last = max([f.max_ts_us for f in files] + ([stream.last_ts_us] if stream.last_ts_us is not None else []))
+        pk, sk = stream_key(stream.org_id, stream.name)
+        values = {
+            ":schema": merged,
+            ":next": stream.version + 1,
+            ":first": first,
+            ":last": last,
+            ":name": stream.name,
+            ":org": stream.org_id,
+            ":now": now_us(),
+            ":cap": DEFAULT_FIELD_CAP,
+            ":retention": DEFAULT_RETENTION_DAYS,
+            ":rows": sum(f.rows for f in files),
+            ":bytes": sum(f.bytes for f in files),
+            ":files": len(files),
+        }
+        if stream.version:
+            condition = "version = :current"
+            values[":current"] = stream.version
+        else:
+            condition = "attribute_not_exists(pk)"
+        return {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": self.table.marshal({"pk": pk, "sk": sk}),
+                "UpdateExpression": (
+                    "SET #schema = :schema, version = :next, first_ts_us = :first, last_ts_us = :last, "
+                    "#name = :name, org_id = :org, kind = if_not_exists(kind, :kind), "
+                    "created_at_us = if_not_exists(created_at_us, :now), field_cap = if_not_exists(field_cap, :cap), "
+                    "retention_days = if_not_exists(retention_days, :retention) "
+                    "ADD row_count :rows, #bytes :bytes, file_count :files"
+                ),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#schema": "schema", "#name": "name", "#bytes": "bytes"},
+                "ExpressionAttributeValues": self.table.marshal({**values, ":kind": "stream"}),
+            }
+        }
+
+    def _usage_add(self, org_id: str, size: int) -> dict[str, Any]:
+        pk, sk = keys.usage(org_id)
+        return {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": self.table.marshal({"pk": pk, "sk": sk}),
+                "UpdateExpression": "ADD storage_bytes :b",
+                "ExpressionAttributeValues": self.table.marshal({":b": size}),
+            }
+        }
+
+    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False) -> None:
+        client = self.table.client
+        try:
+            client.transact_write_items(TransactItems=operations)
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            failed = {i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+            if partial_ok and failed:
+                return  # this chunk of manifest entries was recorded by an earlier delivery
+            if 0 in failed and not partial_ok:
+                raise AlreadyCommitted from exc  # the landed marker exists
+            if failed:
+                raise VersionConflict from exc
+            raise
