@@ -6,8 +6,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+CDK := npx --yes aws-cdk@2.1148.1
 
-.PHONY: dev test lint typecheck unit integration infra bench clean
+.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy
 
 $(VENV)/.dev-installed: requirements/runtime.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,5 +46,14 @@ test: $(VENV)/.cdk-installed lint typecheck
 bench: $(VENV)/.dev-installed
 	$(PY) bench/coldstart/run.py
 
+layers: $(VENV)/.dev-installed
+	$(PY) -m infra_cdk.build_layers
+
+synth: $(VENV)/.cdk-installed
+	$(CDK) synth -q
+
+deploy: $(VENV)/.cdk-installed layers
+	$(CDK) deploy -c requireDepsLayer=true
+
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps/python

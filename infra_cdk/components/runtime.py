@@ -1,0 +1,143 @@
+"""What every MoleSignal function shares: one code asset, the layers, the environment,
+tracing and logs. The other constructs ask it for functions instead of copying a
+Function-plus-role block per endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra_cdk.components.data import DataStore
+from infra_cdk.naming import pascal
+from infra_cdk.permissions import needs_of
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12  # Amazon Linux 2023: see docs/adr/0004-lambda-python-3-12.md
+# Must match the platform the dependency layer is built for (build_layers.py).
+ARCHITECTURE = lambda_.Architecture.X86_64
+
+_R = logs.RetentionDays
+# The retention periods (days) CloudWatch Logs accepts.
+RETENTION: dict[int, logs.RetentionDays] = {
+    1: _R.ONE_DAY,
+    3: _R.THREE_DAYS,
+    5: _R.FIVE_DAYS,
+    7: _R.ONE_WEEK,
+    14: _R.TWO_WEEKS,
+    30: _R.ONE_MONTH,
+    60: _R.TWO_MONTHS,
+    90: _R.THREE_MONTHS,
+    120: _R.FOUR_MONTHS,
+    150: _R.FIVE_MONTHS,
+    180: _R.SIX_MONTHS,
+    365: _R.ONE_YEAR,
+    400: _R.THIRTEEN_MONTHS,
+    545: _R.EIGHTEEN_MONTHS,
+    731: _R.TWO_YEARS,
+    1096: _R.THREE_YEARS,
+    1827: _R.FIVE_YEARS,
+    2192: _R.SIX_YEARS,
+    2557: _R.SEVEN_YEARS,
+    2922: _R.EIGHT_YEARS,
+    3288: _R.NINE_YEARS,
+    3653: _R.TEN_YEARS,
+}
+
+_NEVER_SHIPPED = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+# The local system (emulator, gateway, pollers) runs on developer machines, never in Lambda.
+CORE_LAYER_EXCLUDE = [*_NEVER_SHIPPED, "python/molesignal/local"]
+
+
+@dataclass(frozen=True)
+class AssetPaths:
+    functions: Path  # functions/: every handler, e.g. auth_api.handler.lambda_handler
+    core_layer: Path  # layers/core: python/molesignal
+    deps_layer: Path  # layers/deps (built) or a placeholder: python/<third-party packages>
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # registry name; picks the grants in infra_cdk.permissions
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    description: str = ""
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    try:
+        return RETENTION[days]
+    except KeyError:
+        raise ValueError(f"log retention {days} days: CloudWatch accepts only {sorted(RETENTION)}") from None
+
+
+class LambdaRuntime(Construct):
+    """Creates MoleSignal functions: shared code, layers and settings; grants per function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        assets: AssetPaths,
+        data: DataStore,
+        environment: Mapping[str, str],
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._data = data
+        self._environment = dict(environment)
+        self._log_retention = log_retention(log_retention_days)
+        self.code = lambda_.Code.from_asset(str(assets.functions), exclude=_NEVER_SHIPPED)
+        self.core_layer = lambda_.LayerVersion(
+            self,
+            "CoreLayer",
+            code=lambda_.Code.from_asset(str(assets.core_layer), exclude=CORE_LAYER_EXCLUDE),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="MoleSignal core package (molesignal)",
+        )
+        self.deps_layer = lambda_.LayerVersion(
+            self,
+            "DepsLayer",
+            code=lambda_.Code.from_asset(str(assets.deps_layer), exclude=_NEVER_SHIPPED),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="MoleSignal third-party dependencies (requirements/runtime.txt without boto3)",
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+
+    def function(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
+        """A function in ``scope`` with its own role, granted only what its needs list."""
+        if spec.name in self.functions:
+            raise ValueError(f"function {spec.name!r} is declared twice in the registry")
+        construct_id = pascal(spec.name)
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=self._log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        function = lambda_.Function(
+            scope,
+            f"{construct_id}Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self.code,
+            layers=[self.core_layer, self.deps_layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            description=spec.description or spec.name,
+            environment=self._environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+        )
+        self._data.grant(function, needs_of(spec.name))
+        self.functions[spec.name] = function
+        return function

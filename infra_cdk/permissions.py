@@ -1,0 +1,53 @@
+"""What each function may touch, as plain data: the least-privilege table of the stack.
+
+Every function name from ``registry.REGISTRY`` (HTTP groups, the authorizer, workers and
+schedules) is looked up here; a function without an entry gets ``DEFAULT`` (the single
+table only), so a new function starts with the narrowest useful grant and fails closed
+(AccessDenied) until its needs are written down here. Logical names are the ones in
+``molesignal.resources``. A queue worker's right to consume its own queue comes from its
+event source mapping and is not listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TableAccess = Literal["none", "read", "read_write"]
+
+
+@dataclass(frozen=True)
+class Needs:
+    table: TableAccess = "read_write"
+    secrets: tuple[str, ...] = ()  # GetSecretValue
+    read_buckets: tuple[str, ...] = ()  # GetObject, ListBucket
+    put_buckets: tuple[str, ...] = ()  # PutObject
+    delete_buckets: tuple[str, ...] = ()  # DeleteObject
+    send_queues: tuple[str, ...] = ()  # SendMessage, GetQueueUrl, GetQueueAttributes
+    consume_queues: tuple[str, ...] = ()  # ReceiveMessage, DeleteMessage, ...; a DLQ is "<queue>-dlq"
+
+
+DEFAULT = Needs()
+
+NEEDS: dict[str, Needs] = {
+    # Verifies access JWTs (signing key) and API tokens (table; records last use).
+    "authorizer": Needs(secrets=("jwt-signing-key",)),
+    # Mints access and refresh JWTs.
+    "auth_api": Needs(secrets=("jwt-signing-key",)),
+    # Orgs, users, quotas, audit: table only. Revoking sessions needs no signing key.
+    "admin_api": Needs(),
+    # Health, /metrics (reads counters from the table), OpenAPI, the catch-all.
+    "platform_api": Needs(),
+    # Deletes expired sessions, throttle counters and rate windows.
+    "housekeeping_worker": Needs(),
+    # Answers 202 and enqueues; payloads too large for SQS go to the lake bucket (claim
+    # check). Root's DLQ routes read the DLQ's depth and move its messages back.
+    "ingest_api": Needs(put_buckets=("lake",), send_queues=("ingest",), consume_queues=("ingest-dlq",)),
+    # Lands records as Parquet, reads and then deletes claim-checked payloads. Consuming
+    # its own queue comes with its event source mapping.
+    "ingest_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
+}
+
+
+def needs_of(function_name: str) -> Needs:
+    return NEEDS.get(function_name, DEFAULT)

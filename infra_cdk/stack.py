@@ -1,0 +1,99 @@
+"""The MoleSignal stack: composes the constructs; every function, route, queue worker and
+schedule comes from ``registry.REGISTRY``, every stateful resource from
+``molesignal.resources.RESOURCES``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, CfnParameter, Stack
+from constructs import Construct
+
+from infra_cdk.components.api import HttpApi
+from infra_cdk.components.data import DataStore
+from infra_cdk.components.runtime import AssetPaths, LambdaRuntime, log_retention
+from infra_cdk.components.schedules import ScheduledJobs
+from infra_cdk.components.workers import QueueWorkers
+from infra_cdk.config import StackConfig
+from infra_cdk.naming import pascal
+from molesignal.resources import RESOURCES, Resources
+from registry import REGISTRY, Registry
+
+SERVICE_NAME = "molesignal"
+METRICS_NAMESPACE = "MoleSignal"
+
+
+class MoleSignalStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        assets: AssetPaths,
+        deps_layer_placeholder: bool,
+        registry: Registry = REGISTRY,
+        resources: Resources = RESOURCES,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("description", f"MoleSignal telemetry lake ({config.stage})")
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.deps_layer_placeholder = deps_layer_placeholder
+        if deps_layer_placeholder:
+            Annotations.of(self).add_warning_v2(
+                "molesignal:placeholder-deps-layer",
+                f"the dependency layer is a placeholder ({assets.deps_layer}); functions deployed from this "
+                "synth cannot import fastapi/pydantic/powertools. Run `python -m infra_cdk.build_layers` first, "
+                "and deploy with -c requireDepsLayer=true.",
+            )
+
+        self.allow_remote_setup = CfnParameter(
+            self,
+            "AllowRemoteSetup",
+            type="String",
+            allowed_values=["true", "false"],
+            default="true" if config.allow_remote_setup else "false",
+            description="Accept first-run setup (POST /api/v1/auth/setup) from non-local clients",
+        )
+
+        self.data = DataStore(self, "Data", resources=resources, config=config)
+        environment = {
+            **self.data.environment(),
+            "MOLESIGNAL_STAGE": config.stage,
+            "MOLESIGNAL_ALLOW_REMOTE_SETUP": self.allow_remote_setup.value_as_string,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        self.runtime = LambdaRuntime(
+            self,
+            "Runtime",
+            assets=assets,
+            data=self.data,
+            environment=environment,
+            log_retention_days=config.log_retention_days,
+        )
+        self.http = HttpApi(
+            self,
+            "Http",
+            registry=registry,
+            runtime=self.runtime,
+            api_name=f"{config.prefix}-api",
+            log_retention=log_retention(config.log_retention_days),
+        )
+        self.workers = QueueWorkers(self, "Workers", workers=registry.workers, runtime=self.runtime, data=self.data)
+        self.schedules = ScheduledJobs(self, "Schedules", schedules=registry.schedules, runtime=self.runtime)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.http.url, description="base URL of the HTTP API")
+        CfnOutput(self, "TableName", value=self.data.table.table_name)
+        for logical, bucket in self.data.buckets.items():
+            CfnOutput(self, f"{pascal(logical)}BucketName", value=bucket.bucket_name)
+        for logical, queue in self.data.queues.items():
+            dlq = self.data.dead_letter_queues[logical]
+            CfnOutput(self, f"{pascal(logical)}QueueUrl", value=queue.queue_url)
+            CfnOutput(self, f"{pascal(logical)}DeadLetterQueueUrl", value=dlq.queue_url)
+        for logical, secret in self.data.secrets.items():
+            CfnOutput(self, f"{pascal(logical)}SecretArn", value=secret.secret_arn)
+        CfnOutput(self, "ResourcePrefix", value=self.config.prefix)

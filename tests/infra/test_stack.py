@@ -1,0 +1,446 @@
+"""The synthesized MoleSignal stack, checked against the registry and the resource table.
+
+The stack is synthesized once for the module (~10 s); every test reads that one template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Match, Template
+
+from infra_cdk.app import build_app
+from infra_cdk.components.data import RESOURCE_ENV, DataStore
+from infra_cdk.components.runtime import AssetPaths, LambdaRuntime
+from infra_cdk.components.workers import QueueWorkers
+from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig, cdk_json_context, resolve_deps_layer
+from infra_cdk.permissions import NEEDS, needs_of
+from infra_cdk.stack import MoleSignalStack
+from molesignal.resources import RESOURCES
+from registry import DEFAULT_ROUTE, REGISTRY, QueueWorker
+
+pytestmark = pytest.mark.infra
+
+STAGE = "test"
+PREFIX = "mstest-infra"
+
+
+@dataclass(frozen=True)
+class Synth:
+    stack: MoleSignalStack
+    template: Template
+    json: dict[str, Any]
+    outdir: Path
+    messages: list[str]
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {key: res for key, res in self.json["Resources"].items() if res["Type"] == kind}
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.json["Resources"][logical_id].get("Properties", {}))
+
+    def function_id(self, handler: str) -> str:
+        found = [
+            key for key, res in self.of_type("AWS::Lambda::Function").items() if res["Properties"]["Handler"] == handler
+        ]
+        assert len(found) == 1, f"expected one function with handler {handler}, found {found}"
+        return found[0]
+
+    def role_id(self, function_id: str) -> str:
+        return str(self.props(function_id)["Role"]["Fn::GetAtt"][0])
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.get_logical_id(construct.node.default_child))
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    # The same feature flags as `cdk synth` (cdk.json), and the asset metadata the CLI adds.
+    context = {**cdk_json_context(), "stage": STAGE, "prefix": PREFIX, "aws:cdk:enable-asset-metadata": True}
+    app, stack = build_app(App(outdir=str(outdir), context=context))
+    assembly = app.synth()
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
+    template_json = artifact.template
+    messages = [str(m.entry.data) for m in artifact.messages]
+    yield Synth(stack, Template.from_json(template_json), template_json, outdir, messages)
+
+
+def all_functions() -> list[tuple[str, str, int, int]]:
+    """(name, handler, memory, timeout) of every function the registry declares."""
+    auth = REGISTRY.authorizer
+    return [
+        (auth.name, auth.handler, auth.memory_mb, auth.timeout_s),
+        *((f.name, f.handler, f.memory_mb, f.timeout_s) for f in REGISTRY.http),
+        *((w.name, w.handler, w.memory_mb, w.timeout_s) for w in REGISTRY.workers),
+        *((s.name, s.handler, s.memory_mb, s.timeout_s) for s in REGISTRY.schedules),
+    ]
+
+
+def referenced_ids(value: Any) -> set[str]:
+    """Logical ids a template value points at through Ref or Fn::GetAtt."""
+    if isinstance(value, dict):
+        found = set()
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for inner in value.values():
+            found |= referenced_ids(inner)
+        return found
+    if isinstance(value, list):
+        return set().union(*(referenced_ids(v) for v in value)) if value else set()
+    return set()
+
+
+# --- data -------------------------------------------------------------------------------
+def test_table_is_on_demand_with_pitr_ttl_and_gsi(synth: Synth) -> None:
+    table = RESOURCES.table
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
+    synth.template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like(
+                {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "TimeToLiveSpecification": {"AttributeName": table.ttl_attribute, "Enabled": True},
+                    "SSESpecification": {"SSEEnabled": True},
+                    "KeySchema": [
+                        {"AttributeName": table.partition_key.name, "KeyType": "HASH"},
+                        {"AttributeName": table.sort_key.name, "KeyType": "RANGE"},
+                    ],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": index.name,
+                            "KeySchema": [
+                                {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+                                {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                        for index in table.indexes
+                    ],
+                }
+            ),
+        },
+    )
+
+
+def test_buckets_are_encrypted_private_and_refuse_plain_http(synth: Synth) -> None:
+    buckets = synth.of_type("AWS::S3::Bucket")
+    assert len(buckets) == len(RESOURCES.buckets)
+    for props in (res["Properties"] for res in buckets.values()):
+        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    policies = synth.of_type("AWS::S3::BucketPolicy")
+    guarded = {
+        policy["Properties"]["Bucket"]["Ref"]
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    }
+    assert guarded == set(buckets)
+
+
+def test_every_queue_redrives_to_its_encrypted_dlq(synth: Synth) -> None:
+    queues = {
+        res["Properties"]["QueueName"]: (key, res["Properties"])
+        for key, res in synth.of_type("AWS::SQS::Queue").items()
+    }
+    assert len(queues) == 2 * len(RESOURCES.queues)
+    for queue in RESOURCES.queues:
+        _, main = queues[f"{PREFIX}-{queue.logical}"]
+        dlq_id, dlq = queues[f"{PREFIX}-{queue.dlq_logical}"]
+        assert main["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+            "maxReceiveCount": queue.max_receive_count,
+        }
+        assert main["VisibilityTimeout"] == queue.visibility_timeout_s
+        assert dlq["MessageRetentionPeriod"] == queue.dlq_retention_s
+        assert dlq["MessageRetentionPeriod"] > main["MessageRetentionPeriod"]
+        assert main["SqsManagedSseEnabled"] is True
+        assert dlq["SqsManagedSseEnabled"] is True
+    ssl_only = {
+        ref
+        for policy in synth.of_type("AWS::SQS::QueuePolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for ref in referenced_ids(policy["Properties"]["Queues"])
+    }
+    assert ssl_only == {key for key, _ in queues.values()}
+
+
+def test_secrets_exist_with_generated_values(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::SecretsManager::Secret", len(RESOURCES.secrets))
+    for secret in RESOURCES.secrets:
+        synth.template.has_resource_properties(
+            "AWS::SecretsManager::Secret",
+            {
+                "Description": secret.description,
+                "GenerateSecretString": Match.object_like(
+                    {"ExcludePunctuation": True, "PasswordLength": Match.any_value()}
+                ),
+            },
+        )
+
+
+# --- functions --------------------------------------------------------------------------
+def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
+    expected = all_functions()
+    synth.template.resource_count_is("AWS::Lambda::Function", len(expected))
+    for _name, handler, memory, timeout in expected:
+        synth.template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": handler,
+                "MemorySize": memory,
+                "Timeout": timeout,
+                "Runtime": "python3.12",
+                "Architectures": ["x86_64"],
+                "TracingConfig": {"Mode": "Active"},
+            },
+        )
+    layers = set(synth.of_type("AWS::Lambda::LayerVersion"))
+    assert len(layers) == 2
+    for key in synth.of_type("AWS::Lambda::Function"):
+        assert referenced_ids(synth.props(key)["Layers"]) == layers
+
+
+def test_function_environment_names_every_resource(synth: Synth) -> None:
+    data = synth.stack.data
+    expected = {
+        RESOURCE_ENV["table"]: {"Ref": synth.logical_id(data.table)},
+        **{RESOURCE_ENV[name]: {"Ref": synth.logical_id(bucket)} for name, bucket in data.buckets.items()},
+        **{RESOURCE_ENV[name]: {"Ref": synth.logical_id(secret)} for name, secret in data.secrets.items()},
+        "MOLESIGNAL_RESOURCE_PREFIX": PREFIX,
+        "MOLESIGNAL_STAGE": STAGE,
+        "MOLESIGNAL_ALLOW_REMOTE_SETUP": {"Ref": "AllowRemoteSetup"},
+        "POWERTOOLS_SERVICE_NAME": "molesignal",
+    }
+    for key in synth.of_type("AWS::Lambda::Function"):
+        variables = synth.props(key)["Environment"]["Variables"]
+        assert {name: variables.get(name) for name in expected} == expected, key
+    parameter = synth.json["Parameters"]["AllowRemoteSetup"]
+    assert parameter["Default"] == "false"
+    assert parameter["AllowedValues"] == ["true", "false"]
+
+
+def test_core_layer_ships_molesignal_without_the_local_system(synth: Synth) -> None:
+    layer_id = synth.logical_id(synth.stack.runtime.core_layer)
+    staged = synth.outdir / synth.json["Resources"][layer_id]["Metadata"]["aws:asset:path"]
+    assert (staged / "python" / "molesignal" / "resources.py").is_file()
+    assert not (staged / "python" / "molesignal" / "local").exists()
+    assert not list(staged.rglob("__pycache__"))
+
+
+def test_placeholder_dependency_layer_is_flagged(synth: Synth) -> None:
+    if synth.stack.deps_layer_placeholder:
+        assert any("dependency layer is a placeholder" in message for message in synth.messages)
+    else:
+        assert not any("placeholder" in message for message in synth.messages)
+
+
+# --- HTTP API ---------------------------------------------------------------------------
+def test_every_registry_route_exists_with_the_authorizer_exactly_when_auth(synth: Synth) -> None:
+    routes = {
+        res["Properties"]["RouteKey"]: res["Properties"] for res in synth.of_type("AWS::ApiGatewayV2::Route").values()
+    }
+    expected = {route.key: (route, fn) for route, fn in REGISTRY.all_routes()}
+    assert set(routes) == set(expected)
+    assert DEFAULT_ROUTE in routes
+    (authorizer_id,) = synth.of_type("AWS::ApiGatewayV2::Authorizer")
+    integrations = synth.of_type("AWS::ApiGatewayV2::Integration")
+    for key, (route, owner) in expected.items():
+        props = routes[key]
+        assert props["AuthorizationType"] == ("CUSTOM" if route.auth else "NONE"), key
+        assert (props.get("AuthorizerId") == {"Ref": authorizer_id}) is route.auth, key
+        (integration_id,) = referenced_ids(props["Target"])
+        integration = integrations[integration_id]["Properties"]
+        assert integration["IntegrationUri"] == {"Fn::GetAtt": [synth.function_id(owner.handler), "Arn"]}, key
+        assert integration["PayloadFormatVersion"] == "2.0"
+
+
+def test_default_route_goes_to_platform_api(synth: Synth) -> None:
+    owners = [fn for route, fn in REGISTRY.all_routes() if route.key == DEFAULT_ROUTE]
+    assert [fn.name for fn in owners] == ["platform_api"]
+
+
+def test_authorizer_runs_on_every_request_with_simple_responses(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::ApiGatewayV2::Authorizer", 1)
+    (props,) = (res["Properties"] for res in synth.of_type("AWS::ApiGatewayV2::Authorizer").values())
+    assert props["AuthorizerType"] == "REQUEST"
+    assert props["EnableSimpleResponses"] is True
+    assert props["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert props["AuthorizerResultTtlInSeconds"] == 0
+    assert not props.get("IdentitySource")  # no identity source: runs without an Authorization header
+    assert synth.function_id(REGISTRY.authorizer.handler) in referenced_ids(props["AuthorizerUri"])
+
+
+def test_api_gateway_may_invoke_each_http_function_and_the_authorizer(synth: Synth) -> None:
+    invokable = {
+        next(iter(referenced_ids(res["Properties"]["FunctionName"])))
+        for res in synth.of_type("AWS::Lambda::Permission").values()
+        if res["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+    handlers = [REGISTRY.authorizer.handler, *(fn.handler for fn in REGISTRY.http)]
+    assert invokable == {synth.function_id(handler) for handler in handlers}
+
+
+def test_stage_auto_deploys_with_access_logs(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": Match.object_like({"Format": Match.any_value()}),
+        },
+    )
+
+
+# --- queue workers ----------------------------------------------------------------------
+def test_each_registry_worker_reads_its_queue_reporting_partial_failures(synth: Synth) -> None:
+    mappings = [res["Properties"] for res in synth.of_type("AWS::Lambda::EventSourceMapping").values()]
+    assert len(mappings) == len(REGISTRY.workers)
+    for worker in REGISTRY.workers:
+        queue_id = synth.logical_id(synth.stack.data.queues[worker.queue])
+        (mapping,) = (m for m in mappings if m["FunctionName"] == {"Ref": synth.function_id(worker.handler)})
+        assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        assert mapping["BatchSize"] == worker.batch_size
+        assert mapping.get("MaximumBatchingWindowInSeconds", 0) == worker.max_batching_window_s
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+# --- schedules --------------------------------------------------------------------------
+def test_each_schedule_has_a_rule_targeting_its_function(synth: Synth) -> None:
+    rules = synth.of_type("AWS::Events::Rule")
+    assert len(rules) == len(REGISTRY.schedules)
+    by_expression = {res["Properties"]["ScheduleExpression"]: res["Properties"] for res in rules.values()}
+    for job in REGISTRY.schedules:
+        targets = by_expression[job.schedule]["Targets"]
+        assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": [synth.function_id(job.handler), "Arn"]}]
+
+
+# --- IAM --------------------------------------------------------------------------------
+def _statements_by_role(synth: Synth) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        for role in referenced_ids(policy["Properties"]["Roles"]):
+            found.setdefault(role, []).extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_jwt_secret_is_readable_only_by_authorizer_and_auth_api(synth: Synth) -> None:
+    secret_id = synth.logical_id(synth.stack.data.secrets["jwt-signing-key"])
+
+    def reaches_secret(statement: dict[str, Any]) -> bool:
+        if secret_id in referenced_ids(statement["Resource"]):
+            return True
+        wildcard = statement["Resource"] == "*"
+        return wildcard and any(action.startswith("secretsmanager:") for action in _actions(statement))
+
+    readers = {
+        role
+        for role, statements in _statements_by_role(synth).items()
+        if any(reaches_secret(statement) for statement in statements)
+    }
+    auth_api = next(fn for fn in REGISTRY.http if fn.name == "auth_api")
+    expected = {
+        synth.role_id(synth.function_id(REGISTRY.authorizer.handler)),
+        synth.role_id(synth.function_id(auth_api.handler)),
+    }
+    assert readers == expected
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
+    data = synth.stack.data
+    statements = _statements_by_role(synth)
+    for name, handler, _, _ in all_functions():
+        needs = needs_of(name)
+        allowed = {synth.logical_id(data.table)} if needs.table != "none" else set()
+        allowed |= {synth.logical_id(data.secrets[s]) for s in needs.secrets}
+        buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets)
+        allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
+        allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
+        allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
+        role = synth.role_id(synth.function_id(handler))
+        reached: set[str] = set()
+        for statement in statements.get(role, []):
+            assert statement["Effect"] == "Allow"
+            if statement["Resource"] == "*":
+                assert {a.split(":")[0] for a in _actions(statement)} == {"xray"}, (name, statement)
+            reached |= referenced_ids(statement["Resource"])
+        assert reached == allowed, name
+
+
+def test_permission_table_names_only_registry_functions() -> None:
+    assert set(NEEDS) <= {name for name, *_ in all_functions()}
+
+
+# --- cfn-lint ---------------------------------------------------------------------------
+def test_template_passes_cfn_lint(synth: Synth, tmp_path: Path) -> None:
+    from cfnlint.api import ManualArgs, lint_file
+
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(synth.json))
+    # W3005 (DependsOn that a GetAtt already implies) is how the CDK orders a function
+    # after its role's policy; it is the only finding cfn-lint has on CDK output.
+    matches = lint_file(path, ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]))
+    assert [str(match) for match in matches] == []
+
+
+# --- the worker loop with settings the registry does not use yet ------------------------
+def test_queue_worker_gets_an_sqs_event_source_reporting_partial_failures(tmp_path: Path) -> None:
+    queue = RESOURCES.queues[0]
+    worker = QueueWorker(
+        name="sample_worker",
+        handler="sample_worker.handler.lambda_handler",
+        queue=queue.logical,
+        batch_size=25,
+        max_batching_window_s=3,
+        timeout_s=queue.visibility_timeout_s,
+    )
+    config = StackConfig(stage=STAGE, prefix=PREFIX)
+    deps = resolve_deps_layer(config, tmp_path)
+    stack = Stack(App(outdir=str(tmp_path / "out"), context=cdk_json_context()), "Workers")
+    data = DataStore(stack, "Data", resources=RESOURCES, config=config)
+    runtime = LambdaRuntime(
+        stack,
+        "Runtime",
+        assets=AssetPaths(FUNCTIONS_DIR, CORE_LAYER_DIR, deps.path),
+        data=data,
+        environment=data.environment(),
+        log_retention_days=7,
+    )
+    QueueWorkers(stack, "Workers", workers=(worker,), runtime=runtime, data=data)
+    template = Template.from_stack(stack)
+
+    queue_id = stack.resolve(data.queues[queue.logical].queue_arn)["Fn::GetAtt"][0]
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+            "BatchSize": 25,
+            "MaximumBatchingWindowInSeconds": 3,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    template.has_resource_properties("AWS::Lambda::Function", {"Handler": worker.handler})
