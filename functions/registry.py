@@ -156,9 +156,25 @@ INGEST_API = HttpFunction(
     ),
 )
 
+QUERY_API = HttpFunction(
+    name="query_api",
+    handler="query_api.handler.lambda_handler",
+    description="SQL over the lake (spec 000 query, spec 004 /v1/api/sql) and the streams API",
+    prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams"),
+    memory_mb=3008,
+    routes=(
+        Route("POST", "/api/v1/query"),
+        Route("POST", "/v1/api/sql"),
+        Route("GET", "/api/v1/streams"),
+        Route("GET", "/api/v1/streams/{stream}"),
+        Route("PATCH", "/api/v1/streams/{stream}"),
+        Route("DELETE", "/api/v1/streams/{stream}"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API),
     workers=(
         QueueWorker(
             name="ingest_worker",

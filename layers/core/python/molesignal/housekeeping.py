@@ -8,7 +8,7 @@ from molesignal.clock import now_s
 from molesignal.storage.table import Table
 
 # Only these kinds of items carry expires_at; nothing tenant-owned is ever purged here.
-_PREFIXES = ("REFRESH#", "LOGINFAIL#", "RATE#", "QUOTAHIT#", "LANDED#")
+_PREFIXES = ("REFRESH#", "LOGINFAIL#", "RATE#", "QUOTAHIT#", "LANDED#", "QCACHE#")
 
 
 def purge_expired(table: Table, *, now: int | None = None) -> int:

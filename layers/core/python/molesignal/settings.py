@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     # HTTP. Lambda's synchronous payload limit is 6 MB; stay under it with the envelope.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
+    # Queries.
+    query_engine: str = Field(default="duckdb", pattern="^(duckdb|athena|auto)$")
+    query_max_rows: int = Field(default=10_000, ge=1)
+    query_timeout_s: float = Field(default=25.0, gt=0)  # under API Gateway's 29 s
+    query_max_scan_bytes: int = Field(default=4 * 1024**3, ge=1)  # beyond it: Athena (auto) or refuse
+    query_memory_limit: str = "1GB"
+    query_threads: int = Field(default=2, ge=1)
+    query_cache_ttl_s: int = Field(default=3600, ge=0)
+    # Read the lake from this local directory instead of S3 (benchmarks of the engine alone).
+    lake_local_root: str = ""
+    athena_workgroup: str = "primary"
+    athena_database: str = "molesignal"
+    athena_output: str = ""  # s3://bucket/prefix/ for Athena results; default: the exports bucket
+
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)

@@ -199,7 +199,9 @@ class Lake:
         pk, sk = stream_key(stream.org_id, stream.name)
         values = {
             ":schema": merged,
-            ":next": stream.version + 1,
+            # A new stream starts at its creation time, so a deleted and recreated stream never
+            # reuses a version (cached query results key on it).
+            ":next": stream.version + 1 if stream.version else now_us(),
             ":first": first,
             ":last": last,
             ":name": stream.name,

@@ -1,0 +1,188 @@
+"""Query routes: spec 000's ``/api/v1/query``, spec 004's ``/v1/api/sql``, and streams."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from molesignal import audit
+from molesignal.auth.principal import Role
+from molesignal.errors import Invalid
+from molesignal.lake.maintenance import delete_stream, update_stream_settings
+from molesignal.lake.streams import Streams
+from molesignal.query.errors import InvalidSql
+from molesignal.query.service import READ_ROLES, QueryOutcome, QueryRequest, QueryService
+from molesignal.query.values import jsonable
+from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
+from query_api.schemas import (
+    QueryAnswer,
+    QueryBody,
+    SqlAnswer,
+    SqlBody,
+    StreamDeleted,
+    StreamList,
+    StreamOut,
+    StreamUpdate,
+)
+
+router = APIRouter(tags=["query"])
+streams_router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
+
+
+def _wants_ndjson(request: Request) -> bool:
+    return "application/x-ndjson" in request.headers.get("accept", "").lower()
+
+
+@router.post(
+    "/api/v1/query",
+    response_model=QueryAnswer,
+    summary="SQL over the org's streams within a µs time range (NDJSON with Accept: application/x-ndjson)",
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> Any:
+    service = QueryService()
+    service.admit(principal)
+    spec = QueryRequest(sql=body.sql, start_us=body.time_range.start, end_us=body.time_range.end)
+    if _wants_ndjson(request):
+        batches = service.stream(principal, spec)
+        return StreamingResponse(_ndjson(batches), media_type="application/x-ndjson")
+    outcome = service.run(principal, spec)
+    names = [c.name for c in outcome.columns]
+    return JSONResponse(
+        {
+            "rows": [dict(zip(names, row, strict=True)) for row in outcome.rows],
+            "columns": names,
+            "scanned_rows": outcome.scanned_rows,
+            "took_ms": round(outcome.took_ms, 3),
+            "cache_hit": outcome.cache_hit,
+        }
+    )
+
+
+def _ndjson(batches: Iterator[Any]) -> Iterator[bytes]:
+    for batch in batches:
+        for row in batch.to_pylist():
+            yield orjson.dumps({k: jsonable(v) for k, v in row.items()}) + b"\n"
+
+
+async def _sql_body(request: Request) -> SqlBody:
+    """JSON, or multipart with ``sql``, ``params`` (a JSON array string) and ``namespace_id``."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
+        form = await request.form()
+        if any(str(k).startswith("file:") for k in form):
+            raise InvalidSql("INVALID_SQL: FILE(...) uploads need INSERT, and MoleSignal SQL is read-only")
+        try:
+            params = json.loads(str(form.get("params") or "[]"))
+        except json.JSONDecodeError as exc:
+            raise Invalid("invalid argument: params must be a JSON array", code="INVALID_REQUEST") from exc
+        return SqlBody.model_validate(
+            {"sql": str(form.get("sql") or ""), "params": params, "namespace_id": form.get("namespace_id")}
+        )
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    body = await request.body()
+    if media != "application/json":
+        from molesignal.errors import UnsupportedMediaType
+
+        raise UnsupportedMediaType("unsupported media type: send application/json or multipart/form-data")
+    try:
+        return SqlBody.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
+@router.post(
+    "/v1/api/sql",
+    response_model=SqlAnswer,
+    summary="Spec 004 SQL endpoint: one read-only statement, $1 params",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SqlBody"}},
+                "multipart/form-data": {},
+            },
+        }
+    },
+)
+async def sql(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    started = time.perf_counter()
+    body = await _sql_body(request)
+    service = QueryService()
+    service.admit(principal)
+    outcome: QueryOutcome = service.run(principal, QueryRequest(sql=body.sql, params=body.params))
+    return JSONResponse(
+        {
+            "status": "success",
+            "results": [
+                {
+                    "schema": [
+                        {"name": c.name, "data_type": c.data_type, "index": i} for i, c in enumerate(outcome.columns)
+                    ],
+                    "rows": outcome.rows,
+                    "row_count": len(outcome.rows),
+                    "as_user": principal.username or principal.user_id,
+                }
+            ],
+            "took": round((time.perf_counter() - started) * 1000, 3),
+        }
+    )
+
+
+# --- streams ---------------------------------------------------------------
+@streams_router.get("", response_model=StreamList, summary="The org's streams")
+def list_streams(principal: CurrentPrincipal, table: TableDep) -> StreamList:
+    principal.require(*READ_ROLES)
+    return StreamList.model_validate({"streams": [s.public() for s in Streams(table).all(principal.org_id)]})
+
+
+@streams_router.get("/{stream}", response_model=StreamOut, summary="A stream's schema, stats and settings")
+def get_stream(stream: str, principal: CurrentPrincipal, table: TableDep) -> StreamOut:
+    principal.require(*READ_ROLES)
+    return StreamOut.model_validate(Streams(table).get(principal.org_id, stream.lower()).public())
+
+
+@streams_router.patch("/{stream}", response_model=StreamOut, summary="Change retention days or the field cap")
+def patch_stream(
+    stream: str, body: StreamUpdate, principal: CurrentPrincipal, table: TableDep, ip: SourceIp
+) -> StreamOut:
+    principal.require(Role.EDITOR, Role.ADMIN)
+    updated = update_stream_settings(
+        table, principal.org_id, stream.lower(), retention_days=body.retention_days, field_cap=body.field_cap
+    )
+    audit.record(
+        table,
+        org_id=principal.org_id,
+        action="stream.update",
+        actor=principal.username or principal.user_id,
+        target=stream,
+        source_ip=ip,
+        details=body.model_dump(exclude_none=True),
+    )
+    return StreamOut.model_validate(updated.public())
+
+
+@streams_router.delete("/{stream}", response_model=StreamDeleted, summary="Delete a stream and its data (admin)")
+def remove_stream(stream: str, principal: CurrentPrincipal, table: TableDep, ip: SourceIp) -> StreamDeleted:
+    principal.require(Role.ADMIN)
+    deleted = delete_stream(table, principal.org_id, stream.lower())
+    audit.record(
+        table,
+        org_id=principal.org_id,
+        action="stream.delete",
+        actor=principal.username or principal.user_id,
+        target=stream,
+        source_ip=ip,
+        details={"files": deleted},
+    )
+    return StreamDeleted(name=stream.lower(), deleted_files=deleted)

@@ -1,0 +1,1 @@
+"""SQL over the lake: the tenant-safe rewrite, the engines, the result cache."""

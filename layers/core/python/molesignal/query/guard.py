@@ -1,0 +1,310 @@
+"""The tenant-safe rewrite: one read-only statement in, a confined plan out.
+
+``rewrite_query`` parses the caller's SQL with sqlglot and refuses, with a reason, anything
+that is not a single SELECT-style query over the caller's own streams using allow-listed
+functions. Every reference to a stream (resolved by scope, so CTEs and subqueries that
+shadow a name are told apart from real tables) is replaced by a scan of exactly the files
+the manifest lists for that stream, restricted to the caller's org and time range. The
+engine then runs with external access off except for those files (defence in depth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError
+from sqlglot.optimizer.scope import traverse_scope
+
+from molesignal.query.allowlist import ANONYMOUS, TABLE_FUNCTIONS, TYPED
+from molesignal.query.errors import InvalidSql, PermissionDenied, TableNotFound
+
+RESERVED_PREFIX = "__ms_"
+MAX_SQL_LENGTH = 100_000
+
+_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
+    exp.DDL,
+    exp.DML,
+    exp.Command,
+    exp.Into,
+    exp.Pragma,
+    exp.Set,
+    exp.Attach,
+    exp.Detach,
+    exp.Copy,
+    exp.Use,
+    exp.Describe,
+    exp.Show,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.SessionParameter,
+    exp.Parameter,
+    exp.Placeholder,
+)
+
+
+@dataclass(frozen=True)
+class StreamScan:
+    """What the engine should read for one stream reference."""
+
+    stream: str
+    uris: tuple[str, ...]  # the files the manifest lists for the time range
+    columns: Mapping[str, str]  # the stream schema (name → MoleSignal type)
+
+
+@dataclass
+class GuardedQuery:
+    sql: str  # the engine SQL with every stream reference replaced
+    normalized: str  # the caller's query, canonical (for the cache key)
+    streams: tuple[str, ...]
+    uris: tuple[str, ...]
+    dialect: str = "duckdb"
+    tree: exp.Expr | None = field(default=None, repr=False)
+
+
+def parse_single(sql: str, *, dialect: str = "duckdb") -> exp.Query:
+    if not sql or not sql.strip():
+        raise InvalidSql("INVALID_SQL: the query is empty")
+    if len(sql) > MAX_SQL_LENGTH:
+        raise InvalidSql(f"INVALID_SQL: the query is longer than {MAX_SQL_LENGTH} characters")
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
+        raise InvalidSql(f"INVALID_SQL: could not parse the query{where}: {first.get('description', exc)}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidSql(f"INVALID_SQL: could not parse the query: {exc}") from exc
+    if len(statements) != 1:
+        raise InvalidSql(f"INVALID_SQL: send exactly one statement (got {len(statements)})")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        kind = type(statement).__name__.upper()
+        if isinstance(statement, _FORBIDDEN_NODES):
+            raise PermissionDenied(f"PERMISSION_DENIED: only read-only SELECT queries are allowed (got {kind})")
+        raise InvalidSql(f"INVALID_SQL: not a query: {statement.sql(dialect='duckdb')[:80]!r}")
+    return statement
+
+
+def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
+    """Replace ``$1``/``?`` placeholders with literals (values never become SQL text)."""
+    positional = iter(params)
+
+    def literal(value: Any) -> exp.Expr:
+        if value is None:
+            return exp.Null()
+        if isinstance(value, bool):
+            return exp.Boolean(this=value)
+        if isinstance(value, int | float):
+            return exp.Literal.number(value)
+        if isinstance(value, str):
+            return exp.Literal.string(value)
+        raise InvalidSql(f"INVALID_SQL: parameter of type {type(value).__name__} is not supported")
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder):
+            try:
+                return literal(next(positional))
+            except StopIteration as exc:
+                raise InvalidSql("INVALID_SQL: more placeholders than params") from exc
+        if isinstance(node, exp.Parameter):
+            name = node.name
+            if name.isdigit():
+                index = int(name) - 1
+                if not 0 <= index < len(params):
+                    raise InvalidSql(f"INVALID_SQL: ${name} has no matching param")
+                return literal(params[index])
+        return node
+
+    return tree.transform(replace)
+
+
+def _check_nodes(tree: exp.Expr) -> None:
+    for node in tree.walk():
+        if isinstance(node, _FORBIDDEN_NODES):
+            kind = type(node).__name__.upper()
+            raise PermissionDenied(f"PERMISSION_DENIED: {kind} is not allowed in a query")
+        if isinstance(node, exp.Identifier) and node.name.lower().startswith(RESERVED_PREFIX):
+            raise PermissionDenied(f"PERMISSION_DENIED: names starting with {RESERVED_PREFIX} are reserved")
+        if isinstance(node, exp.Func):
+            _check_function(node)
+
+
+def _function_name(node: exp.Func) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    return str(node.sql_name()).lower()
+
+
+def _check_function(node: exp.Func) -> None:
+    kind = type(node).__name__
+    if kind not in TYPED:
+        raise PermissionDenied(f"PERMISSION_DENIED: function {_function_name(node)}() is not allowed")
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() not in ANONYMOUS:
+        raise PermissionDenied(f"PERMISSION_DENIED: function {node.name}() is not allowed")
+
+
+def referenced_streams(tree: exp.Expr, *, org_id: str) -> list[tuple[exp.Table, str]]:
+    """Every table node that names a stream (not a CTE), with the stream name it means."""
+    found: list[tuple[exp.Table, str]] = []
+    for scope in traverse_scope(tree):
+        for source_name, source in scope.sources.items():
+            del source_name
+            if not isinstance(source, exp.Table):
+                continue  # a CTE or derived table: its own scope is checked on its own
+            found.append((source, _stream_name(source, org_id)))
+    # Tables the scope walk does not list as sources (e.g. inside a lateral function) are refused.
+    listed = {id(t) for t, _ in found}
+    for table in tree.find_all(exp.Table):
+        if id(table) in listed or _is_cte_reference(table):
+            continue
+        if isinstance(table.this, exp.Func):
+            name = _function_name(table.this)
+            if name in TABLE_FUNCTIONS:
+                continue
+            raise PermissionDenied(f"PERMISSION_DENIED: table function {name}() is not allowed")
+        found.append((table, _stream_name(table, org_id)))
+    return found
+
+
+def _is_cte_reference(table: exp.Table) -> bool:
+    if table.args.get("db") or not isinstance(table.this, exp.Identifier):
+        return False
+    name = table.name
+    node: exp.Expr | None = table.parent
+    while node is not None:
+        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, exp.Query) else None
+        if with_ is not None and any(cte.alias == name for cte in with_.expressions):
+            return True
+        node = node.parent
+    return False
+
+
+def _stream_name(table: exp.Table, org_id: str) -> str:
+    if isinstance(table.this, exp.Func):
+        name = _function_name(table.this)
+        if name in TABLE_FUNCTIONS:
+            return ""
+        raise PermissionDenied(f"PERMISSION_DENIED: table function {name}() is not allowed")
+    if not isinstance(table.this, exp.Identifier):
+        raise InvalidSql("INVALID_SQL: unsupported table reference")
+    if table.args.get("catalog") is not None:
+        raise TableNotFound(f"TABLE_NOT_FOUND: {table.sql(dialect='duckdb')}")
+    namespace = table.args.get("db")
+    if namespace is not None and namespace.name not in (org_id, "default", "main"):
+        # One namespace per org: another qualifier names nothing this caller can read.
+        raise TableNotFound(f"TABLE_NOT_FOUND: {namespace.name}.{table.name}")
+    return str(table.name).lower()
+
+
+@dataclass
+class Analysis:
+    """A parsed, checked query: what it reads and its canonical text (the cache key)."""
+
+    tree: exp.Expr
+    normalized: str
+    references: list[tuple[exp.Table, str]]
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        return tuple(sorted({stream for _, stream in self.references if stream}))
+
+
+def analyze_query(sql: str, *, org_id: str, params: Sequence[Any] = (), dialect: str = "duckdb") -> Analysis:
+    """Parse, bind params and refuse anything that is not a safe read-only query."""
+    tree: exp.Expr = parse_single(sql, dialect=dialect)
+    if params or any(isinstance(n, exp.Placeholder | exp.Parameter) for n in tree.walk()):
+        tree = bind_params(tree, params)
+    _check_nodes(tree)
+    normalized = tree.sql(dialect="duckdb", normalize=True)
+    return Analysis(tree=tree, normalized=normalized, references=referenced_streams(tree, org_id=org_id))
+
+
+# Renders the relation that replaces one stream reference for a given engine.
+ScanRenderer = Callable[[StreamScan], exp.Expr]
+
+
+def confine(
+    analysis: Analysis, *, known_streams: set[str], scans: Mapping[str, StreamScan], render: ScanRenderer
+) -> str:
+    """Replace every stream reference by the engine's confined scan; return the engine SQL."""
+    for stream in analysis.streams:
+        if stream not in known_streams:
+            raise TableNotFound(f"TABLE_NOT_FOUND: stream {stream!r} does not exist")
+    rendered: dict[str, exp.Expr] = {}
+    for table, stream in analysis.references:
+        if not stream:
+            continue
+        if stream not in rendered:
+            rendered[stream] = render(scans[stream])
+        alias = table.alias or table.name
+        table.replace(exp.Subquery(this=rendered[stream].copy()).as_(alias, quoted=True))
+    return str(analysis.tree.sql(dialect="duckdb"))
+
+
+def rewrite_query(
+    sql: str,
+    *,
+    org_id: str,
+    known_streams: set[str],
+    scan_for: Callable[[str], StreamScan],
+    start_us: int | None,
+    end_us: int | None,
+    params: Sequence[Any] = (),
+) -> GuardedQuery:
+    """Analyse and confine in one step, rendering streams for DuckDB."""
+    analysis = analyze_query(sql, org_id=org_id, params=params)
+    for stream in analysis.streams:
+        if stream not in known_streams:
+            raise TableNotFound(f"TABLE_NOT_FOUND: stream {stream!r} does not exist")
+    scans = {stream: scan_for(stream) for stream in analysis.streams}
+    engine_sql = confine(
+        analysis, known_streams=known_streams, scans=scans, render=duckdb_renderer(org_id, start_us, end_us)
+    )
+    return GuardedQuery(
+        sql=engine_sql,
+        normalized=analysis.normalized,
+        streams=analysis.streams,
+        uris=tuple(u for s in scans.values() for u in s.uris),
+        tree=analysis.tree,
+    )
+
+
+_DUCK_TYPES = {"bool": "BOOLEAN", "int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR"}
+
+
+def tenant_predicate(org_id: str, start_us: int | None, end_us: int | None) -> str:
+    conditions = [f"org_id = {exp.Literal.string(org_id).sql()}"]
+    if start_us is not None:
+        conditions.append(f"_timestamp >= {int(start_us)}")
+    if end_us is not None:
+        conditions.append(f"_timestamp < {int(end_us)}")
+    return " AND ".join(conditions)
+
+
+def empty_relation(scan: StreamScan) -> exp.Expr:
+    """No file in range: an empty relation that still has the stream's columns."""
+    columns = ["CAST(NULL AS BIGINT) AS _timestamp", "CAST(NULL AS VARCHAR) AS org_id"] + [
+        f"CAST(NULL AS {_DUCK_TYPES.get(kind, 'VARCHAR')}) AS {exp.to_identifier(name, quoted=True).sql()}"
+        for name, kind in scan.columns.items()
+        if name not in ("_timestamp", "org_id")
+    ]
+    return sqlglot.parse_one(f"SELECT {', '.join(columns)} WHERE FALSE", read="duckdb")
+
+
+def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> ScanRenderer:
+    where = tenant_predicate(org_id, start_us, end_us)
+
+    def render(scan: StreamScan) -> exp.Expr:
+        if not scan.uris:
+            return empty_relation(scan)
+        files = ", ".join(exp.Literal.string(uri).sql() for uri in scan.uris)
+        source = f"read_parquet([{files}], union_by_name = TRUE, hive_partitioning = FALSE)"
+        # Every piece is a quoted literal or an integer: no caller text reaches this string.
+        return sqlglot.parse_one(f"SELECT * FROM {source} WHERE {where}", read="duckdb")  # noqa: S608
+
+    return render

@@ -1,0 +1,238 @@
+"""Querying ingested data over HTTP through both SQL endpoints, checked against an
+independent computation on the records that were sent."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.api import (
+    Session,
+    assert_core_error,
+    assert_sql_error,
+    bearer,
+    create_api_token,
+    create_org,
+    create_user,
+)
+from tests.support.lake import drain_ingest
+
+T0 = 1_800_000_000_000_000
+HOUR = 3_600_000_000
+LEVELS = ["debug", "info", "info", "info", "warn", "error"]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    return [
+        {
+            "_timestamp": T0 + i * 1_000_003 % (3 * HOUR),
+            "level": rng.choice(LEVELS),
+            "service": f"svc-{rng.randint(1, 5)}",
+            "user": f"u{rng.randint(1, 40)}",
+            "latency_ms": round(rng.uniform(1, 900), 3),
+            "msg": rng.choice(["payment ok", "payment declined", "cache miss", "timeout talking to db"]),
+        }
+        for i in range(3000)
+    ]
+
+
+@pytest.fixture
+def tenant(client: httpx.Client, root: Session, dataset: list[dict[str, Any]]) -> dict[str, Any]:
+    org = create_org(client, root)
+    admin = create_user(client, root, "admin", org_id=org)
+    ingest = bearer(create_api_token(client, admin, role="ingest"))
+    for start in range(0, len(dataset), 1000):
+        assert client.post("/api/v1/ingest/app", json=dataset[start : start + 1000], headers=ingest).status_code == 202
+    drain_ingest()
+    viewer = create_user(client, admin, "viewer")
+    return {"org": org, "admin": admin, "viewer": viewer, "ingest": ingest}
+
+
+def _query(
+    client: httpx.Client,
+    who: Session,
+    sql: str,
+    start: int = T0,
+    end: int = T0 + 3 * HOUR,
+    accept: str = "application/json",
+) -> httpx.Response:
+    body = {"sql": sql, "time_range": {"start": start, "end": end}}
+    return client.post("/api/v1/query", json=body, headers={**who.headers, "accept": accept})
+
+
+def test_count_by_level_matches_an_independent_count(
+    client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
+) -> None:
+    response = _query(client, tenant["viewer"], "SELECT level, count(*) AS n FROM app GROUP BY level ORDER BY level")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["columns"] == ["level", "n"]
+    assert {r["level"]: r["n"] for r in body["rows"]} == dict(Counter(r["level"] for r in dataset))
+    assert body["scanned_rows"] == len(dataset)
+    assert body["cache_hit"] is False
+    assert body["took_ms"] >= 0
+
+
+def test_time_range_is_applied_in_microseconds(
+    client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
+) -> None:
+    start, end = T0 + HOUR // 2, T0 + HOUR + 17
+    body = _query(client, tenant["viewer"], "SELECT count(*) AS n, min(_timestamp) AS lo FROM app", start, end).json()
+    expected = [r["_timestamp"] for r in dataset if start <= r["_timestamp"] < end]
+    assert body["rows"] == [{"n": len(expected), "lo": min(expected)}]
+
+
+def test_substring_filter_and_top_k(
+    client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
+) -> None:
+    sql = "SELECT \"user\", count(*) AS n FROM app WHERE msg LIKE '%payment%' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 3"
+    rows = _query(client, tenant["viewer"], sql).json()["rows"]
+    counts = Counter(r["user"] for r in dataset if "payment" in r["msg"])
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    assert [(r["user"], r["n"]) for r in rows] == expected
+
+
+def test_second_identical_query_is_a_cache_hit_until_new_data_lands(
+    client: httpx.Client, tenant: dict[str, Any]
+) -> None:
+    sql = "SELECT count(*) AS n FROM app"
+    first = _query(client, tenant["viewer"], sql).json()
+    second = _query(client, tenant["viewer"], "select   COUNT(*) as n from app").json()  # same query, other spelling
+    assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    assert second["rows"] == first["rows"]
+    # new data for the stream makes the cached answer unreachable
+    client.post("/api/v1/ingest/app", json=[{"_timestamp": T0 + 5, "level": "info"}], headers=tenant["ingest"])
+    drain_ingest()
+    third = _query(client, tenant["viewer"], sql).json()
+    assert third["cache_hit"] is False
+    assert third["rows"][0]["n"] == first["rows"][0]["n"] + 1
+
+
+def test_ndjson_streams_rows_and_bypasses_the_cache(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    sql = "SELECT level, count(*) AS n FROM app GROUP BY level ORDER BY level"
+    _query(client, tenant["viewer"], sql)
+    response = _query(client, tenant["viewer"], sql, accept="application/x-ndjson")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    import json
+
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert lines == _query(client, tenant["viewer"], sql).json()["rows"]
+
+
+def test_v1_api_sql_answers_the_spec_004_shape(
+    client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
+) -> None:
+    response = client.post(
+        "/v1/api/sql",
+        json={"sql": "SELECT count(*) AS n, max(latency_ms) AS worst FROM app WHERE service = $1", "params": ["svc-2"]},
+        headers=tenant["viewer"].headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "success"
+    result = body["results"][0]
+    assert [(f["name"], f["data_type"], f["index"]) for f in result["schema"]] == [
+        ("n", "BigInt", 0),
+        ("worst", "Double", 1),
+    ]
+    svc2 = [r for r in dataset if r["service"] == "svc-2"]
+    assert result["rows"] == [[len(svc2), max(r["latency_ms"] for r in svc2)]]
+    assert result["row_count"] == 1
+    assert result["as_user"] == tenant["viewer"].user
+    assert body["took"] >= 0
+
+
+def test_params_never_become_sql(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    response = client.post(
+        "/v1/api/sql",
+        json={"sql": "SELECT count(*) AS n FROM app WHERE level = $1", "params": ["x' OR '1'='1"]},
+        headers=tenant["viewer"].headers,
+    )
+    assert response.json()["results"][0]["rows"] == [[0]]
+
+
+@pytest.mark.parametrize(
+    ("what", "sql", "status", "code"),
+    [
+        ("not SQL", "SELEKT nothing", 400, "INVALID_SQL"),
+        ("two statements", "SELECT 1; SELECT 2", 400, "INVALID_SQL"),
+        ("a write", "DELETE FROM app", 403, "PERMISSION_DENIED"),
+        ("unknown stream", "SELECT * FROM nope", 404, "TABLE_NOT_FOUND"),
+        ("file function", "SELECT * FROM read_parquet('s3://x/y.parquet')", 403, "PERMISSION_DENIED"),
+        ("unknown column", "SELECT no_such_column FROM app", 400, "INVALID_SQL"),
+    ],
+)
+def test_sql_errors_in_both_envelopes(
+    client: httpx.Client, tenant: dict[str, Any], what: str, sql: str, status: int, code: str
+) -> None:
+    assert_sql_error(client.post("/v1/api/sql", json={"sql": sql}, headers=tenant["viewer"].headers), status, code)
+    assert_core_error(_query(client, tenant["viewer"], sql), status, code)
+
+
+def test_query_request_validation(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    backwards = client.post(
+        "/api/v1/query",
+        json={"sql": "SELECT 1", "time_range": {"start": 10, "end": 5}},
+        headers=tenant["viewer"].headers,
+    )
+    assert "time_range.start must be < end" in assert_core_error(backwards, 400, "invalid_argument")["error"]
+    assert_core_error(client.post("/api/v1/query", json={"sql": "SELECT 1"}, headers=tenant["viewer"].headers), 400)
+    assert_sql_error(
+        client.post("/v1/api/sql", json={"query": "SELECT 1"}, headers=tenant["viewer"].headers), 400, "INVALID_REQUEST"
+    )
+    assert_sql_error(
+        client.post(
+            "/v1/api/sql", content=b"SELECT 1", headers={**tenant["viewer"].headers, "content-type": "text/plain"}
+        ),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+
+
+def test_ingest_tokens_cannot_query_and_other_orgs_see_nothing(
+    client: httpx.Client, tenant: dict[str, Any], root: Session
+) -> None:
+    assert_sql_error(
+        client.post("/v1/api/sql", json={"sql": "SELECT 1"}, headers=tenant["ingest"]), 403, "PERMISSION_DENIED"
+    )
+    other = create_user(client, root, "admin", org_id=create_org(client, root))
+    assert_sql_error(
+        client.post("/v1/api/sql", json={"sql": "SELECT count(*) FROM app"}, headers=other.headers),
+        404,
+        "TABLE_NOT_FOUND",
+    )
+    qualified = client.post(
+        "/v1/api/sql", json={"sql": f'SELECT count(*) FROM "{tenant["org"]}".app'}, headers=other.headers
+    )
+    assert_sql_error(qualified, 404, "TABLE_NOT_FOUND")
+
+
+def test_streams_api(client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]) -> None:
+    listing = client.get("/api/v1/streams", headers=tenant["viewer"].headers)
+    assert listing.status_code == 200
+    assert [s["name"] for s in listing.json()["streams"]] == ["app"]
+    one = client.get("/api/v1/streams/app", headers=tenant["viewer"].headers).json()
+    assert {"name": "latency_ms", "type": "float64"} in one["schema"]
+    assert one["stats"]["rows"] >= len(dataset)
+    assert_core_error(
+        client.patch("/api/v1/streams/app", json={"retention_days": 7}, headers=tenant["viewer"].headers), 403
+    )
+    patched = client.patch(
+        "/api/v1/streams/app", json={"retention_days": 7, "field_cap": 50}, headers=tenant["admin"].headers
+    )
+    assert patched.json()["settings"] == {"retention_days": 7, "field_cap": 50}
+    assert_core_error(
+        client.patch("/api/v1/streams/app", json={"retention_days": 0}, headers=tenant["admin"].headers), 400
+    )
+    assert_core_error(client.get("/api/v1/streams/nope", headers=tenant["viewer"].headers), 404)
+    deleted = client.delete("/api/v1/streams/app", headers=tenant["admin"].headers)
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted_files"] >= 1
+    assert_core_error(_query(client, tenant["viewer"], "SELECT count(*) FROM app"), 404, "TABLE_NOT_FOUND")
