@@ -160,11 +160,12 @@ QUERY_API = HttpFunction(
     name="query_api",
     handler="query_api.handler.lambda_handler",
     description="SQL over the lake (spec 000 query, spec 004 /v1/api/sql) and the streams API",
-    prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams"),
+    prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams", "/api/v1/correlate"),
     memory_mb=3008,
     routes=(
         Route("POST", "/api/v1/query"),
         Route("POST", "/v1/api/sql"),
+        Route("GET", "/api/v1/correlate"),
         Route("GET", "/api/v1/streams"),
         Route("GET", "/api/v1/streams/{stream}"),
         Route("PATCH", "/api/v1/streams/{stream}"),

@@ -153,7 +153,7 @@ def create_token(
     body: CreateTokenRequest, principal: CurrentPrincipal, table: TableDep, ip: SourceIp
 ) -> CreatedTokenOut:
     secret, item = ApiTokens(table).create(
-        principal, name=body.name, role=body.role, expires_in_days=body.expires_in_days
+        principal, name=body.name, role=body.role, expires_in_days=body.expires_in_days, kind=body.kind
     )
     audit.record(
         table,

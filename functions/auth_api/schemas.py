@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from molesignal.auth.principal import Role
@@ -76,6 +78,9 @@ class CreateTokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     role: Role = Role.INGEST
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    kind: Literal["ms", "mtk"] = Field(
+        default="ms", description="ms: ms_<prefix>_<secret>; mtk: an org ingest token mtk_<prefix>_<secret> (spec 002)"
+    )
 
 
 class TokenOut(BaseModel):

@@ -22,7 +22,7 @@ def bearer_token(headers: dict[str, str]) -> str:
     if not value:
         raise Unauthorized("unauthorized: missing bearer token", code="missing_token")
     scheme, _, token = value.partition(" ")
-    if scheme.lower() == "apikey" and token.strip().startswith("ms_"):
+    if scheme.lower() == "apikey" and token.strip().startswith(("ms_", "mtk_")):
         return token.strip()  # Elasticsearch clients send API keys as "ApiKey <key>"
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from molesignal import audit
 from molesignal.auth.principal import Role
+from molesignal.clock import now_us
 from molesignal.errors import Invalid
 from molesignal.lake.maintenance import delete_stream, update_stream_settings
 from molesignal.lake.streams import Streams
+from molesignal.query.correlate import correlate, correlation_key
 from molesignal.query.errors import InvalidSql
 from molesignal.query.service import READ_ROLES, QueryOutcome, QueryRequest, QueryService
 from molesignal.query.values import jsonable
@@ -137,6 +139,27 @@ async def sql(request: Request, principal: CurrentPrincipal) -> JSONResponse:
             "took": round((time.perf_counter() - started) * 1000, 3),
         }
     )
+
+
+# --- correlation -------------------------------------------------------------
+@router.get("/api/v1/correlate", summary="Spans, logs and events sharing a trace_id or session_id, time-ordered")
+def correlate_route(
+    principal: CurrentPrincipal,
+    trace_id: Annotated[str | None, Query(max_length=64)] = None,
+    session_id: Annotated[str | None, Query(max_length=256)] = None,
+    start: Annotated[int | None, Query(ge=0, description="µs since the epoch; default: 7 days ago")] = None,
+    end: Annotated[int | None, Query(ge=0, description="µs since the epoch; default: now")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> JSONResponse:
+    column, value = correlation_key(trace_id, session_id)
+    end_us = end if end is not None else now_us() + 60_000_000
+    start_us = start if start is not None else end_us - 7 * 86_400_000_000
+    if start_us >= end_us:
+        raise Invalid("invalid argument: start must be < end", code="invalid_argument")
+    service = QueryService()
+    service.admit(principal)
+    items = correlate(service, principal, column=column, value=value, start_us=start_us, end_us=end_us, limit=limit)
+    return JSONResponse({column: value, "start": start_us, "end": end_us, "count": len(items), "items": items})
 
 
 # --- streams ---------------------------------------------------------------

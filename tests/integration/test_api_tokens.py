@@ -103,3 +103,20 @@ def test_token_acts_with_its_own_role(client: httpx.Client, admin: Session) -> N
     assert_core_error(client.get("/api/v1/users", headers=bearer(viewer_token)), 403, "forbidden")
     admin_token = create_api_token(client, admin, role="admin")
     assert client.get("/api/v1/users", headers=bearer(admin_token)).status_code == 200
+
+
+def test_mtk_org_ingest_tokens(client: httpx.Client, admin: Session) -> None:
+    response = client.post(
+        "/api/v1/tokens", json={"name": "otel", "role": "ingest", "kind": "mtk"}, headers=admin.headers
+    )
+    assert response.status_code == 201, response.text
+    token = response.json()["token"]
+    assert re.fullmatch(r"mtk_[a-z0-9]{10}_[A-Za-z0-9]{40}", token)
+    assert response.json()["prefix"].startswith("mtk_")
+    me = client.get("/api/v1/auth/me", headers=bearer(token))
+    assert me.status_code == 200 and me.json()["role"] == "ingest"
+    # the same secret presented with the other kind's prefix is not a valid token
+    assert_core_error(client.get("/api/v1/auth/me", headers=bearer("ms_" + token[4:])), 401, "invalid_token")
+    # an mtk token is an ingest token and nothing else
+    refused = client.post("/api/v1/tokens", json={"name": "x", "role": "viewer", "kind": "mtk"}, headers=admin.headers)
+    assert_core_error(refused, 400, "invalid_argument")

@@ -17,14 +17,15 @@ from molesignal.errors import Forbidden, Invalid, NotFound, Unauthorized
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
 
-_SHAPE = re.compile(r"^ms_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
+_SHAPE = re.compile(r"^(ms|mtk)_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
+KINDS = ("ms", "mtk")  # mtk_: an org ingest token in spec 002's shape (ingest role only)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _SECRET_ALPHABET = _ALPHABET + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LAST_USED_GRANULARITY_US = 60_000_000  # record last use at most once a minute per token
 
 
 def looks_like_api_token(token: str) -> bool:
-    return token.startswith("ms_")
+    return token.startswith(("ms_", "mtk_"))
 
 
 def _digest(secret: str) -> str:
@@ -36,11 +37,17 @@ def _digest(secret: str) -> str:
 class ApiTokens:
     table: Table
 
-    def create(self, owner: Principal, *, name: str, role: Role, expires_in_days: int | None) -> tuple[str, Item]:
+    def create(
+        self, owner: Principal, *, name: str, role: Role, expires_in_days: int | None, kind: str = "ms"
+    ) -> tuple[str, Item]:
         if not can_grant(owner.role, role) or owner.role in (Role.VIEWER, Role.INGEST):
             raise Forbidden(f"forbidden: a {owner.role.value} cannot create a {role.value} token")
         if role is Role.ROOT:
             raise Invalid("invalid argument: API tokens cannot carry the root role")
+        if kind not in KINDS:
+            raise Invalid("invalid argument: kind must be ms or mtk")
+        if kind == "mtk" and role is not Role.INGEST:
+            raise Invalid("invalid argument: mtk_ tokens are org ingest tokens: their role must be ingest")
         prefix = "".join(secrets.choice(_ALPHABET) for _ in range(10))
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
         created = now_us()
@@ -57,6 +64,7 @@ class ApiTokens:
             "user_id": owner.user_id,
             "username": owner.username,
             "role": role.value,
+            "token_kind": kind,
             "secret_sha256": _digest(secret),
             "created_at_us": created,
             "last_used_at_us": 0,
@@ -65,16 +73,16 @@ class ApiTokens:
         if expires_in_days is not None:
             item["expires_at_us"] = created + expires_in_days * 86_400_000_000
         self.table.put(item, condition="attribute_not_exists(pk)")
-        return f"ms_{prefix}_{secret}", item
+        return f"{kind}_{prefix}_{secret}", item
 
     def authenticate(self, token: str) -> Principal:
         match = _SHAPE.match(token)
         if not match:
             raise Unauthorized("unauthorized: malformed API token", code="invalid_token")
-        prefix, secret = match.groups()
+        kind, prefix, secret = match.groups()
         item = self.table.get(*keys.api_token(prefix), consistent=False)
         expected = item["secret_sha256"] if item else _digest("no-such-token")
-        if not hmac.compare_digest(expected, _digest(secret)) or item is None:
+        if not hmac.compare_digest(expected, _digest(secret)) or item is None or item.get("token_kind", "ms") != kind:
             raise Unauthorized("unauthorized: invalid token", code="invalid_token")
         if item.get("revoked"):
             raise Unauthorized("unauthorized: token revoked", code="token_revoked")
@@ -132,7 +140,7 @@ def public_token(item: Item) -> dict[str, Any]:
     expires = item.get("expires_at_us")
     return {
         "id": item["prefix"],
-        "prefix": f"ms_{item['prefix']}_",
+        "prefix": f"{item.get('token_kind', 'ms')}_{item['prefix']}_",
         "name": item.get("name", ""),
         "role": item["role"],
         "user_id": item["user_id"],

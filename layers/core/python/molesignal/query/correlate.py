@@ -1,0 +1,54 @@
+"""Correlation (spec 000): every span, log and event that shares a trace or session id,
+across the org's streams, time-ordered."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from molesignal.auth.principal import Principal
+from molesignal.errors import Invalid
+from molesignal.query.service import QueryRequest, QueryService
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_SESSION_ID = 256
+
+
+def correlation_key(trace_id: str | None, session_id: str | None) -> tuple[str, str]:
+    if bool(trace_id) == bool(session_id):
+        raise Invalid("invalid argument: give exactly one of trace_id or session_id", code="invalid_argument")
+    if trace_id:
+        value = trace_id.strip().lower()
+        if not _TRACE_ID.match(value):
+            raise Invalid("invalid argument: trace_id must be 32 hex characters", code="invalid_argument")
+        return "trace_id", value
+    value = (session_id or "").strip()
+    if not value or len(value) > MAX_SESSION_ID:
+        raise Invalid(f"invalid argument: session_id must be 1-{MAX_SESSION_ID} characters", code="invalid_argument")
+    return "session_id", value
+
+
+def correlate(
+    service: QueryService,
+    principal: Principal,
+    *,
+    column: str,
+    value: str,
+    start_us: int | None,
+    end_us: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Rows of every stream that has ``column``, matching ``value``, oldest first."""
+    items: list[dict[str, Any]] = []
+    for stream in service.streams.all(principal.org_id):
+        if column not in stream.schema:
+            continue
+        sql = f'SELECT * FROM "{stream.name}" WHERE {column} = $1 ORDER BY _timestamp LIMIT {int(limit)}'  # noqa: S608
+        outcome = service.run(principal, QueryRequest(sql=sql, start_us=start_us, end_us=end_us, params=[value]))
+        names = [c.name for c in outcome.columns]
+        for row in outcome.rows:
+            record = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+            record["_stream"] = stream.name
+            items.append(record)
+    items.sort(key=lambda r: (int(r.get("_timestamp", 0)), r["_stream"]))
+    return items[:limit]
