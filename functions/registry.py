@@ -173,9 +173,26 @@ QUERY_API = HttpFunction(
     ),
 )
 
+OTLP_API = HttpFunction(
+    name="otlp_api",
+    handler="otlp_api.handler.lambda_handler",
+    description="OTLP/HTTP receiver (spec 002) with sealed session content, and the audited content read",
+    prefixes=("/v1/logs", "/v1/metrics", "/v1/traces", "/api/ingest/otlp", "/api/v1/sessions"),
+    memory_mb=1024,
+    routes=(
+        Route("POST", "/v1/logs"),
+        Route("POST", "/v1/metrics"),
+        Route("POST", "/v1/traces"),
+        Route("POST", "/api/ingest/otlp/logs"),
+        Route("POST", "/api/ingest/otlp/metrics"),
+        Route("POST", "/api/ingest/otlp/traces"),
+        Route("GET", "/api/v1/sessions/{session_id}/content"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API),
     workers=(
         QueueWorker(
             name="ingest_worker",
@@ -194,6 +211,21 @@ REGISTRY = Registry(
             handler="housekeeping_worker.handler.lambda_handler",
             schedule="rate(1 hour)",
             description="purges expired sessions, throttle counters and rate windows",
+        ),
+        ScheduledFunction(
+            name="compaction_worker",
+            handler="compaction_worker.handler.lambda_handler",
+            schedule="rate(15 minutes)",
+            memory_mb=4096,  # a round holds up to ~128 MB of Parquet decoded in memory
+            timeout_s=600,
+            description="merges small lake files per hour partition; deletes replaced files after a grace period",
+        ),
+        ScheduledFunction(
+            name="retention_worker",
+            handler="retention_worker.handler.lambda_handler",
+            schedule="rate(60 minutes)",  # hourly; spelled apart from housekeeping's "rate(1 hour)"
+            timeout_s=300,
+            description="removes lake files past each stream's retention; bumps the stream's data version",
         ),
     ),
 )

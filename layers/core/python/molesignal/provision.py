@@ -16,18 +16,37 @@ from molesignal.settings import get_settings
 
 
 def provision(resources: Resources = RESOURCES) -> dict[str, Any]:
-    """Create every table, bucket, queue/DLQ and secret that does not exist yet."""
+    """Create every table, bucket, queue/DLQ, secret and the Glue database that does not exist yet."""
     settings = get_settings()
     created: dict[str, Any] = {"table": _ensure_table(resources.table)}
     for bucket in resources.buckets:
         created[f"bucket:{bucket.logical}"] = _ensure_bucket(settings.resource_name(bucket.logical))
     for queue in resources.queues:
         created[f"queue:{queue.logical}"] = ensure_queue(queue)
+    for key in resources.keys:
+        created[f"key:{key.logical}"] = _ensure_kms_key(settings.kms_alias(key.logical), key.description)
     for secret in resources.secrets:
         created[f"secret:{secret.logical}"] = _ensure_secret(
             settings.resource_name(secret.logical), secret.generate_bytes, secret.description
         )
+    created["glue:database"] = _ensure_glue_database()
     return created
+
+
+def _ensure_glue_database() -> str:
+    """The Glue database that holds the Athena engine's per-stream tables."""
+    glue = aws.client("glue")
+    name = get_settings().athena_database
+    try:
+        glue.get_database(Name=name)
+        return name
+    except glue.exceptions.EntityNotFoundException:
+        pass
+    try:
+        glue.create_database(DatabaseInput={"Name": name, "Description": "MoleSignal lake tables (Athena engine)"})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    return name
 
 
 def _ensure_table(table: TableDef) -> str:
@@ -118,6 +137,18 @@ def ensure_queue(queue: QueueDef) -> dict[str, str]:
         },
     )
     return {"url": url, "dlq_url": dlq_url}
+
+
+def _ensure_kms_key(alias: str, description: str) -> str:
+    kms = aws.client("kms")
+    try:
+        kms.describe_key(KeyId=alias)
+        return alias
+    except kms.exceptions.NotFoundException:
+        pass
+    key_id = kms.create_key(Description=description, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    return alias
 
 
 def _ensure_secret(name: str, generate_bytes: int, description: str) -> str:

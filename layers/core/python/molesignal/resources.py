@@ -58,11 +58,20 @@ class SecretDef:
 
 
 @dataclass(frozen=True)
+class KeyDef:
+    """A KMS key, addressed by its alias ``alias/<prefix>-<logical>``."""
+
+    logical: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Resources:
     table: TableDef
     buckets: tuple[BucketDef, ...] = field(default_factory=tuple)
     queues: tuple[QueueDef, ...] = field(default_factory=tuple)
     secrets: tuple[SecretDef, ...] = field(default_factory=tuple)
+    keys: tuple[KeyDef, ...] = field(default_factory=tuple)
 
 
 TABLE = TableDef(
@@ -81,4 +90,5 @@ RESOURCES = Resources(
     ),
     queues=(QueueDef("ingest", visibility_timeout_s=120, max_receive_count=5),),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
+    keys=(KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),),
 )

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     athena_database: str = "molesignal"
     athena_output: str = ""  # s3://bucket/prefix/ for Athena results; default: the exports bucket
 
+    # OTLP session content (spec 002): the KMS key that wraps per-org data keys, and how long
+    # content is kept unless the org sets its own window.
+    content_kms_key_id: str = ""
+    content_retention_days: int = Field(default=90, ge=1)
+
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)
@@ -87,6 +92,11 @@ class Settings(BaseSettings):
         if logical == "jwt-signing-key":
             return f"{self.resource_prefix}/jwt-signing-key"
         return f"{self.resource_prefix}-{logical}"
+
+    def kms_alias(self, logical: str) -> str:
+        if logical == "content" and self.content_kms_key_id:
+            return self.content_kms_key_id
+        return f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
         return f"{self.resource_prefix}-{logical}"
