@@ -45,7 +45,7 @@ def _ensure_glue_database() -> str:
     try:
         glue.create_database(DatabaseInput={"Name": name, "Description": "MoleSignal lake tables (Athena engine)"})
     except glue.exceptions.AlreadyExistsException:
-        pass
+        return name  # a concurrent provision() made it
     return name
 
 
