@@ -33,10 +33,6 @@ users_router = APIRouter(prefix="/api/v1/users", tags=["admin"])
 audit_router = APIRouter(prefix="/api/v1/audit", tags=["admin"])
 
 
-def _actor(principal: Principal) -> str:
-    return principal.username or principal.user_id
-
-
 def _target_org(principal: Principal, org_id: str | None) -> str:
     if org_id is None or org_id == principal.org_id:
         return principal.org_id
@@ -54,8 +50,8 @@ def list_orgs(principal: AdminPrincipal, table: TableDep) -> OrgList:
 @orgs_router.post("", response_model=OrgOut, status_code=201, summary="Create an org (root only)")
 def create_org(body: CreateOrgRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> OrgOut:
     principal.require(Role.ROOT)
-    item = Tenancy(table).create_org(body.id, body.name, created_by=_actor(principal))
-    audit.record(table, org_id=body.id, action="org.create", actor=_actor(principal), target=body.id, source_ip=ip)
+    item = Tenancy(table).create_org(body.id, body.name, created_by=principal.actor)
+    audit.record(table, org_id=body.id, action="org.create", actor=principal.actor, target=body.id, source_ip=ip)
     return OrgOut.model_validate(public_org(item))
 
 
@@ -73,7 +69,7 @@ def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, t
         table,
         org_id=org_id,
         action="org.update",
-        actor=_actor(principal),
+        actor=principal.actor,
         target=org_id,
         source_ip=ip,
         details=body.model_dump(exclude_none=True),
@@ -99,7 +95,7 @@ def set_quotas(org_id: str, body: QuotaBody, principal: AdminPrincipal, table: T
         table,
         org_id=org_id,
         action="quota.update",
-        actor=_actor(principal),
+        actor=principal.actor,
         target=org_id,
         source_ip=ip,
         details=quota.to_dict(),
@@ -134,7 +130,7 @@ def create_user(body: CreateUserRequest, principal: AdminPrincipal, table: Table
         table,
         org_id=target,
         action="user.create",
-        actor=_actor(principal),
+        actor=principal.actor,
         target=item["user_id"],
         source_ip=ip,
         details={"user": body.user, "role": body.role.value},
@@ -166,11 +162,10 @@ def update_user(
     changed = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changed["password"] = "changed"  # noqa: S105 - an audit marker, not a secret
-    audit.record(
+    audit.record_by(
         table,
-        org_id=principal.org_id,
-        action="user.update",
-        actor=_actor(principal),
+        principal,
+        "user.update",
         target=user_id,
         source_ip=ip,
         details=changed,
@@ -182,9 +177,7 @@ def update_user(
 def delete_user(user_id: str, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> UserOut:
     item = Tenancy(table).delete_user(principal.org_id, user_id, by=principal)
     revoke_user_sessions(table, user_id, reason="user_deleted")
-    audit.record(
-        table, org_id=principal.org_id, action="user.delete", actor=_actor(principal), target=user_id, source_ip=ip
-    )
+    audit.record_by(table, principal, "user.delete", target=user_id, source_ip=ip)
     return UserOut.model_validate(public_user(item))
 
 

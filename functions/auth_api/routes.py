@@ -155,11 +155,10 @@ def create_token(
     secret, item = ApiTokens(table).create(
         principal, name=body.name, role=body.role, expires_in_days=body.expires_in_days, kind=body.kind
     )
-    audit.record(
+    audit.record_by(
         table,
-        org_id=principal.org_id,
-        action="token.create",
-        actor=principal.username or principal.user_id,
+        principal,
+        "token.create",
         target=item["prefix"],
         source_ip=ip,
         details={"role": body.role.value, "name": body.name},
@@ -175,11 +174,10 @@ def get_token(token_id: str, principal: CurrentPrincipal, table: TableDep) -> To
 @tokens_router.delete("/{token_id}", response_model=TokenOut, summary="Revoke an API token")
 def revoke_token(token_id: str, principal: CurrentPrincipal, table: TableDep, ip: SourceIp) -> TokenOut:
     item = ApiTokens(table).revoke(principal, token_id)
-    audit.record(
+    audit.record_by(
         table,
-        org_id=principal.org_id,
-        action="token.revoke",
-        actor=principal.username or principal.user_id,
+        principal,
+        "token.revoke",
         target=token_id,
         source_ip=ip,
     )

@@ -133,7 +133,7 @@ async def sql(request: Request, principal: CurrentPrincipal) -> JSONResponse:
                     ],
                     "rows": outcome.rows,
                     "row_count": len(outcome.rows),
-                    "as_user": principal.username or principal.user_id,
+                    "as_user": principal.actor,
                 }
             ],
             "took": round((time.perf_counter() - started) * 1000, 3),
@@ -183,11 +183,10 @@ def patch_stream(
     updated = update_stream_settings(
         table, principal.org_id, stream.lower(), retention_days=body.retention_days, field_cap=body.field_cap
     )
-    audit.record(
+    audit.record_by(
         table,
-        org_id=principal.org_id,
-        action="stream.update",
-        actor=principal.username or principal.user_id,
+        principal,
+        "stream.update",
         target=stream,
         source_ip=ip,
         details=body.model_dump(exclude_none=True),
@@ -199,11 +198,10 @@ def patch_stream(
 def remove_stream(stream: str, principal: CurrentPrincipal, table: TableDep, ip: SourceIp) -> StreamDeleted:
     principal.require(Role.ADMIN)
     deleted = delete_stream(table, principal.org_id, stream.lower())
-    audit.record(
+    audit.record_by(
         table,
-        org_id=principal.org_id,
-        action="stream.delete",
-        actor=principal.username or principal.user_id,
+        principal,
+        "stream.delete",
         target=stream,
         source_ip=ip,
         details={"files": deleted},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from molesignal.auth.principal import Principal
 from molesignal.clock import iso, now_us
 from molesignal.storage import keys
 from molesignal.storage.table import Item, Table
@@ -40,6 +41,29 @@ def record(
         }
     )
     return entry_id
+
+
+def record_by(
+    table: Table,
+    principal: Principal,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "success",
+    source_ip: str = "",
+    details: dict[str, Any] | None = None,
+) -> str:
+    """An entry for something the caller did in their own org."""
+    return record(
+        table,
+        org_id=principal.org_id,
+        action=action,
+        actor=principal.actor,
+        target=target,
+        outcome=outcome,
+        source_ip=source_ip,
+        details=details,
+    )
 
 
 def public(item: Item) -> dict[str, Any]:

@@ -52,6 +52,11 @@ class Principal:
         raise Forbidden(f"forbidden: requires role {' or '.join(r.value for r in roles)}")
 
     @property
+    def actor(self) -> str:
+        """How the caller appears in audit entries and answers."""
+        return self.username or self.user_id
+
+    @property
     def is_admin(self) -> bool:
         return self.role in (Role.ROOT, Role.ADMIN)
 

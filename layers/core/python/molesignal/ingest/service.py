@@ -79,7 +79,7 @@ class Ingestor:
             org = {}
         if org.get("ingestion_paused"):
             raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
-        Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.username or principal.user_id)
+        Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
 
     def submit(self, principal: Principal, items: Iterable[tuple[int, str, Any]]) -> IngestResult:
         """Normalise ``(index, stream, raw record)`` items and enqueue them per stream.
@@ -109,7 +109,7 @@ class Ingestor:
                 payloads.append((name, batch, envelope.encode_records(batch.records)))
         if payloads:
             incoming = sum(len(p) for _, _, p in payloads)
-            Limiter(self.table).check_storage(principal.org_id, incoming, actor=principal.username or principal.user_id)
+            Limiter(self.table).check_storage(principal.org_id, incoming, actor=principal.actor)
         for number, (name, batch, payload) in enumerate(payloads):
             self._enqueue(principal.org_id, name, f"{result.request_id}-{number}", received, batch, payload)
             result.streams[name] = len(batch.records)

@@ -34,15 +34,13 @@ def read_session_content(
     rows = [dict(zip(names, row, strict=True)) for row in outcome.rows]
     if not rows:
         raise NotFound(f"not found: no content for session {session_id!r}")
-    actor = principal.username or principal.user_id
     if not principal.is_admin:
         mine = _identities(service, principal)
         if any(str(r.get("session_user") or "").lower() not in mine for r in rows):
-            audit.record(
+            audit.record_by(
                 service.table,
-                org_id=principal.org_id,
-                action="content.read",
-                actor=actor,
+                principal,
+                "content.read",
                 target=session_id,
                 outcome="denied",
                 source_ip=source_ip,
@@ -66,11 +64,10 @@ def read_session_content(
             failed += 1
             entry["error"] = "this record could not be decrypted"
         out.append(entry)
-    audit.record(
+    audit.record_by(
         service.table,
-        org_id=principal.org_id,
-        action="content.read",
-        actor=actor,
+        principal,
+        "content.read",
         target=session_id,
         source_ip=source_ip,
         details={"records": len(out), "undecryptable": failed},

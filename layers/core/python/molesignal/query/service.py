@@ -99,7 +99,7 @@ class QueryService:
             principal.require(*READ_ROLES)
         except Exception as exc:
             raise PermissionDenied(f"PERMISSION_DENIED: a {principal.role.value} credential cannot query") from exc
-        Limiter(self.table).check_rate(principal.org_id, RateKind.QUERY, actor=principal.username or principal.user_id)
+        Limiter(self.table).check_rate(principal.org_id, RateKind.QUERY, actor=principal.actor)
 
     def plan(self, principal: Principal, request: QueryRequest) -> Plan:
         analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params)
