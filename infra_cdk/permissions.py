@@ -25,6 +25,9 @@ class Needs:
     delete_buckets: tuple[str, ...] = ()  # DeleteObject
     send_queues: tuple[str, ...] = ()  # SendMessage, GetQueueUrl, GetQueueAttributes
     consume_queues: tuple[str, ...] = ()  # ReceiveMessage, DeleteMessage, ...; a DLQ is "<queue>-dlq"
+    # Athena queries in the stack's workgroup; Glue tables of its database; the results prefix
+    # of the exports bucket. Athena reads the lake with the caller's rights: add read_buckets.
+    athena: bool = False
 
 
 DEFAULT = Needs()
@@ -46,6 +49,13 @@ NEEDS: dict[str, Needs] = {
     # Lands records as Parquet, reads and then deletes claim-checked payloads. Consuming
     # its own queue comes with its event source mapping.
     "ingest_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
+    # Reads small lake files, writes their merge, deletes replaced objects after the grace period.
+    "compaction_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
+    # Removes expired manifest entries (table) and deletes their objects after the grace period.
+    "retention_worker": Needs(delete_buckets=("lake",)),
+    # SQL over the lake: DuckDB reads the manifest's files itself; Athena reads them with this
+    # role's rights, keeps one Glue table per stream and writes results under athena-results/.
+    "query_api": Needs(read_buckets=("lake",), athena=True),
 }
 
 

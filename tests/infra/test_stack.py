@@ -381,6 +381,13 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
         allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
+        if needs.athena:
+            assert data.analytics is not None
+            allowed |= {
+                synth.stack.get_logical_id(data.analytics.workgroup),
+                synth.stack.get_logical_id(data.analytics.database),
+                synth.logical_id(data.buckets["exports"]),  # athena-results/ only: see the Athena tests
+            }
         role = synth.role_id(synth.function_id(handler))
         reached: set[str] = set()
         for statement in statements.get(role, []):
@@ -388,7 +395,8 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
             if statement["Resource"] == "*":
                 assert {a.split(":")[0] for a in _actions(statement)} == {"xray"}, (name, statement)
             reached |= referenced_ids(statement["Resource"])
-        assert reached == allowed, name
+        # ARNs the stack formats itself refer to its partition, region and account.
+        assert {r for r in reached if not r.startswith("AWS::")} == allowed, name
 
 
 def test_permission_table_names_only_registry_functions() -> None:
@@ -444,3 +452,89 @@ def test_queue_worker_gets_an_sqs_event_source_reporting_partial_failures(tmp_pa
         },
     )
     template.has_resource_properties("AWS::Lambda::Function", {"Handler": worker.handler})
+
+
+# --- Athena -----------------------------------------------------------------------------
+def _pseudo_free(ids: set[str]) -> set[str]:
+    return {i for i in ids if not i.startswith("AWS::")}
+
+
+def test_glue_database_and_athena_workgroup_write_expiring_encrypted_results(synth: Synth) -> None:
+    analytics = synth.stack.data.analytics
+    assert analytics is not None
+    exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
+    (database,) = synth.of_type("AWS::Glue::Database").values()
+    assert database["Properties"]["DatabaseInput"]["Name"] == PREFIX.replace("-", "_")
+    assert database["Properties"]["CatalogId"] == {"Ref": "AWS::AccountId"}
+    (workgroup,) = synth.of_type("AWS::Athena::WorkGroup").values()
+    props = workgroup["Properties"]
+    assert props["Name"] == f"{PREFIX}-query"
+    assert props["State"] == "ENABLED"
+    config = props["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert config["ResultConfiguration"] == {
+        "OutputLocation": {"Fn::Join": ["", ["s3://", {"Ref": exports_id}, "/athena-results/"]]},
+        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+    }
+    rules = synth.props(exports_id)["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "ExpireAthenaResults", "Prefix": "athena-results/", "ExpirationInDays": 1, "Status": "Enabled"} in [
+        {k: rule.get(k) for k in ("Id", "Prefix", "ExpirationInDays", "Status")} for rule in rules
+    ]
+
+
+def test_functions_are_told_the_athena_database_workgroup_and_output(synth: Synth) -> None:
+    analytics = synth.stack.data.analytics
+    assert analytics is not None
+    exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
+    expected = {
+        "MOLESIGNAL_ATHENA_DATABASE": {"Ref": synth.stack.get_logical_id(analytics.database)},
+        "MOLESIGNAL_ATHENA_WORKGROUP": {"Ref": synth.stack.get_logical_id(analytics.workgroup)},
+        "MOLESIGNAL_ATHENA_OUTPUT": {"Fn::Join": ["", ["s3://", {"Ref": exports_id}, "/athena-results/"]]},
+    }
+    for key in synth.of_type("AWS::Lambda::Function"):
+        variables = synth.props(key)["Environment"]["Variables"]
+        assert {name: variables.get(name) for name in expected} == expected, key
+
+
+def test_only_query_api_runs_athena_on_its_workgroup_tables_and_results_prefix(synth: Synth) -> None:
+    from infra_cdk.components.analytics import ATHENA_ACTIONS, GLUE_ACTIONS, RESULTS_OBJECT_ACTIONS
+
+    analytics = synth.stack.data.analytics
+    assert analytics is not None
+    workgroup_id = synth.stack.get_logical_id(analytics.workgroup)
+    database_id = synth.stack.get_logical_id(analytics.database)
+    exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
+    lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
+    query_api = next(fn for fn in REGISTRY.http if fn.name == "query_api")
+    query_role = synth.role_id(synth.function_id(query_api.handler))
+    statements = _statements_by_role(synth)
+    for role, found in statements.items():
+        services = {action.split(":")[0] for statement in found for action in _actions(statement)}
+        if role != query_role:
+            assert not services & {"athena", "glue"}, role
+
+    mine = statements[query_role]
+    (athena_statement,) = (s for s in mine if any(a.startswith("athena:") for a in _actions(s)))
+    assert sorted(_actions(athena_statement)) == sorted(ATHENA_ACTIONS)
+    assert _pseudo_free(referenced_ids(athena_statement["Resource"])) == {workgroup_id}
+    assert ":workgroup/" in json.dumps(athena_statement["Resource"])
+
+    (glue_statement,) = (s for s in mine if any(a.startswith("glue:") for a in _actions(s)))
+    assert sorted(_actions(glue_statement)) == sorted(GLUE_ACTIONS)
+    resources = [json.dumps(r) for r in glue_statement["Resource"]]
+    assert len(resources) == 3
+    assert any(r.endswith(':catalog"]]}') for r in resources)
+    assert any(":database/" in r and database_id in r for r in resources)
+    assert any(":table/" in r and database_id in r and r.endswith('/*"]]}') for r in resources)
+
+    # On the exports bucket: the location, a listing confined to the results prefix, and
+    # objects under it — nothing of the export files themselves.
+    on_exports = [s for s in mine if exports_id in referenced_ids(s["Resource"])]
+    by_action = {tuple(sorted(_actions(s))): s for s in on_exports}
+    assert set(by_action) == {("s3:GetBucketLocation",), ("s3:ListBucket",), tuple(sorted(RESULTS_OBJECT_ACTIONS))}
+    assert by_action[("s3:ListBucket",)]["Condition"] == {"StringLike": {"s3:prefix": ["athena-results/*"]}}
+    assert json.dumps(by_action[tuple(sorted(RESULTS_OBJECT_ACTIONS))]["Resource"]).endswith('"/athena-results/*"]]}')
+    # Athena reads the lake with the function's own rights: read, never write.
+    on_lake = {a for s in mine if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)}
+    assert on_lake and all(a.startswith(("s3:Get", "s3:List")) for a in on_lake)
