@@ -48,5 +48,8 @@ def delete_stream(table: Table, org_id: str, name: str) -> int:
     for entry in files:
         table.delete(partition, entry["sk"])
     Limiter(table).add_storage(org_id, -sum(int(f["bytes"]) for f in files))
+    from molesignal.query.glue import drop_table
+
+    drop_table(org_id, name)
     del stream
     return len(files)

@@ -19,6 +19,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 from molesignal import aws
@@ -180,6 +181,17 @@ def forget(name: str | None = None) -> None:
     with _lock:
         for key in [k for k, v in _current.items() if name is None or v == name]:
             del _current[key]
+
+
+def drop_table(org_id: str, stream: str) -> None:
+    """Remove a deleted stream's table, so a stream recreated under the name starts afresh."""
+    from molesignal.settings import get_settings
+
+    glue = aws.client("glue")
+    name = table_name(org_id, stream)
+    with suppress(glue.exceptions.EntityNotFoundException):  # never queried through Athena
+        glue.delete_table(DatabaseName=get_settings().athena_database, Name=name)
+    forget(name)
 
 
 def _ensure(database: str, bucket: str, org_id: str, stream: str, schema: Mapping[str, str]) -> str:
