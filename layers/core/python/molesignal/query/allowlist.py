@@ -52,7 +52,10 @@ _ANONYMOUS_NAMES = (
     "url_decode url_encode uuid var_pop var_samp variance week weekday weekofyear year yearweek",
 )
 
-TYPED = frozenset(" ".join(_TYPED_NAMES).split())
+# Boolean connectors: sqlglot models AND and OR as functions, but they are plain operators.
+_CONNECTORS = ("And", "Or")
+
+TYPED = frozenset(" ".join(_TYPED_NAMES).split()) | frozenset(_CONNECTORS)
 ANONYMOUS = frozenset(" ".join(_ANONYMOUS_NAMES).split())
 
 # Table-producing functions a query may use in FROM (all pure: they read no data).

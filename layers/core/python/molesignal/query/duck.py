@@ -4,7 +4,9 @@ Each query gets a fresh in-memory connection. S3 is read through the httpfs exte
 shipped in the ``duckdb-ext-httpfs`` package (no downloads at run time). Before the
 tenant's SQL runs, ``allowed_paths`` is set to exactly the plan's files, external access
 is switched off and the configuration is locked, so even SQL that slipped past the guard
-could read nothing else, write nothing, attach nothing and change no setting.
+could read nothing else, write nothing and change no setting. The engine also parses the SQL
+itself and runs it only if it is exactly one SELECT statement (``ATTACH ':memory:'``, for one,
+needs no external access).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urlparse
 
 import duckdb
 
-from molesignal.query.errors import InvalidSql, QueryLimitExceeded, QueryTimeout
+from molesignal.query.errors import InvalidSql, PermissionDenied, QueryLimitExceeded, QueryTimeout
 from molesignal.settings import get_settings
 
 _TYPE_NAMES = {
@@ -104,6 +106,8 @@ class DuckEngine:
                 "extension_directory": _extension_directory(),
                 "memory_limit": settings.query_memory_limit,
                 "threads": str(settings.query_threads),
+                # Never resolve an unknown table name to a Python variable of the calling code.
+                "python_enable_replacements": "false",
             }
         )
         if any(u.startswith("s3://") for u in uris):
@@ -119,7 +123,7 @@ class DuckEngine:
         timer = threading.Timer(timeout_s, connection.interrupt)
         timer.start()
         try:
-            cursor = connection.execute(sql)
+            cursor = connection.execute(_single_select(connection, sql))
             rows = cursor.fetchmany(max_rows + 1)
             columns = [Column(d[0], str(d[1])) for d in cursor.description or []]
         except duckdb.InterruptException as exc:
@@ -139,21 +143,55 @@ class DuckEngine:
         return EngineResult(columns, rows)
 
     def stream(self, sql: str, uris: tuple[str, ...], *, timeout_s: float, batch_rows: int = 5000) -> Iterator[Any]:
-        """Arrow record batches, for NDJSON streaming (no row cap: the client reads as it goes)."""
+        """Arrow record batches, for NDJSON streaming (no row cap: the client reads as it goes).
+
+        The statement is prepared and started before this returns, so a query the engine refuses
+        fails here, as an ordinary error, rather than after the response has begun.
+        """
         connection = self.connect(uris)
         timer = threading.Timer(timeout_s, connection.interrupt)
         timer.start()
         try:
-            try:
-                reader = connection.execute(sql).fetch_record_batch(batch_rows)
-            except duckdb.Error as exc:
-                raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
-            yield from reader
-        except duckdb.InterruptException as exc:
-            raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
-        finally:
+            reader = connection.execute(_single_select(connection, sql)).fetch_record_batch(batch_rows)
+        except BaseException as exc:
             timer.cancel()
             connection.close()
+            if isinstance(exc, duckdb.InterruptException):
+                raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
+            if isinstance(exc, duckdb.Error):
+                raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
+            raise
+        return _batches(reader, connection, timer, timeout_s)
+
+
+def _batches(
+    reader: Any, connection: duckdb.DuckDBPyConnection, timer: threading.Timer, timeout_s: float
+) -> Iterator[Any]:
+    try:
+        yield from reader
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
+    finally:
+        timer.cancel()
+        connection.close()
+
+
+def _single_select(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The engine's own parse of the SQL: it runs exactly one SELECT statement, nothing else.
+
+    The one exception is DuckDB's own expansion of a PIVOT over values read from the data: its
+    parser puts a generated ``CREATE TYPE ... AS ENUM`` first. Those carry no source text, unlike
+    any statement the caller could have written, and only they may precede the SELECT.
+    """
+    try:
+        statements = connection.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
+    generated = all(s.type.name == "CREATE" and not s.query.strip() for s in statements[:-1])
+    if not statements or statements[-1].type.name != "SELECT" or not generated:
+        got = ", ".join(s.type.name for s in statements) or "nothing"
+        raise PermissionDenied(f"PERMISSION_DENIED: the engine runs exactly one SELECT statement (got {got})")
+    return sql
 
 
 def _short(exc: Exception) -> str:

@@ -16,8 +16,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 
 from molesignal.query.allowlist import ANONYMOUS, TABLE_FUNCTIONS, TYPED
 from molesignal.query.errors import InvalidSql, PermissionDenied, TableNotFound
@@ -38,6 +37,7 @@ _FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
     exp.Use,
     exp.Describe,
     exp.Show,
+    exp.Summarize,  # its target may be a bare string, i.e. a file path that is never a table node
     exp.Transaction,
     exp.Commit,
     exp.Rollback,
@@ -66,19 +66,35 @@ class GuardedQuery:
     tree: exp.Expr | None = field(default=None, repr=False)
 
 
+def _require_text(value: str, what: str) -> None:
+    """Refuse text the engine would read differently from the guard.
+
+    Lone UTF-16 surrogates are not valid UTF-8, and DuckDB's parser stops at the first NUL,
+    so it would run only a prefix of the statement the guard checked (use ``chr(0)``).
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidSql(f"INVALID_SQL: {what} is not valid Unicode text") from exc
+    if "\x00" in value:
+        raise InvalidSql(f"INVALID_SQL: {what} contains a NUL character; write chr(0) instead")
+
+
 def parse_single(sql: str, *, dialect: str = "duckdb") -> exp.Query:
     if not sql or not sql.strip():
         raise InvalidSql("INVALID_SQL: the query is empty")
     if len(sql) > MAX_SQL_LENGTH:
         raise InvalidSql(f"INVALID_SQL: the query is longer than {MAX_SQL_LENGTH} characters")
+    _require_text(sql, "the query")
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
         raise InvalidSql(f"INVALID_SQL: could not parse the query{where}: {first.get('description', exc)}") from exc
-    except (ValueError, RecursionError) as exc:
-        raise InvalidSql(f"INVALID_SQL: could not parse the query: {exc}") from exc
+    except (SqlglotError, ValueError, RecursionError) as exc:
+        # TokenError (an unterminated string, identifier or comment) is not a ParseError.
+        raise InvalidSql(f"INVALID_SQL: could not parse the query: {str(exc)[:200]}") from exc
     if len(statements) != 1:
         raise InvalidSql(f"INVALID_SQL: send exactly one statement (got {len(statements)})")
     statement = statements[0]
@@ -91,7 +107,11 @@ def parse_single(sql: str, *, dialect: str = "duckdb") -> exp.Query:
 
 
 def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
-    """Replace ``$1``/``?`` placeholders with literals (values never become SQL text)."""
+    """Replace ``$1``/``?`` placeholders with literals (values never become SQL text).
+
+    ``$n`` is the n-th param wherever it appears, as often as it appears; each ``?`` takes the
+    next param in order.
+    """
     positional = iter(params)
 
     def literal(value: Any) -> exp.Expr:
@@ -102,18 +122,21 @@ def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
         if isinstance(value, int | float):
             return exp.Literal.number(value)
         if isinstance(value, str):
+            _require_text(value, "a parameter")
             return exp.Literal.string(value)
         raise InvalidSql(f"INVALID_SQL: parameter of type {type(value).__name__} is not supported")
 
     def replace(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Placeholder):
-            try:
-                return literal(next(positional))
-            except StopIteration as exc:
-                raise InvalidSql("INVALID_SQL: more placeholders than params") from exc
-        if isinstance(node, exp.Parameter):
-            name = node.name
-            if name.isdigit():
+        if isinstance(node, exp.Placeholder | exp.Parameter):
+            name = str(node.name) if node.args.get("this") is not None else ""
+            if isinstance(node, exp.Placeholder) and not name:  # ?
+                try:
+                    return literal(next(positional))
+                except StopIteration as exc:
+                    raise InvalidSql("INVALID_SQL: more placeholders than params") from exc
+            if isinstance(node, exp.Placeholder) and not name.isdigit():
+                raise InvalidSql(f"INVALID_SQL: ${name}: only numbered parameters ($1, $2 ...) are supported")
+            if name.isdigit():  # $n (sqlglot reads it as a Placeholder, older versions as a Parameter)
                 index = int(name) - 1
                 if not 0 <= index < len(params):
                     raise InvalidSql(f"INVALID_SQL: ${name} has no matching param")
@@ -149,38 +172,66 @@ def _check_function(node: exp.Func) -> None:
 
 
 def referenced_streams(tree: exp.Expr, *, org_id: str) -> list[tuple[exp.Table, str]]:
-    """Every table node that names a stream (not a CTE), with the stream name it means."""
+    """Every table node that names a stream, with the stream name it means.
+
+    Each table node is judged on its own, wherever it sits (FROM, JOIN, LATERAL, PIVOT,
+    subqueries in any clause): it is an allowed table function, a reference to a CTE the
+    engine will bind it to, or a stream. Nothing is left for the engine's catalog to resolve.
+    """
     found: list[tuple[exp.Table, str]] = []
-    for scope in traverse_scope(tree):
-        for source_name, source in scope.sources.items():
-            del source_name
-            if not isinstance(source, exp.Table):
-                continue  # a CTE or derived table: its own scope is checked on its own
-            found.append((source, _stream_name(source, org_id)))
-    # Tables the scope walk does not list as sources (e.g. inside a lateral function) are refused.
-    listed = {id(t) for t, _ in found}
     for table in tree.find_all(exp.Table):
-        if id(table) in listed or _is_cte_reference(table):
-            continue
         if isinstance(table.this, exp.Func):
             name = _function_name(table.this)
             if name in TABLE_FUNCTIONS:
                 continue
             raise PermissionDenied(f"PERMISSION_DENIED: table function {name}() is not allowed")
+        if _is_cte_reference(table):
+            continue
         found.append((table, _stream_name(table, org_id)))
     return found
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: str) -> str:
+    """DuckDB matches names case-insensitively for ASCII letters only (quoted or not)."""
+    return name.translate(_ASCII_LOWER)
+
+
 def _is_cte_reference(table: exp.Table) -> bool:
-    if table.args.get("db") or not isinstance(table.this, exp.Identifier):
+    """Whether DuckDB binds this table name to a CTE rather than to its catalog.
+
+    A name the engine would look up in its catalog must never be let through, so this mirrors
+    DuckDB's visibility rules and errs towards "not a CTE": a CTE is visible in the main body
+    of the query that defines it and in the CTEs listed after it, not in its own body nor in
+    earlier ones, except that under RECURSIVE it sees itself from the recursive term (the
+    right side of a top-level UNION) only; its anchor term binds the name to the catalog.
+    """
+    if table.args.get("db") or table.args.get("catalog") or not isinstance(table.this, exp.Identifier):
         return False
-    name = table.name
-    node: exp.Expr | None = table.parent
-    while node is not None:
-        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, exp.Query) else None
-        if with_ is not None and any(cte.alias == name for cte in with_.expressions):
-            return True
+    name = _fold(table.name)
+    on_path: set[int] = set()
+    node: exp.Expr = table
+    while node.parent is not None:
+        on_path.add(id(node))
         node = node.parent
+        with_ = node.args.get("with_") or node.args.get("with")
+        if not isinstance(with_, exp.With):
+            continue
+        ctes = list(with_.expressions)
+        inside = next((i for i, cte in enumerate(ctes) if id(cte) in on_path), None)
+        if inside is None:  # the main body: every CTE of this WITH is visible
+            if any(_fold(cte.alias) == name for cte in ctes):
+                return True
+            continue
+        if any(_fold(cte.alias) == name for cte in ctes[:inside]):
+            return True
+        own = ctes[inside]
+        if with_.args.get("recursive") and _fold(own.alias) == name:
+            body = own.this
+            if isinstance(body, exp.Union) and id(body.expression) in on_path:
+                return True
     return False
 
 
