@@ -201,3 +201,9 @@ def test_engine_stream_fails_before_the_response_starts() -> None:
         DuckEngine().stream("ATTACH ':memory:' AS x", (), timeout_s=5)
     batches = DuckEngine().stream("SELECT 1 AS one", (), timeout_s=5)
     assert [row for batch in batches for row in batch.to_pylist()] == [{"one": 1}]
+
+
+def test_regexp_full_match_is_allowed_though_sqlglot_types_it() -> None:
+    from molesignal.query.guard import analyze_query
+
+    assert analyze_query("SELECT regexp_full_match(msg, 'a.*') FROM app", org_id="o").streams == ("app",)
