@@ -21,9 +21,10 @@ from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake import schema as S
 
 _BLOCK = 1 << 22
-# An integer literal of 16+ digits (orjson writes no spaces); Arrow would read it as float64
-# next to floats and lose digits, so such batches take the exact path.
-_BIG_INT = re.compile(rb":-?\d{16,}[,}]")
+# An integer literal that may exceed 2**53 (9007199254740992): 17+ digits, or 16 starting
+# with 9 (orjson writes no spaces). Arrow would read it as float64 next to floats and lose
+# digits, so such batches take the exact path. µs timestamps (16 digits, ~1.8e15) do not.
+_BIG_INT = re.compile(rb":-?(?:9\d{15}|\d{17,})[,}]")
 
 
 def _read(ndjson: bytes, known: dict[str, str]) -> pa.Table:
