@@ -3,6 +3,7 @@ org; root (the deployment owner) may act on any org. Another org's id answers 40
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -23,7 +24,9 @@ from admin_api.schemas import (
 from molesignal import audit
 from molesignal.auth.principal import Principal, Role
 from molesignal.auth.session_families import revoke_user_sessions
-from molesignal.errors import Forbidden
+from molesignal.errors import Forbidden, NotFound
+from molesignal.lake.maintenance import update_stream_settings
+from molesignal.lake.streams import CONTENT_STREAM
 from molesignal.quotas import Limiter, Quota
 from molesignal.tenancy import Tenancy, public_org, public_user
 from molesignal.web.deps import AdminPrincipal, SourceIp, TableDep
@@ -64,7 +67,18 @@ def get_org(org_id: str, principal: AdminPrincipal, table: TableDep) -> OrgOut:
 def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> OrgOut:
     tenancy = Tenancy(table)
     tenancy.visible_org(principal, org_id)
-    item = tenancy.update_org(org_id, name=body.name, ingestion_paused=body.ingestion_paused)
+    item = tenancy.update_org(
+        org_id,
+        name=body.name,
+        ingestion_paused=body.ingestion_paused,
+        content_retention_days=body.content_retention_days,
+    )
+    if body.content_retention_days is not None:
+        # The content stream's retention is the window the purge applies.
+        with suppress(NotFound):
+            update_stream_settings(
+                table, org_id, CONTENT_STREAM, retention_days=body.content_retention_days, field_cap=None
+            )
     audit.record(
         table,
         org_id=org_id,

@@ -11,6 +11,7 @@ class OrgOut(BaseModel):
     id: str
     name: str
     ingestion_paused: bool
+    content_retention_days: int
     created_at: str
 
 
@@ -30,6 +31,9 @@ class UpdateOrgRequest(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=128)
     ingestion_paused: bool | None = None
+    content_retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="how long sealed OTLP session content is kept (default 90)"
+    )
 
 
 class QuotaBody(BaseModel):

@@ -83,7 +83,9 @@ class Tenancy:
             return self.table.query_all(keys.org_listing(), index="gsi1")
         return [self.get_org(principal.org_id)]
 
-    def update_org(self, org_id: str, *, name: str | None, ingestion_paused: bool | None) -> Item:
+    def update_org(
+        self, org_id: str, *, name: str | None, ingestion_paused: bool | None, content_retention_days: int | None = None
+    ) -> Item:
         self.get_org(org_id)
         sets: list[str] = []
         values: dict[str, Any] = {}
@@ -93,6 +95,9 @@ class Tenancy:
         if ingestion_paused is not None:
             sets.append("ingestion_paused = :paused")
             values[":paused"] = ingestion_paused
+        if content_retention_days is not None:
+            sets.append("content_retention_days = :crd")
+            values[":crd"] = content_retention_days
         if not sets:
             return self.get_org(org_id)
         pk, sk = keys.org(org_id)
@@ -230,5 +235,6 @@ def public_org(item: Item) -> dict[str, Any]:
         "id": item["org_id"],
         "name": item.get("name", ""),
         "ingestion_paused": bool(item.get("ingestion_paused", False)),
+        "content_retention_days": int(item.get("content_retention_days") or get_settings().content_retention_days),
         "created_at": iso(int(item["created_at_us"])),
     }

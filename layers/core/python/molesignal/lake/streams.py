@@ -7,10 +7,13 @@ from typing import Any
 
 from molesignal.clock import iso
 from molesignal.errors import NotFound
+from molesignal.lake.visibility import drop_superseded
 from molesignal.storage.table import Item, Table
 
 DEFAULT_FIELD_CAP = 1000
 DEFAULT_RETENTION_DAYS = 30
+# Sealed OTLP session content; its retention is the org's content window (spec 002).
+CONTENT_STREAM = "otel_content"
 
 
 def stream_key(org_id: str, stream: str) -> tuple[str, str]:
@@ -119,6 +122,9 @@ class Streams:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # A Query is read-committed: it may see a compaction half-applied. Entries that a
+        # visible merged entry replaces are dropped, so every row counts once (visibility.py).
+        items = drop_superseded(items)
         return [
             i
             for i in items

@@ -300,6 +300,8 @@ class Lake:
                 return  # this chunk of manifest entries was recorded by an earlier delivery
             if 0 in failed and not partial_ok:
                 raise AlreadyCommitted from exc  # the landed marker exists
-            if failed:
+            if failed or "TransactionConflict" in reasons:
+                # A condition moved under us, or another transaction (compaction, retention)
+                # touched the stream item at the same moment: re-read and try again.
                 raise VersionConflict from exc
             raise

@@ -8,8 +8,9 @@ from typing import Any
 from molesignal import audit
 from molesignal.auth.principal import Principal
 from molesignal.errors import NotFound
+from molesignal.lake.streams import CONTENT_STREAM
 from molesignal.otlp.content import ContentDecryptionError, EncryptedBlob
-from molesignal.otlp.receiver import CONTENT_STREAM, shared_cipher
+from molesignal.otlp.receiver import shared_cipher
 from molesignal.query.errors import PermissionDenied, TableNotFound
 from molesignal.query.service import QueryRequest, QueryService
 from molesignal.tenancy import Tenancy

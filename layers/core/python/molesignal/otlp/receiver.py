@@ -17,11 +17,11 @@ from typing import Any
 
 from molesignal.auth.principal import Principal
 from molesignal.ingest.service import Ingestor
+from molesignal.lake.streams import CONTENT_STREAM
 from molesignal.otlp.content import DEFAULT_POLICY, ContentCipher, ContentPolicy, split_content
 from molesignal.settings import get_settings
 
 STREAMS = {"logs": "otel_logs", "metrics": "otel_metrics", "traces": "otel_spans"}
-CONTENT_STREAM = "otel_content"
 # Where the session's user shows up in Claude Code and OpenTelemetry attributes.
 _USER_COLUMNS = (
     "attr_user_email",
