@@ -28,6 +28,8 @@ class Needs:
     # Athena queries in the stack's workgroup; Glue tables of its database; the results prefix
     # of the exports bucket. Athena reads the lake with the caller's rights: add read_buckets.
     athena: bool = False
+    encrypt_keys: tuple[str, ...] = ()  # kms:GenerateDataKey (envelope encryption)
+    decrypt_keys: tuple[str, ...] = ()  # kms:Decrypt
 
 
 DEFAULT = Needs()
@@ -56,6 +58,17 @@ NEEDS: dict[str, Needs] = {
     # SQL over the lake: DuckDB reads the manifest's files itself; Athena reads them with this
     # role's rights, keeps one Glue table per stream and writes results under athena-results/.
     "query_api": Needs(read_buckets=("lake",), athena=True),
+    # OTLP receiver: like ingest_api (claim check, enqueue), plus per-org content data keys
+    # from the content KMS key. The session-content read decrypts them and queries the
+    # content stream like query_api does (Athena when the scan outgrows the function).
+    "otlp_api": Needs(
+        read_buckets=("lake",),
+        put_buckets=("lake",),
+        send_queues=("ingest",),
+        athena=True,
+        encrypt_keys=("content",),
+        decrypt_keys=("content",),
+    ),
 }
 
 

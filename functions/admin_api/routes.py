@@ -63,7 +63,9 @@ def get_org(org_id: str, principal: AdminPrincipal, table: TableDep) -> OrgOut:
     return OrgOut.model_validate(public_org(Tenancy(table).visible_org(principal, org_id)))
 
 
-@orgs_router.patch("/{org_id}", response_model=OrgOut, summary="Rename an org or pause its ingestion")
+@orgs_router.patch(
+    "/{org_id}", response_model=OrgOut, summary="Rename an org, pause its ingestion or change its content settings"
+)
 def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> OrgOut:
     tenancy = Tenancy(table)
     tenancy.visible_org(principal, org_id)
@@ -72,6 +74,9 @@ def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, t
         name=body.name,
         ingestion_paused=body.ingestion_paused,
         content_retention_days=body.content_retention_days,
+        content_keys=body.content_keys,
+        reset_content_keys="content_keys" in body.model_fields_set and body.content_keys is None,
+        content_body_is_content=body.content_body_is_content,
     )
     if body.content_retention_days is not None:
         # The content stream's retention is the window the purge applies.
@@ -86,7 +91,7 @@ def update_org(org_id: str, body: UpdateOrgRequest, principal: AdminPrincipal, t
         actor=principal.actor,
         target=org_id,
         source_ip=ip,
-        details=body.model_dump(exclude_none=True),
+        details=body.model_dump(exclude_unset=True),
     )
     return OrgOut.model_validate(public_org(item))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from molesignal.auth.principal import Role
 
@@ -12,6 +14,9 @@ class OrgOut(BaseModel):
     name: str
     ingestion_paused: bool
     content_retention_days: int
+    content_keys: list[str]
+    content_keys_default: bool
+    content_body_is_content: bool
     created_at: str
 
 
@@ -26,6 +31,9 @@ class CreateOrgRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128)
 
 
+ContentKey = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
+
+
 class UpdateOrgRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +41,17 @@ class UpdateOrgRequest(BaseModel):
     ingestion_paused: bool | None = None
     content_retention_days: int | None = Field(
         default=None, ge=1, le=3650, description="how long sealed OTLP session content is kept (default 90)"
+    )
+    content_keys: list[ContentKey] | None = Field(
+        default=None,
+        max_length=500,
+        description=(
+            "attribute keys (and `*` patterns) whose values are session content, sealed at ingest; "
+            "replaces the default list, and `null` restores it"
+        ),
+    )
+    content_body_is_content: bool | None = Field(
+        default=None, description="seal every log body, not only the GenAI message events' bodies"
     )
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from molesignal.ingest.service import Ingestor
+from molesignal.otlp.content import policy_for_org
 from molesignal.otlp.reader import read_session_content
 from molesignal.otlp.receiver import OtlpReceiver
 from molesignal.query.service import QueryService
@@ -41,10 +42,15 @@ class OtlpAccepted(BaseModel):
 
 async def _receive(signal: Literal["logs", "metrics", "traces"], request: Request, principal: Any) -> JSONResponse:
     ingestor = Ingestor()
-    ingestor.admit(principal)  # role, paused org (503), ingest QPS — before reading the body
+    org = ingestor.admit(principal)  # role, paused org (503), ingest QPS — before reading the body
     body = await request.body()
     result = OtlpReceiver(ingestor).receive(
-        principal, signal, body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        principal,
+        signal,
+        body,
+        request.headers.get("content-type"),
+        request.headers.get("content-encoding"),
+        policy=policy_for_org(org),
     )
     return JSONResponse(result.to_response(), status_code=202)
 

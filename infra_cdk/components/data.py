@@ -8,6 +8,7 @@ from typing import TypeVar
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -17,7 +18,7 @@ from infra_cdk.components.analytics import Analytics
 from infra_cdk.config import StackConfig
 from infra_cdk.naming import pascal
 from infra_cdk.permissions import Needs
-from molesignal.resources import BucketDef, KeyAttribute, QueueDef, Resources, SecretDef, TableDef
+from molesignal.resources import BucketDef, KeyAttribute, KeyDef, QueueDef, Resources, SecretDef, TableDef
 
 _T = TypeVar("_T")
 MAIN_QUEUE_RETENTION_S = 4 * 24 * 3600
@@ -31,11 +32,12 @@ RESOURCE_ENV: dict[str, str] = {
     "blobs": "MOLESIGNAL_BLOB_BUCKET",
     "exports": "MOLESIGNAL_EXPORT_BUCKET",
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
+    "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
 }
 
 
 class DataStore(Construct):
-    """Table, buckets, queues (each with a DLQ) and secrets, keyed by logical name."""
+    """Table, buckets, queues (each with a DLQ), secrets and KMS keys, keyed by logical name."""
 
     def __init__(self, scope: Construct, construct_id: str, *, resources: Resources, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
@@ -45,6 +47,7 @@ class DataStore(Construct):
             resources.table.logical,
             *(b.logical for b in resources.buckets),
             *(s.logical for s in resources.secrets),
+            *(k.logical for k in resources.keys),
         ]
         missing = [logical for logical in named if logical not in RESOURCE_ENV]
         if missing:
@@ -63,6 +66,7 @@ class DataStore(Construct):
             **{self.queue_defs[main].dlq_logical: dlq for main, dlq in self.dead_letter_queues.items()},
         }
         self.secrets: dict[str, secretsmanager.Secret] = {s.logical: self._secret(s) for s in resources.secrets}
+        self.keys: dict[str, kms.Key] = {k.logical: self._key(k) for k in resources.keys}
         # The Athena engine: its results go to the exports bucket (docs/adr/0005).
         self.analytics: Analytics | None = None
         if ANALYTICS_RESULTS_BUCKET in self.buckets:
@@ -150,12 +154,25 @@ class DataStore(Construct):
             removal_policy=self._removal,
         )
 
+    def _key(self, key: KeyDef) -> kms.Key:
+        # The alias is the one molesignal.settings.kms_alias() derives locally; deployed
+        # functions are given the key's ARN instead (RESOURCE_ENV), which IAM grants name.
+        return kms.Key(
+            self,
+            f"{pascal(key.logical)}Key",
+            description=key.description,
+            alias=f"alias/{self._config.prefix}-{key.logical}",
+            enable_key_rotation=True,
+            removal_policy=self._removal,
+        )
+
     # --- what functions see and may do ---------------------------------------------------
     def environment(self) -> dict[str, str]:
         """Physical names of everything here, under the variables molesignal.settings reads."""
         env = {RESOURCE_ENV["table"]: self.table.table_name}
         env.update({RESOURCE_ENV[logical]: bucket.bucket_name for logical, bucket in self.buckets.items()})
         env.update({RESOURCE_ENV[logical]: secret.secret_arn for logical, secret in self.secrets.items()})
+        env.update({RESOURCE_ENV[logical]: key.key_arn for logical, key in self.keys.items()})
         env["MOLESIGNAL_RESOURCE_PREFIX"] = self._config.prefix  # queue names: f"{prefix}-{logical}"
         if self.analytics is not None:
             env.update(self.analytics.environment())
@@ -179,6 +196,10 @@ class DataStore(Construct):
             self._lookup(self.all_queues, logical, "queue").grant_send_messages(grantee)
         for logical in needs.consume_queues:
             self._lookup(self.all_queues, logical, "queue").grant_consume_messages(grantee)
+        for logical in needs.encrypt_keys:
+            self._lookup(self.keys, logical, "key").grant(grantee, "kms:GenerateDataKey")
+        for logical in needs.decrypt_keys:
+            self._lookup(self.keys, logical, "key").grant_decrypt(grantee)
         if needs.athena:
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")

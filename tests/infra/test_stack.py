@@ -226,6 +226,7 @@ def test_function_environment_names_every_resource(synth: Synth) -> None:
         RESOURCE_ENV["table"]: {"Ref": synth.logical_id(data.table)},
         **{RESOURCE_ENV[name]: {"Ref": synth.logical_id(bucket)} for name, bucket in data.buckets.items()},
         **{RESOURCE_ENV[name]: {"Ref": synth.logical_id(secret)} for name, secret in data.secrets.items()},
+        **{RESOURCE_ENV[name]: {"Fn::GetAtt": [synth.logical_id(key), "Arn"]} for name, key in data.keys.items()},
         "MOLESIGNAL_RESOURCE_PREFIX": PREFIX,
         "MOLESIGNAL_STAGE": STAGE,
         "MOLESIGNAL_ALLOW_REMOTE_SETUP": {"Ref": "AllowRemoteSetup"},
@@ -343,6 +344,25 @@ def _statements_by_role(synth: Synth) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def test_content_key_rotates_and_only_otlp_api_makes_or_opens_data_keys(synth: Synth) -> None:
+    (content,) = RESOURCES.keys
+    key_id = synth.logical_id(synth.stack.data.keys[content.logical])
+    assert synth.props(key_id)["EnableKeyRotation"] is True
+    synth.template.has_resource_properties(
+        "AWS::KMS::Alias", {"AliasName": f"alias/{PREFIX}-{content.logical}", "TargetKeyId": Match.any_value()}
+    )
+    otlp_api = next(fn for fn in REGISTRY.http if fn.name == "otlp_api")
+    otlp_role = synth.role_id(synth.function_id(otlp_api.handler))
+    kms_actions: dict[str, set[str]] = {}
+    for role, statements in _statements_by_role(synth).items():
+        for statement in statements:
+            actions = {a for a in _actions(statement) if a.startswith("kms:")}
+            if actions:
+                assert referenced_ids(statement["Resource"]) == {key_id}, statement
+                kms_actions.setdefault(role, set()).update(actions)
+    assert kms_actions == {otlp_role: {"kms:GenerateDataKey", "kms:Decrypt"}}
+
+
 def test_jwt_secret_is_readable_only_by_authorizer_and_auth_api(synth: Synth) -> None:
     secret_id = synth.logical_id(synth.stack.data.secrets["jwt-signing-key"])
 
@@ -381,6 +401,7 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
         allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
+        allowed |= {synth.logical_id(data.keys[k]) for k in (*needs.encrypt_keys, *needs.decrypt_keys)}
         if needs.athena:
             assert data.analytics is not None
             allowed |= {
@@ -497,24 +518,32 @@ def test_functions_are_told_the_athena_database_workgroup_and_output(synth: Synt
         assert {name: variables.get(name) for name in expected} == expected, key
 
 
-def test_only_query_api_runs_athena_on_its_workgroup_tables_and_results_prefix(synth: Synth) -> None:
-    from infra_cdk.components.analytics import ATHENA_ACTIONS, GLUE_ACTIONS, RESULTS_OBJECT_ACTIONS
-
+def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results_prefix(synth: Synth) -> None:
     analytics = synth.stack.data.analytics
     assert analytics is not None
     workgroup_id = synth.stack.get_logical_id(analytics.workgroup)
     database_id = synth.stack.get_logical_id(analytics.database)
     exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
     lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
-    query_api = next(fn for fn in REGISTRY.http if fn.name == "query_api")
-    query_role = synth.role_id(synth.function_id(query_api.handler))
+    role_of = {fn.name: synth.role_id(synth.function_id(fn.handler)) for fn in REGISTRY.http}
+    query_roles = [role_of["query_api"], role_of["otlp_api"]]  # otlp_api: the session-content read
     statements = _statements_by_role(synth)
     for role, found in statements.items():
         services = {action.split(":")[0] for statement in found for action in _actions(statement)}
-        if role != query_role:
+        if role not in query_roles:
             assert not services & {"athena", "glue"}, role
+    for query_role in query_roles:
+        _check_athena_statements(statements[query_role], workgroup_id, database_id, exports_id)
+    # Athena reads the lake with the function's own rights; query_api only reads it.
+    on_lake = {
+        a for s in statements[role_of["query_api"]] if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)
+    }
+    assert on_lake and all(a.startswith(("s3:Get", "s3:List")) for a in on_lake)
 
-    mine = statements[query_role]
+
+def _check_athena_statements(mine: list[dict[str, Any]], workgroup_id: str, database_id: str, exports_id: str) -> None:
+    from infra_cdk.components.analytics import ATHENA_ACTIONS, GLUE_ACTIONS, RESULTS_OBJECT_ACTIONS
+
     (athena_statement,) = (s for s in mine if any(a.startswith("athena:") for a in _actions(s)))
     assert sorted(_actions(athena_statement)) == sorted(ATHENA_ACTIONS)
     assert _pseudo_free(referenced_ids(athena_statement["Resource"])) == {workgroup_id}
@@ -535,6 +564,3 @@ def test_only_query_api_runs_athena_on_its_workgroup_tables_and_results_prefix(s
     assert set(by_action) == {("s3:GetBucketLocation",), ("s3:ListBucket",), tuple(sorted(RESULTS_OBJECT_ACTIONS))}
     assert by_action[("s3:ListBucket",)]["Condition"] == {"StringLike": {"s3:prefix": ["athena-results/*"]}}
     assert json.dumps(by_action[tuple(sorted(RESULTS_OBJECT_ACTIONS))]["Resource"]).endswith('"/athena-results/*"]]}')
-    # Athena reads the lake with the function's own rights: read, never write.
-    on_lake = {a for s in mine if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)}
-    assert on_lake and all(a.startswith(("s3:Get", "s3:List")) for a in on_lake)

@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import Any
 
 import httpx
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -350,3 +351,66 @@ def test_content_past_the_org_window_is_purged_on_schedule(
     ]
     old_day = time.strftime("%Y-%m-%d", time.gmtime((NOW_NS - 75 * day_ns) / 1e9))
     assert not [k for k in keys if f"date={old_day}" in k]
+
+
+def test_an_orgs_own_content_key_list_decides_what_is_sealed(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    org_url = f"/api/v1/orgs/{tenant['org']}"
+    admin = tenant["admin"]
+    shown = client.get(org_url, headers=admin.headers).json()
+    assert shown["content_keys_default"] is True
+    assert {"prompt", "gen_ai.prompt", "llm.prompts*"} <= set(shown["content_keys"])
+    assert shown["content_body_is_content"] is False
+
+    # Bad settings: a key with a space, an empty key, a string instead of a list
+    for bad in ({"content_keys": ["has space"]}, {"content_keys": [""]}, {"content_keys": "customer.secret"}):
+        assert_core_error(client.patch(org_url, json=bad, headers=admin.headers), 400)
+    # An org admin replaces the list (a key and a pattern) and seals every log body
+    changed = client.patch(
+        org_url,
+        json={"content_keys": ["customer.secret", "ticket.*"], "content_body_is_content": True},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["content_keys"] == ["customer.secret", "ticket.*"]
+    assert changed.json()["content_keys_default"] is False
+
+    secret, note, body_text = (f"{label}-{uuid.uuid4().hex}" for label in ("CUSTOMER", "TICKET", "PLAINBODY"))
+    plain_prompt = f"no-longer-content-{uuid.uuid4().hex}"  # "prompt" is not on this org's list
+    session = f"sess-{uuid.uuid4().hex[:8]}"
+    records = [
+        {
+            "timeUnixNano": str(NOW_NS),
+            "body": {"stringValue": body_text},
+            "attributes": [
+                {"key": "session.id", "value": {"stringValue": session}},
+                {"key": "customer.secret", "value": {"stringValue": secret}},
+                {"key": "ticket.note", "value": {"stringValue": note}},
+                {"key": "prompt", "value": {"stringValue": plain_prompt}},
+            ],
+        }
+    ]
+    assert client.post("/v1/logs", json=_json_logs(records), headers=bearer(tenant["mtk"])).status_code == 202
+    drain_ingest()
+
+    rows = _sql(
+        client, admin, "SELECT attr_prompt, has_content, content_fields FROM otel_logs WHERE session_id = $1", [session]
+    )
+    assert len(rows) == 1
+    prompt, has_content, fields = rows[0]
+    assert prompt == plain_prompt and has_content is True
+    assert {"attr_customer_secret", "attr_ticket_note", "body"} <= set(orjson.loads(fields))
+    stored = _all_stored_text()
+    assert secret not in stored and note not in stored and body_text not in stored
+    read = client.get(f"/api/v1/sessions/{session}/content", headers=admin.headers)
+    assert read.status_code == 200, read.text
+    texts = str(read.json()["records"])
+    assert secret in texts and note in texts and body_text in texts
+
+    # null restores the defaults; the change is audited
+    reset = client.patch(org_url, json={"content_keys": None}, headers=admin.headers).json()
+    assert reset["content_keys_default"] is True and "prompt" in reset["content_keys"]
+    assert reset["content_body_is_content"] is True  # untouched by the reset of the key list
+    updates = [
+        e for e in client.get("/api/v1/audit", headers=admin.headers).json()["items"] if e["action"] == "org.update"
+    ]
+    assert len(updates) == 2

@@ -19,6 +19,7 @@ from molesignal.otlp.content import (
     ContentPolicy,
     EncryptedBlob,
     key_id_for,
+    policy_for_org,
     split_content,
 )
 from molesignal.otlp.decode import decode_request
@@ -91,6 +92,18 @@ def test_policy_of_an_orgs_list_of_keys_and_patterns() -> None:
     assert not policy.is_content_column("attr_prompt")  # an org's own list replaces the defaults
     assert not policy.is_content_column("attr_token")
     assert ContentPolicy(keys=frozenset(), patterns=()).is_content_column("attr_prompt") is False
+
+
+def test_policy_for_an_org_item() -> None:
+    assert policy_for_org({}) is DEFAULT_POLICY  # no settings: the defaults
+    own = policy_for_org({"content_keys": ["ticket.*", "customer.secret"]})
+    assert own is policy_for_org({"content_keys": ["customer.secret", "ticket.*"]})  # compiled once
+    assert own.is_content_column("attr_ticket_note") and not own.is_content_column("attr_prompt")
+    assert not own.body_is_content_for({"body": "x"})
+    bodies = policy_for_org({"content_body_is_content": True})
+    assert bodies.body_is_content_for({"body": "x"}) and bodies.is_content_column("attr_prompt")
+    nothing = policy_for_org({"content_keys": []})  # an empty list: no attribute is content
+    assert not nothing.is_content_column("attr_prompt")
 
 
 def test_policy_is_a_value_object() -> None:

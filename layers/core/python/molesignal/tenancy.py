@@ -12,6 +12,7 @@ from molesignal.auth.passwords import hash_password
 from molesignal.auth.principal import Principal, Role, can_grant
 from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound
+from molesignal.otlp.content import org_content_entries
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
@@ -84,10 +85,20 @@ class Tenancy:
         return [self.get_org(principal.org_id)]
 
     def update_org(
-        self, org_id: str, *, name: str | None, ingestion_paused: bool | None, content_retention_days: int | None = None
+        self,
+        org_id: str,
+        *,
+        name: str | None,
+        ingestion_paused: bool | None,
+        content_retention_days: int | None = None,
+        content_keys: list[str] | None = None,
+        reset_content_keys: bool = False,
+        content_body_is_content: bool | None = None,
     ) -> Item:
+        """Change the given settings; ``reset_content_keys`` drops the org's own content key list."""
         self.get_org(org_id)
         sets: list[str] = []
+        removes: list[str] = []
         values: dict[str, Any] = {}
         if name is not None:
             sets.append("#name = :name")
@@ -98,13 +109,26 @@ class Tenancy:
         if content_retention_days is not None:
             sets.append("content_retention_days = :crd")
             values[":crd"] = content_retention_days
-        if not sets:
+        if reset_content_keys:
+            removes.append("content_keys")
+        elif content_keys is not None:
+            sets.append("content_keys = :ck")
+            values[":ck"] = sorted(set(content_keys))
+        if content_body_is_content is not None:
+            sets.append("content_body_is_content = :cbc")
+            values[":cbc"] = content_body_is_content
+        if not sets and not removes:
             return self.get_org(org_id)
         pk, sk = keys.org(org_id)
+        expression = " ".join(
+            clause
+            for clause in ("SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
+            if clause
+        )
         return self.table.update(
             pk,
             sk,
-            "SET " + ", ".join(sets),
+            expression,
             names={"#name": "name"} if name is not None else None,
             values=values,
             condition="attribute_exists(pk)",
@@ -236,5 +260,8 @@ def public_org(item: Item) -> dict[str, Any]:
         "name": item.get("name", ""),
         "ingestion_paused": bool(item.get("ingestion_paused", False)),
         "content_retention_days": int(item.get("content_retention_days") or get_settings().content_retention_days),
+        "content_keys": org_content_entries(item),
+        "content_keys_default": item.get("content_keys") is None,
+        "content_body_is_content": bool(item.get("content_body_is_content", False)),
         "created_at": iso(int(item["created_at_us"])),
     }

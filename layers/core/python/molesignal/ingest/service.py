@@ -17,7 +17,7 @@ from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
 from molesignal.lake.streams import DEFAULT_FIELD_CAP, Streams
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
-from molesignal.storage.table import Table
+from molesignal.storage.table import Item, Table
 from molesignal.tenancy import Tenancy
 
 MAX_REPORTED_ERRORS = 100
@@ -70,8 +70,11 @@ class Ingestor:
     def __init__(self, table: Table | None = None) -> None:
         self.table = table or Table()
 
-    def admit(self, principal: Principal) -> None:
-        """Role, paused org and the ingest rate quota — checked before reading the body."""
+    def admit(self, principal: Principal) -> Item:
+        """Role, paused org and the ingest rate quota — checked before reading the body.
+
+        Returns the org item (empty if the org has none) so callers can apply its settings
+        without reading it again."""
         principal.require(Role.INGEST, Role.EDITOR, Role.ADMIN)
         try:
             org = Tenancy(self.table).get_org(principal.org_id)
@@ -80,6 +83,7 @@ class Ingestor:
         if org.get("ingestion_paused"):
             raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
         Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
+        return org
 
     def submit(self, principal: Principal, items: Iterable[tuple[int, str, Any]]) -> IngestResult:
         """Normalise ``(index, stream, raw record)`` items and enqueue them per stream.

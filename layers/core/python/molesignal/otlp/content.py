@@ -51,8 +51,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -192,6 +193,40 @@ class ContentPolicy:
 
 
 DEFAULT_POLICY = ContentPolicy()
+
+# The org item's settings (``PATCH /api/v1/orgs/{id}``): ``content_keys`` replaces the default
+# list when present (keys and ``*`` patterns in one list); ``content_body_is_content`` seals every
+# log body, not only the GenAI message events'.
+ORG_CONTENT_KEYS = "content_keys"
+ORG_BODY_IS_CONTENT = "content_body_is_content"
+
+
+def default_content_entries() -> list[str]:
+    """The default key list as an org sees it: keys, then ``*`` patterns."""
+    return sorted(DEFAULT_CONTENT_KEYS) + list(DEFAULT_CONTENT_PATTERNS)
+
+
+def org_content_entries(org: Mapping[str, Any]) -> list[str]:
+    """The org's effective key list (its own if set, else the defaults)."""
+    entries = org.get(ORG_CONTENT_KEYS)
+    return default_content_entries() if entries is None else sorted(str(entry) for entry in entries)
+
+
+@lru_cache(maxsize=256)
+def _policy(entries: tuple[str, ...] | None, body_is_content: bool) -> ContentPolicy:
+    # Cached: compiling the pattern and the per-column decisions are per policy, not per request.
+    if entries is None:
+        return ContentPolicy(body_is_content=body_is_content)
+    return ContentPolicy.of(entries, body_is_content=body_is_content)
+
+
+def policy_for_org(org: Mapping[str, Any]) -> ContentPolicy:
+    """The content policy an org's settings ask for (the defaults when it set none)."""
+    entries = org.get(ORG_CONTENT_KEYS)
+    body_is_content = bool(org.get(ORG_BODY_IS_CONTENT, False))
+    if entries is None and not body_is_content:
+        return DEFAULT_POLICY
+    return _policy(None if entries is None else tuple(sorted(str(entry) for entry in entries)), body_is_content)
 
 
 def _redact_events(text: str, policy: ContentPolicy) -> str | None:
