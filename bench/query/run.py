@@ -9,8 +9,12 @@ the files from disk instead of S3. Then, for four queries (count by level, top-1
 a substring filter, a 5-minute histogram):
 
 - **molesignal**: ``QueryService().run(principal, QueryRequest(sql, start, end),
-  use_cache=False)`` — sqlglot parse and guard, the stream list and the manifest from
-  DynamoDB, the confined rewrite, a fresh confined DuckDB connection, execution, JSON values;
+  use_cache=False)`` on a warm instance — sqlglot parse and guard, the stream list and the
+  manifest (from the instance's memo, ``query/snapshot.py``, as a warm Lambda has them while
+  the stream is unchanged), the confined rewrite, a fresh confined DuckDB connection,
+  execution, JSON values;
+- **molesignal_no_memo** (diagnostic, not judged): the same with the memo emptied before each
+  run, so the stream list and the manifest come from DynamoDB (moto) every time;
 - **duckdb**: a fresh ``duckdb.connect()`` with the product's ``threads`` and
   ``memory_limit``, the same SQL over ``read_parquet('<stream dir>/**/*.parquet')``;
 - **chdb**: ``chdb.query`` with the equivalent ClickHouse SQL over
@@ -126,7 +130,7 @@ QUERIES: list[Query] = [
     ),
 ]
 JUDGED = ("molesignal", "duckdb", "chdb")
-ENGINES = (*JUDGED, "duckdb_engine_sql")
+ENGINES = (*JUDGED, "molesignal_no_memo", "duckdb_engine_sql")
 
 
 # ---------------------------------------------------------------- the set-up
@@ -231,6 +235,22 @@ def duck_connection(bench: Bench) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"threads": str(bench.threads), "memory_limit": bench.memory_limit})
 
 
+def forget_instance_memory() -> None:
+    """What a cold instance does not have: the planner's memo of stream lists and manifests,
+    and the parsed queries it has seen (query/snapshot.py, query/service.py)."""
+    from molesignal.query import service as service_module
+    from molesignal.query.snapshot import SNAPSHOTS
+
+    SNAPSHOTS.clear()
+    service_module._seen_queries = service_module._SeenQueries()
+
+
+def run_molesignal_no_memo(bench: Bench, q: Query) -> list[tuple]:
+    """The product reading the stream list and the manifest from DynamoDB on every query."""
+    forget_instance_memory()
+    return run_molesignal(bench, q)
+
+
 def run_duckdb(bench: Bench, q: Query) -> list[tuple]:
     connection = duck_connection(bench)
     try:
@@ -256,6 +276,7 @@ def run_chdb(bench: Bench, q: Query) -> list[tuple]:
 
 RUNNERS: dict[str, Callable[[Bench, Query], list[tuple]]] = {
     "molesignal": run_molesignal,
+    "molesignal_no_memo": run_molesignal_no_memo,
     "duckdb": run_duckdb,
     "chdb": run_chdb,
     "duckdb_engine_sql": run_duckdb_engine_sql,
@@ -348,8 +369,10 @@ def measure_cache(bench: Bench, count: int) -> dict[str, Any]:
                 raise SystemExit("expected a cache hit")
 
         def ddb_hit(hit: Callable[[], None] = hit) -> None:
+            # Another instance: nothing in memory (results, the planner's memo, parsed queries).
             with ResultCache._lock:
                 ResultCache._memory.clear()
+            forget_instance_memory()
             hit()
 
         def admitted_hit(request: QueryRequest = request) -> None:
@@ -424,7 +447,7 @@ def stage_timers() -> Iterator[StageTimer]:
     timer = StageTimer()
     timer.wrap(service_module, "analyze_query", "parse_guard")
     timer.wrap(Streams, "all", "streams_ddb")
-    timer.wrap(Streams, "manifest", "manifest_ddb")
+    timer.wrap(Streams, "manifest_hours", "manifest_ddb")
     timer.wrap(ResultCache, "get", "cache_get")
     timer.wrap(service_module, "confine", "confine_rewrite")
     timer.wrap(DuckEngine, "connect", "duckdb_connect_confine")
@@ -443,7 +466,7 @@ NESTED = ("aws_parse", "aws_calls_ms", "emulator_action", "cache_get")  # inside
 STAGES = (
     ("parse_guard", "sqlglot parse + guard (analyze_query)"),
     ("streams_ddb", "stream list from DynamoDB (Streams.all)"),
-    ("manifest_ddb", "manifest from DynamoDB (Streams.manifest)"),
+    ("manifest_ddb", "manifest from DynamoDB (Streams.manifest_hours)"),
     ("confine_rewrite", "confined rewrite (confine: sqlglot)"),
     ("duckdb_connect_confine", "DuckDB connect + SET allowed_paths/lock (DuckEngine.connect)"),
     ("duckdb_execute_fetch", "DuckDB execute + fetch (DuckEngine.execute minus connect)"),
@@ -518,7 +541,7 @@ def scan_variants(bench: Bench, runs: int) -> dict[str, Any]:
         "file list, union_by_name, no WHERE": f"(SELECT * FROM {scan}) AS logs",  # noqa: S608
         "+ WHERE org_id only": f"(SELECT * FROM {scan} WHERE {org}) AS logs",  # noqa: S608
         "+ WHERE _timestamp range only": f"(SELECT * FROM {scan} WHERE {span}) AS logs",  # noqa: S608
-        "+ WHERE org_id and _timestamp (the product's)": f"(SELECT * FROM {scan} WHERE {org} AND {span}) AS logs",  # noqa: S608
+        "+ WHERE org_id and _timestamp (before 2026-11-24)": f"(SELECT * FROM {scan} WHERE {org} AND {span}) AS logs",  # noqa: S608
     }
     samples: dict[str, dict[str, list[float]]] = {q.name: {k: [] for k in sources} for q in QUERIES}
     for rnd in range(runs + 1):
@@ -634,6 +657,7 @@ def summarise(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
             "molesignal_to_chdb": r3(med["molesignal"] / med["chdb"]),
             "chdb_to_duckdb": r3(med["chdb"] / med["duckdb"]),
             "engine_sql_to_duckdb": r3(med["duckdb_engine_sql"] / med["duckdb"]),
+            "molesignal_no_memo_to_duckdb": r3(med["molesignal_no_memo"] / med["duckdb"]),
             # Noise only ever adds time: fastest / fastest is a steadier second view.
             "molesignal_to_duckdb_min_min": r3(low["molesignal"] / low["duckdb"]),
             "molesignal_to_chdb_min_min": r3(low["molesignal"] / low["chdb"]),
@@ -695,7 +719,7 @@ def print_report(result: dict[str, Any]) -> None:
         f"{result['parameters']['rounds']} rounds; threads={result['parameters']['threads']}"
     )
     header = (
-        f"{'query':<15} {'molesignal':>11} {'duckdb':>9} {'chdb':>9} {'eng.sql':>9} "
+        f"{'query':<15} {'molesignal':>11} {'no memo':>9} {'duckdb':>9} {'chdb':>9} {'eng.sql':>9} "
         f"{'ms/duck':>8} {'ms/chdb':>8} {'min/min':>8}  answers"
     )
     print(header)
@@ -705,7 +729,8 @@ def print_report(result: dict[str, Any]) -> None:
         m = r["median_ms"]
         ok = "same" if all(result["answers"][q.name]["match"].values()) else "DIFFER"
         print(
-            f"{q.name:<15} {m['molesignal']:11.1f} {m['duckdb']:9.1f} {m['chdb']:9.1f} {m['duckdb_engine_sql']:9.1f} "
+            f"{q.name:<15} {m['molesignal']:11.1f} {m['molesignal_no_memo']:9.1f} {m['duckdb']:9.1f} {m['chdb']:9.1f} "
+            f"{m['duckdb_engine_sql']:9.1f} "
             f"{r['molesignal_to_duckdb']:8.2f} {r['molesignal_to_chdb']:8.2f} "
             f"{r['molesignal_to_duckdb_min_min']:8.2f}  {ok}"
         )

@@ -88,6 +88,39 @@ def test_time_range_is_applied_in_microseconds(
     assert body["rows"] == [{"n": len(expected), "lo": min(expected)}]
 
 
+def test_a_range_with_whole_and_cut_files_counts_each_row_once(
+    client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
+) -> None:
+    # Hour 0's files straddle the start (filtered row by row); hours 1 and 2 lie wholly
+    # inside (read without a row filter): both halves of the scan, in one query.
+    start, end = T0 + HOUR // 2, T0 + 3 * HOUR
+    sql = "SELECT level, count(*) AS n, min(_timestamp) AS lo FROM app GROUP BY level ORDER BY level"
+    rows = _query(client, tenant["viewer"], sql, start, end).json()["rows"]
+    inside = [r for r in dataset if start <= r["_timestamp"] < end]
+    expected = {
+        level: (n, min(r["_timestamp"] for r in inside if r["level"] == level))
+        for level, n in Counter(r["level"] for r in inside).items()
+    }
+    assert {r["level"]: (r["n"], r["lo"]) for r in rows} == expected
+
+
+def test_cut_and_whole_files_of_different_types_read_as_the_stream_schema(
+    client: httpx.Client, tenant: dict[str, Any]
+) -> None:
+    # Hour 0 lands `code` as integers, hour 1 as text: the stream's type widens to string.
+    early = [{"_timestamp": T0 + i * 60_000_000, "code": 200 + i} for i in range(60)]
+    late = [{"_timestamp": T0 + HOUR + i * 60_000_000, "code": f"E{i}"} for i in range(60)]
+    for batch in (early, late):
+        assert client.post("/api/v1/ingest/evolving", json=batch, headers=tenant["ingest"]).status_code == 202
+        drain_ingest()
+    start, end = T0 + 30 * 60_000_000, T0 + 2 * HOUR  # cuts hour 0, covers hour 1
+    sql = "SELECT code FROM evolving ORDER BY _timestamp"
+    rows = _query(client, tenant["viewer"], sql, start, end).json()["rows"]
+    expected = [str(r["code"]) for r in early + late if start <= r["_timestamp"] < end]
+    assert [r["code"] for r in rows] == expected
+    assert len(expected) == 90
+
+
 def test_substring_filter_and_top_k(
     client: httpx.Client, tenant: dict[str, Any], dataset: list[dict[str, Any]]
 ) -> None:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     query_memory_limit: str = "1GB"
     query_threads: int = Field(default=2, ge=1)
     query_cache_ttl_s: int = Field(default=3600, ge=0)
+    # How stale the planner's memo of an org's stream list and manifests may be (query/snapshot.py).
+    query_stream_list_ttl_s: float = Field(default=1.0, ge=0)
+    query_manifest_memo_ttl_s: float = Field(default=60.0, ge=0, le=600)  # far under the garbage grace
     # Read the lake from this local directory instead of S3 (benchmarks of the engine alone).
     lake_local_root: str = ""
     athena_workgroup: str = "primary"

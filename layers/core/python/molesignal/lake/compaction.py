@@ -52,7 +52,14 @@ from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.layout import file_key
 from molesignal.lake.retention import DAY_US, committed_entries, org_ids
-from molesignal.lake.streams import Stream, Streams, manifest_partition, manifest_sort_key, stream_key
+from molesignal.lake.streams import (
+    Stream,
+    Streams,
+    manifest_partition,
+    manifest_sort_key,
+    note_local_change,
+    stream_key,
+)
 from molesignal.lake.visibility import drop_superseded
 from molesignal.lake.writer import encode_parquet
 from molesignal.observability import logger
@@ -457,6 +464,7 @@ class Compactor:
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 client.transact_write_items(TransactItems=operations)
+                note_local_change(org_id)
                 return True
             except client.exceptions.TransactionCanceledException as exc:
                 codes = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]

@@ -6,7 +6,7 @@ from typing import Any
 
 from molesignal import aws
 from molesignal.errors import NotFound
-from molesignal.lake.streams import Stream, Streams, manifest_partition, stream_key
+from molesignal.lake.streams import Stream, Streams, manifest_partition, note_local_change, stream_key
 from molesignal.quotas import Limiter
 from molesignal.settings import get_settings
 from molesignal.storage.table import ConditionFailed, Table
@@ -38,6 +38,7 @@ def delete_stream(table: Table, org_id: str, name: str) -> int:
     streams = Streams(table)
     stream = streams.get(org_id, name)
     table.delete(*stream_key(org_id, name))
+    note_local_change(org_id)
     files = streams.manifest(org_id, name)
     s3 = aws.client("s3")
     bucket = get_settings().resource_name("lake")

@@ -24,7 +24,7 @@ from typing import Any
 
 from molesignal.clock import now_us as clock_now_us
 from molesignal.lake import garbage
-from molesignal.lake.streams import Stream, Streams, landed_key, stream_key
+from molesignal.lake.streams import Stream, Streams, landed_key, note_local_change, stream_key
 from molesignal.lake.visibility import drop_superseded
 from molesignal.observability import logger
 from molesignal.settings import get_settings
@@ -238,6 +238,7 @@ class Retention:
             if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
                 raise _Retry from exc
             raise
+        note_local_change(stream.org_id)
 
     def sweep(self, *, now_us: int | None = None) -> garbage.SweepResult:
         return garbage.sweep(self.table, self.bucket, now_us=now_us, grace_s=self.grace_s)

@@ -7,6 +7,7 @@ from typing import Any
 
 from molesignal.clock import iso
 from molesignal.errors import NotFound
+from molesignal.lake.layout import hour_of
 from molesignal.lake.visibility import drop_superseded
 from molesignal.storage.table import Item, Table
 
@@ -98,17 +99,18 @@ class Streams:
         return [Stream.from_item(i) for i in self.table.query_all(f"ORG#{org_id}", sk_prefix="STREAM#")]
 
     def manifest(self, org_id: str, name: str, *, start_us: int | None = None, end_us: int | None = None) -> list[Item]:
-        """Files of a stream whose hour partition can hold rows in [start, end) — no S3 listing."""
-        from molesignal.lake.layout import hour_of
+        """Files of a stream that can hold rows in [start, end) — no S3 listing."""
+        return overlapping(self.manifest_hours(org_id, name, hour_range(start_us, end_us)), start_us, end_us)
 
+    def manifest_hours(self, org_id: str, name: str, hours: tuple[int, int] | None) -> list[Item]:
+        """Every file of the stream in the hour partitions ``hours`` (first, last; None: all)."""
         ddb = self.table.client
         condition = "pk = :pk"
         values: dict[str, Any] = {":pk": {"S": manifest_partition(org_id, name)}}
-        if start_us is not None or end_us is not None:
-            low = manifest_sort_key(hour_of(start_us or 0), "")
-            high = manifest_sort_key(hour_of(end_us - 1) if end_us else 10**19, "~")
+        if hours is not None:
             condition += " AND sk BETWEEN :low AND :high"
-            values[":low"], values[":high"] = {"S": low}, {"S": high}
+            values[":low"] = {"S": manifest_sort_key(hours[0], "")}
+            values[":high"] = {"S": manifest_sort_key(hours[1], "~")}
         items: list[Item] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table.name,
@@ -124,10 +126,42 @@ class Streams:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         # A Query is read-committed: it may see a compaction half-applied. Entries that a
         # visible merged entry replaces are dropped, so every row counts once (visibility.py).
-        items = drop_superseded(items)
-        return [
-            i
-            for i in items
-            if (start_us is None or int(i["max_ts_us"]) >= start_us)
-            and (end_us is None or int(i["min_ts_us"]) < end_us)
-        ]
+        return drop_superseded(items)
+
+
+def hour_range(start_us: int | None, end_us: int | None) -> tuple[int, int] | None:
+    """The first and last hour partitions that can hold rows in [start, end)."""
+    if start_us is None and end_us is None:
+        return None
+    return hour_of(start_us or 0), hour_of(end_us - 1) if end_us else 10**19
+
+
+def overlapping(entries: list[Item], start_us: int | None, end_us: int | None) -> list[Item]:
+    """The manifest entries whose rows' time span meets [start, end)."""
+    return [
+        i
+        for i in entries
+        if (start_us is None or int(i["max_ts_us"]) >= start_us) and (end_us is None or int(i["min_ts_us"]) < end_us)
+    ]
+
+
+def inside(entry: Item, start_us: int | None, end_us: int | None) -> bool:
+    """Whether every row of a manifest entry lies in [start, end) (no row filter needed)."""
+    return (start_us is None or int(entry["min_ts_us"]) >= start_us) and (
+        end_us is None or int(entry["max_ts_us"]) < end_us
+    )
+
+
+# Lake changes committed by this process, per org. Readers that memoise what they read of
+# the lake (molesignal.query.snapshot) compare against it, so a change made in-process (the
+# local system, a warm worker that also serves queries) is seen at once; changes made by
+# other processes are seen when the memo expires.
+_local_changes: dict[str, int] = {}
+
+
+def note_local_change(org_id: str) -> None:
+    _local_changes[org_id] = _local_changes.get(org_id, 0) + 1
+
+
+def local_change_count(org_id: str) -> int:
+    return _local_changes.get(org_id, 0)

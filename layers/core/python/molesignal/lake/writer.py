@@ -36,6 +36,7 @@ from molesignal.lake.streams import (
     landed_key,
     manifest_partition,
     manifest_sort_key,
+    note_local_change,
     stream_key,
 )
 from molesignal.settings import get_settings
@@ -212,6 +213,7 @@ class Lake:
             }
         }
         self._transact([marker, *last, self._stream_update(stream, files, batch_schema), self._usage_add(org_id, size)])
+        note_local_change(org_id)
 
     def _manifest_put(self, org_id: str, stream: str, request_id: str, landed: LandedFile) -> dict[str, Any]:
         item = {

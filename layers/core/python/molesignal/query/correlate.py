@@ -40,7 +40,7 @@ def correlate(
 ) -> list[dict[str, Any]]:
     """Rows of every stream that has ``column``, matching ``value``, oldest first."""
     items: list[dict[str, Any]] = []
-    for stream in service.streams.all(principal.org_id):
+    for stream in service.known_streams(principal.org_id).values():
         if column not in stream.schema:
             continue
         sql = f'SELECT * FROM "{stream.name}" WHERE {column} = $1 ORDER BY _timestamp LIMIT {int(limit)}'  # noqa: S608

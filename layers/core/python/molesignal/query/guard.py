@@ -54,6 +54,9 @@ class StreamScan:
     stream: str
     uris: tuple[str, ...]  # the files the manifest lists for the time range
     columns: Mapping[str, str]  # the stream schema (name → MoleSignal type)
+    # Those of ``uris`` whose every row lies in the time range (manifest min/max): read
+    # without a row filter. The others straddle a boundary and keep it.
+    inside: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -347,15 +350,53 @@ def empty_relation(scan: StreamScan) -> exp.Expr:
     return sqlglot.parse_one(f"SELECT {', '.join(columns)} WHERE FALSE", read="duckdb")
 
 
+def time_predicate(start_us: int | None, end_us: int | None) -> exp.Expr | None:
+    conditions: list[exp.Expr] = []
+    column = exp.column("_timestamp")
+    if start_us is not None:
+        conditions.append(exp.GTE(this=column.copy(), expression=exp.Literal.number(int(start_us))))
+    if end_us is not None:
+        conditions.append(exp.LT(this=column.copy(), expression=exp.Literal.number(int(end_us))))
+    return exp.and_(*conditions) if conditions else None
+
+
+def _read_parquet(uris: Sequence[str]) -> exp.Expr:
+    return exp.Anonymous(
+        this="read_parquet",
+        expressions=[
+            exp.Array(expressions=[exp.Literal.string(uri) for uri in uris]),
+            exp.EQ(this=exp.var("union_by_name"), expression=exp.true()),
+            exp.EQ(this=exp.var("hive_partitioning"), expression=exp.false()),
+        ],
+    )
+
+
 def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> ScanRenderer:
-    where = tenant_predicate(org_id, start_us, end_us)
+    """The DuckDB relation for one stream: exactly the manifest's files, rows in the range.
+
+    Built as a tree (no caller text is ever parsed into it). The org needs no row filter:
+    the files are the org's own manifest entries, each checked to lie under the org's
+    prefix (``service.check_own_files``), and the engine may open no other file
+    (``DuckEngine``: ``allowed_paths``). The time filter applies only to files that
+    straddle the range; reading it for files wholly inside cost DuckDB more than the query
+    itself on cheap aggregations (docs/performance.md).
+    """
+    del org_id  # kept in the signature: the Athena renderer's twin filters by it
+    where = time_predicate(start_us, end_us)
 
     def render(scan: StreamScan) -> exp.Expr:
         if not scan.uris:
             return empty_relation(scan)
-        files = ", ".join(exp.Literal.string(uri).sql() for uri in scan.uris)
-        source = f"read_parquet([{files}], union_by_name = TRUE, hive_partitioning = FALSE)"
-        # Every piece is a quoted literal or an integer: no caller text reaches this string.
-        return sqlglot.parse_one(f"SELECT * FROM {source} WHERE {where}", read="duckdb")  # noqa: S608
+        whole = [uri for uri in scan.uris if uri in scan.inside] if where is not None else list(scan.uris)
+        edges = [uri for uri in scan.uris if uri not in whole]
+        parts: list[exp.Select] = []
+        if whole:
+            parts.append(exp.select(exp.Star()).from_(_read_parquet(whole)))
+        if edges:
+            parts.append(exp.select(exp.Star()).from_(_read_parquet(edges)).where(where))
+        if len(parts) == 1:
+            return parts[0]
+        # Files differ in columns and types (schema evolution): align the two by name.
+        return exp.Union(this=parts[0], expression=parts[1], distinct=False, by_name=True)
 
     return render

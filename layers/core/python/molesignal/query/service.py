@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from molesignal.auth.principal import Principal, Role
-from molesignal.lake.streams import Stream, Streams
+from molesignal.lake.layout import stream_prefix
+from molesignal.lake.streams import Stream, Streams, inside
 from molesignal.query.cache import ResultCache, cache_key
 from molesignal.query.duck import Column, DuckEngine
 from molesignal.query.errors import PermissionDenied, QueryLimitExceeded
 from molesignal.query.guard import Analysis, StreamScan, analyze_query, confine, duckdb_renderer
+from molesignal.query.snapshot import SNAPSHOTS
 from molesignal.query.values import jsonable
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
@@ -88,6 +93,55 @@ def lake_uri(key: str) -> str:
     return f"s3://{settings.resource_name('lake')}/{key}"
 
 
+def check_own_files(org_id: str, stream: str, files: list[Item]) -> None:
+    """Every file of an org's manifest must lie under that org's stream prefix.
+
+    The engine reads exactly these files (and DuckDB may open nothing else), so this check,
+    once per file, is what keeps another org's rows out; rows are not filtered by org again.
+    """
+    prefix = stream_prefix(org_id, stream)
+    stray = [f["key"] for f in files if not str(f["key"]).startswith(prefix)]
+    if stray:
+        raise RuntimeError(f"manifest of {org_id}/{stream} lists files outside {prefix}: {stray[:3]}")
+
+
+class _SeenQueries:
+    """(normalized SQL, streams) of queries this instance has analysed, by their exact text.
+
+    Lets a repeated query reach the result cache without parsing; bounded, per org.
+    """
+
+    def __init__(self, limit: int = 2048) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = OrderedDict()
+
+    @staticmethod
+    def _key(org_id: str, request: QueryRequest) -> tuple[str, str, str] | None:
+        try:
+            params = json.dumps(list(request.params), sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+        return org_id, request.sql, params
+
+    def get(self, org_id: str, request: QueryRequest) -> tuple[str, tuple[str, ...]] | None:
+        key = self._key(org_id, request)
+        with self._lock:
+            return self._seen.get(key) if key else None
+
+    def put(self, org_id: str, request: QueryRequest, analysis: Analysis) -> None:
+        key = self._key(org_id, request)
+        if key is None:
+            return
+        with self._lock:
+            self._seen[key] = (analysis.normalized, analysis.streams)
+            while len(self._seen) > self._limit:
+                self._seen.popitem(last=False)
+
+
+_seen_queries = _SeenQueries()
+
+
 class QueryService:
     def __init__(self, table: Table | None = None) -> None:
         self.table = table or Table()
@@ -101,26 +155,53 @@ class QueryService:
             raise PermissionDenied(f"PERMISSION_DENIED: a {principal.role.value} credential cannot query") from exc
         Limiter(self.table).check_rate(principal.org_id, RateKind.QUERY, actor=principal.actor)
 
+    def known_streams(self, org_id: str) -> dict[str, Stream]:
+        """The org's streams by name (memoised briefly: see query/snapshot.py)."""
+        return SNAPSHOTS.streams(self.streams, org_id)
+
     def plan(self, principal: Principal, request: QueryRequest) -> Plan:
         analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params)
-        streams = {s.name: s for s in self.streams.all(principal.org_id)}
-        return Plan(analysis=analysis, streams=streams)
+        return Plan(analysis=analysis, streams=self.known_streams(principal.org_id))
 
     def _resolve_files(self, plan: Plan, principal: Principal, request: QueryRequest) -> None:
+        start_us, end_us = request.start_us, request.end_us
         for name in plan.analysis.streams:
-            if name not in plan.streams:
+            stream = plan.streams.get(name)
+            if stream is None:
                 continue  # confine() reports TABLE_NOT_FOUND
-            files = self.streams.manifest(principal.org_id, name, start_us=request.start_us, end_us=request.end_us)
+            files = SNAPSHOTS.manifest(self.streams, stream, start_us, end_us)
+            check_own_files(principal.org_id, name, files)
             plan.files.extend(files)
             plan.scans[name] = StreamScan(
-                stream=name, uris=tuple(lake_uri(f["key"]) for f in files), columns=plan.streams[name].schema
+                stream=name,
+                uris=tuple(lake_uri(f["key"]) for f in files),
+                columns=stream.schema,
+                inside=frozenset(lake_uri(f["key"]) for f in files if inside(f, start_us, end_us)),
             )
+
+    def _cache_key(self, principal: Principal, request: QueryRequest) -> str | None:
+        """The result-cache key of a query already seen by this instance, without parsing it."""
+        seen = _seen_queries.get(principal.org_id, request)
+        if seen is None:
+            return None
+        normalized, names = seen
+        streams = self.known_streams(principal.org_id)
+        if any(name not in streams for name in names):
+            return None
+        versions = {name: streams[name].version for name in names}
+        return cache_key(principal.org_id, normalized, request.start_us, request.end_us, versions)
 
     def run(self, principal: Principal, request: QueryRequest, *, use_cache: bool = True) -> QueryOutcome:
         started = time.perf_counter()
+        if use_cache:
+            early_key = self._cache_key(principal, request)
+            cached = self.cache.get(principal.org_id, early_key) if early_key else None
+            if cached is not None:
+                return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
         plan = self.plan(principal, request)
         key = ""
         if use_cache:
+            _seen_queries.put(principal.org_id, request, plan.analysis)
             versions = {name: plan.streams[name].version for name in plan.analysis.streams if name in plan.streams}
             key = cache_key(principal.org_id, plan.analysis.normalized, request.start_us, request.end_us, versions)
             cached = self.cache.get(principal.org_id, key)
