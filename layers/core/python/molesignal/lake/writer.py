@@ -76,8 +76,16 @@ class AlreadyCommitted(Exception):
 
 
 def encode_parquet(table: pa.Table) -> bytes:
+    options = dict(PARQUET_OPTIONS)
+    if TIMESTAMP in table.column_names and pa.types.is_int64(table.schema.field(TIMESTAMP).type):
+        # Timestamps rise within each cluster (and across a compacted file), so their deltas
+        # are small: delta encoding stores them in fewer bytes than a dictionary of unique
+        # values, and engines decode it faster. DuckDB's 5-minute histogram over 10M rows
+        # went from 176 to 99 ms with it (docs/performance.md).
+        options["use_dictionary"] = [name for name in table.column_names if name != TIMESTAMP]
+        options["column_encoding"] = {TIMESTAMP: "DELTA_BINARY_PACKED"}
     sink = io.BytesIO()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    pq.write_table(table, sink, **options)
     return sink.getvalue()
 
 
