@@ -120,15 +120,15 @@ class Tenancy:
         if not sets and not removes:
             return self.get_org(org_id)
         pk, sk = keys.org(org_id)
-        expression = " ".join(
-            clause
-            for clause in ("SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
-            if clause
-        )
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
+        if removes:
+            clauses.append("REMOVE " + ", ".join(removes))
         return self.table.update(
             pk,
             sk,
-            expression,
+            " ".join(clauses),
             names={"#name": "name"} if name is not None else None,
             values=values,
             condition="attribute_exists(pk)",

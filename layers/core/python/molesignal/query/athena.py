@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
@@ -104,7 +103,7 @@ def athena_renderer(
     table_for: Callable[[StreamScan], str],
 ) -> ScanRenderer:
     """Renders a stream scan as a read of the Glue table restricted to the manifest's files."""
-    tenant = sqlglot.condition(tenant_predicate(org_id, start_us, end_us), dialect="duckdb")
+    tenant = tenant_predicate(org_id, start_us, end_us)
 
     def render(scan: StreamScan) -> exp.Expr:
         if not scan.uris:

@@ -331,13 +331,25 @@ def rewrite_query(
 _DUCK_TYPES = {"bool": "BOOLEAN", "int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR"}
 
 
-def tenant_predicate(org_id: str, start_us: int | None, end_us: int | None) -> str:
-    conditions = [f"org_id = {exp.Literal.string(org_id).sql()}"]
+def _time_conditions(start_us: int | None, end_us: int | None) -> list[exp.Expr]:
+    conditions: list[exp.Expr] = []
     if start_us is not None:
-        conditions.append(f"_timestamp >= {int(start_us)}")
+        conditions.append(exp.GTE(this=exp.column("_timestamp"), expression=exp.Literal.number(int(start_us))))
     if end_us is not None:
-        conditions.append(f"_timestamp < {int(end_us)}")
-    return " AND ".join(conditions)
+        conditions.append(exp.LT(this=exp.column("_timestamp"), expression=exp.Literal.number(int(end_us))))
+    return conditions
+
+
+def time_predicate(start_us: int | None, end_us: int | None) -> exp.Expr | None:
+    """``_timestamp`` in [start, end), or None for an unbounded range."""
+    conditions = _time_conditions(start_us, end_us)
+    return exp.and_(*conditions) if conditions else None
+
+
+def tenant_predicate(org_id: str, start_us: int | None, end_us: int | None) -> exp.Expr:
+    """The org and the time range, row by row (Athena: its table covers a prefix, not a file list)."""
+    org = exp.EQ(this=exp.column("org_id"), expression=exp.Literal.string(org_id))
+    return exp.and_(org, *_time_conditions(start_us, end_us))
 
 
 def empty_relation(scan: StreamScan) -> exp.Expr:
@@ -348,16 +360,6 @@ def empty_relation(scan: StreamScan) -> exp.Expr:
         if name not in ("_timestamp", "org_id")
     ]
     return sqlglot.parse_one(f"SELECT {', '.join(columns)} WHERE FALSE", read="duckdb")
-
-
-def time_predicate(start_us: int | None, end_us: int | None) -> exp.Expr | None:
-    conditions: list[exp.Expr] = []
-    column = exp.column("_timestamp")
-    if start_us is not None:
-        conditions.append(exp.GTE(this=column.copy(), expression=exp.Literal.number(int(start_us))))
-    if end_us is not None:
-        conditions.append(exp.LT(this=column.copy(), expression=exp.Literal.number(int(end_us))))
-    return exp.and_(*conditions) if conditions else None
 
 
 def _read_parquet(uris: Sequence[str]) -> exp.Expr:
@@ -387,8 +389,8 @@ def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> Sc
     def render(scan: StreamScan) -> exp.Expr:
         if not scan.uris:
             return empty_relation(scan)
-        whole = [uri for uri in scan.uris if uri in scan.inside] if where is not None else list(scan.uris)
-        edges = [uri for uri in scan.uris if uri not in whole]
+        whole = [uri for uri in scan.uris if where is None or uri in scan.inside]
+        edges = [uri for uri in scan.uris if where is not None and uri not in scan.inside]
         parts: list[exp.Select] = []
         if whole:
             parts.append(exp.select(exp.Star()).from_(_read_parquet(whole)))

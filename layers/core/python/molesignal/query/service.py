@@ -179,32 +179,34 @@ class QueryService:
                 inside=frozenset(lake_uri(f["key"]) for f in files if inside(f, start_us, end_us)),
             )
 
-    def _cache_key(self, principal: Principal, request: QueryRequest) -> str | None:
-        """The result-cache key of a query already seen by this instance, without parsing it."""
-        seen = _seen_queries.get(principal.org_id, request)
-        if seen is None:
-            return None
-        normalized, names = seen
-        streams = self.known_streams(principal.org_id)
+    @staticmethod
+    def _result_key(
+        org_id: str, request: QueryRequest, normalized: str, names: Sequence[str], streams: dict[str, Stream]
+    ) -> str | None:
+        """The result-cache key: the canonical query, its range and each stream's data version."""
         if any(name not in streams for name in names):
-            return None
+            return None  # confine() reports TABLE_NOT_FOUND; nothing to look up or keep
         versions = {name: streams[name].version for name in names}
-        return cache_key(principal.org_id, normalized, request.start_us, request.end_us, versions)
+        return cache_key(org_id, normalized, request.start_us, request.end_us, versions)
 
     def run(self, principal: Principal, request: QueryRequest, *, use_cache: bool = True) -> QueryOutcome:
         started = time.perf_counter()
+        org_id = principal.org_id
+        looked_up: str | None = None
         if use_cache:
-            early_key = self._cache_key(principal, request)
-            cached = self.cache.get(principal.org_id, early_key) if early_key else None
-            if cached is not None:
-                return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
+            # A query this instance has seen reaches the cache without being parsed again.
+            seen = _seen_queries.get(org_id, request)
+            if seen is not None:
+                looked_up = self._result_key(org_id, request, *seen, self.known_streams(org_id))
+                cached = self.cache.get(org_id, looked_up) if looked_up else None
+                if cached is not None:
+                    return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
         plan = self.plan(principal, request)
-        key = ""
+        key: str | None = None
         if use_cache:
-            _seen_queries.put(principal.org_id, request, plan.analysis)
-            versions = {name: plan.streams[name].version for name in plan.analysis.streams if name in plan.streams}
-            key = cache_key(principal.org_id, plan.analysis.normalized, request.start_us, request.end_us, versions)
-            cached = self.cache.get(principal.org_id, key)
+            _seen_queries.put(org_id, request, plan.analysis)
+            key = self._result_key(org_id, request, plan.analysis.normalized, plan.analysis.streams, plan.streams)
+            cached = self.cache.get(org_id, key) if key and key != looked_up else None
             if cached is not None:
                 return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
         self._resolve_files(plan, principal, request)
@@ -219,8 +221,8 @@ class QueryService:
             cache_hit=False,
             engine=engine,
         )
-        if use_cache:
-            self.cache.put(principal.org_id, key, outcome.to_cache())
+        if key:
+            self.cache.put(org_id, key, outcome.to_cache())
         return outcome
 
     def stream(self, principal: Principal, request: QueryRequest) -> Iterator[Any]:
