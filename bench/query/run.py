@@ -284,25 +284,25 @@ RUNNERS: dict[str, Callable[[Bench, Query], list[tuple]]] = {
 
 
 def capture_engine_sql(bench: Bench) -> None:
-    """The SQL the product hands DuckDB for each query (its confine() output)."""
+    """The SQL the product hands DuckDB for each query (its duckdb_sql() output)."""
     import molesignal.query.service as service_module
 
     captured: list[str] = []
-    original = service_module.confine
+    original = service_module.duckdb_sql
 
     def spy(*args: Any, **kwargs: Any) -> str:
         sql = original(*args, **kwargs)
         captured.append(sql)
         return sql
 
-    service_module.confine = spy  # type: ignore[assignment]
+    service_module.duckdb_sql = spy  # type: ignore[assignment]
     try:
         for q in QUERIES:
             captured.clear()
             run_molesignal(bench, q)
             bench.engine_sql[q.name] = captured[-1]
     finally:
-        service_module.confine = original  # type: ignore[assignment]
+        service_module.duckdb_sql = original  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- measuring
@@ -449,7 +449,7 @@ def stage_timers() -> Iterator[StageTimer]:
     timer.wrap(Streams, "all", "streams_ddb")
     timer.wrap(Streams, "manifest_hours", "manifest_ddb")
     timer.wrap(ResultCache, "get", "cache_get")
-    timer.wrap(service_module, "confine", "confine_rewrite")
+    timer.wrap(service_module, "duckdb_sql", "confine_rewrite")
     timer.wrap(DuckEngine, "connect", "duckdb_connect_confine")
     timer.wrap(DuckEngine, "execute", "duckdb_engine_total")
     timer.wrap(botocore.parsers.ResponseParser, "parse", "aws_parse")
@@ -467,7 +467,7 @@ STAGES = (
     ("parse_guard", "sqlglot parse + guard (analyze_query)"),
     ("streams_ddb", "stream list from DynamoDB (Streams.all)"),
     ("manifest_ddb", "manifest from DynamoDB (Streams.manifest_hours)"),
-    ("confine_rewrite", "confined rewrite (confine: sqlglot)"),
+    ("confine_rewrite", "optimised, confined rewrite (duckdb_sql: sqlglot)"),
     ("duckdb_connect_confine", "DuckDB connect + SET allowed_paths/lock (DuckEngine.connect)"),
     ("duckdb_execute_fetch", "DuckDB execute + fetch (DuckEngine.execute minus connect)"),
     ("other", "the rest (QueryService(), Plan, jsonable rows, outcome)"),

@@ -300,6 +300,22 @@ def confine(
     return str(analysis.tree.sql(dialect="duckdb"))
 
 
+def duckdb_sql(
+    analysis: Analysis,
+    *,
+    org_id: str,
+    known_streams: set[str],
+    scans: Mapping[str, StreamScan],
+    start_us: int | None,
+    end_us: int | None,
+) -> str:
+    """The SQL DuckDB runs: the checked query, optimised, every stream replaced by its scan."""
+    from molesignal.query.optimize import group_by_bucket_index
+
+    group_by_bucket_index(analysis, scans)  # before confine(): it needs the stream tables
+    return confine(analysis, known_streams=known_streams, scans=scans, render=duckdb_renderer(org_id, start_us, end_us))
+
+
 def rewrite_query(
     sql: str,
     *,
@@ -316,8 +332,8 @@ def rewrite_query(
         if stream not in known_streams:
             raise TableNotFound(f"TABLE_NOT_FOUND: stream {stream!r} does not exist")
     scans = {stream: scan_for(stream) for stream in analysis.streams}
-    engine_sql = confine(
-        analysis, known_streams=known_streams, scans=scans, render=duckdb_renderer(org_id, start_us, end_us)
+    engine_sql = duckdb_sql(
+        analysis, org_id=org_id, known_streams=known_streams, scans=scans, start_us=start_us, end_us=end_us
     )
     return GuardedQuery(
         sql=engine_sql,

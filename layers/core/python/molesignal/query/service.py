@@ -16,7 +16,7 @@ from molesignal.lake.streams import Stream, Streams, inside
 from molesignal.query.cache import ResultCache, cache_key
 from molesignal.query.duck import Column, DuckEngine
 from molesignal.query.errors import PermissionDenied, QueryLimitExceeded
-from molesignal.query.guard import Analysis, StreamScan, analyze_query, confine, duckdb_renderer
+from molesignal.query.guard import Analysis, StreamScan, analyze_query, duckdb_sql
 from molesignal.query.snapshot import SNAPSHOTS
 from molesignal.query.values import jsonable
 from molesignal.quotas import Limiter, RateKind
@@ -230,13 +230,19 @@ class QueryService:
         plan = self.plan(principal, request)
         self._resolve_files(plan, principal, request)
         self._choose_engine(plan, streaming=True)
-        sql = confine(
+        sql = self._duckdb_sql(plan, principal, request)
+        return DuckEngine().stream(sql, plan.uris, timeout_s=get_settings().query_timeout_s)
+
+    @staticmethod
+    def _duckdb_sql(plan: Plan, principal: Principal, request: QueryRequest) -> str:
+        return duckdb_sql(
             plan.analysis,
+            org_id=principal.org_id,
             known_streams=set(plan.streams),
             scans=plan.scans,
-            render=duckdb_renderer(principal.org_id, request.start_us, request.end_us),
+            start_us=request.start_us,
+            end_us=request.end_us,
         )
-        return DuckEngine().stream(sql, plan.uris, timeout_s=get_settings().query_timeout_s)
 
     def _choose_engine(self, plan: Plan, *, streaming: bool = False) -> str:
         settings = get_settings()
@@ -268,12 +274,7 @@ class QueryService:
                 max_rows=settings.query_max_rows,
                 timeout_s=settings.query_timeout_s,
             )
-        sql = confine(
-            plan.analysis,
-            known_streams=set(plan.streams),
-            scans=plan.scans,
-            render=duckdb_renderer(principal.org_id, request.start_us, request.end_us),
-        )
+        sql = self._duckdb_sql(plan, principal, request)
         return DuckEngine().execute(
             sql, plan.uris, max_rows=settings.query_max_rows, timeout_s=settings.query_timeout_s
         )
