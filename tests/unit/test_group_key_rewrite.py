@@ -87,6 +87,11 @@ def test_a_scaled_time_bucket_is_grouped_by_its_index(sql: str, key: str, scans:
         ("SELECT _timestamp // 60 * 60 AS b, count(*) FROM logs GROUP BY ALL", "GROUP BY ALL"),
         ("SELECT *, _timestamp // 60 * 60 FROM logs GROUP BY 2", "an ordinal next to a star"),
         ("SELECT _timestamp * 60 AS b FROM logs GROUP BY _timestamp // 60 * 60 + code", "a column in the key"),
+        ("SELECT _timestamp // 60 * 60 AS _stream FROM logs GROUP BY _stream", "a column the writer adds"),
+        (
+            "SELECT _timestamp // 60 * 60 AS b, (SELECT count(*) FROM other) FROM logs GROUP BY b",
+            "a nested query may refer to the key",
+        ),
     ],
 )
 def test_other_keys_are_left_as_written(sql: str, why: str, scans: dict[str, StreamScan]) -> None:
@@ -110,6 +115,8 @@ def test_other_keys_are_left_as_written(sql: str, why: str, scans: dict[str, Str
         "SELECT 5 - _timestamp % 7 AS b, count(*) AS n FROM logs GROUP BY b ORDER BY b",
         "SELECT _timestamp // 60 * -60 + 1 AS b, count(*) AS n FROM logs GROUP BY b ORDER BY b",
         "SELECT count(*) AS buckets FROM (SELECT _timestamp // 3600000000 * 3600000000 AS h FROM logs GROUP BY h)",
+        "WITH per AS (SELECT _timestamp // 300 * 300 AS b, count(*) AS n FROM logs GROUP BY b) "
+        "SELECT b, n FROM per ORDER BY b",
         "SELECT DISTINCT _timestamp // 1000 * 1000 AS b FROM logs GROUP BY b ORDER BY b",
     ],
 )

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
+
 if TYPE_CHECKING:
     from molesignal.query.guard import Analysis, StreamScan
 
-TIME_COLUMN = "_timestamp"
 _INTEGER_OPS = (exp.IntDiv, exp.Mod, exp.Add, exp.Sub, exp.Mul)
 _GROUPING_CONSTRUCTS = (exp.Rollup, exp.Cube, exp.GroupingSets)
 
@@ -41,14 +42,23 @@ def group_by_bucket_index(analysis: Analysis, scans: Mapping[str, StreamScan]) -
             continue
         if any(group.args.get(k) for k in ("all", "rollup", "cube", "grouping_sets", "totals")):
             continue
-        if any(isinstance(key, _GROUPING_CONSTRUCTS) for key in group.expressions):
+        if any(isinstance(key, _GROUPING_CONSTRUCTS) for key in group.expressions) or _binds_groups_elsewhere(select):
             continue
-        columns = {name.lower() for name in scans[stream_of[id(table)]].columns} | {TIME_COLUMN, "org_id"}
+        # Every column the files may hold: DuckDB binds a GROUP BY name to a column before an alias.
+        columns = {name.lower() for name in scans[stream_of[id(table)]].columns} | {TIMESTAMP, ORG_ID, STREAM}
         for key in list(group.expressions):
             target = _group_target(key, select, columns)
             index = _bucket_index(target, table.alias_or_name) if target is not None else None
             if index is not None:
                 key.replace(index.copy())
+
+
+def _binds_groups_elsewhere(select: exp.Select) -> bool:
+    """A nested query (or a CTE of this one) may refer to the group keys from inside: left alone.
+
+    (``GROUPING()``, which names keys exactly too, is not on the allow-list.)
+    """
+    return any(node is not select for node in select.find_all(exp.Select))
 
 
 def _only_stream_read(select: exp.Select, stream_of: Mapping[int, str]) -> exp.Table | None:
@@ -114,7 +124,7 @@ def _integer_on_time(node: exp.Expr, qualifier: str) -> bool:
     if isinstance(node, exp.Column):
         unqualified = not node.args.get("db") and not node.args.get("catalog")
         own = not node.table or node.table.lower() == qualifier.lower()
-        return unqualified and own and node.name.lower() == TIME_COLUMN
+        return unqualified and own and node.name.lower() == TIMESTAMP
     if isinstance(node, exp.Neg):
         return _integer_on_time(node.this, qualifier)
     if isinstance(node, _INTEGER_OPS):
