@@ -181,3 +181,36 @@ def test_the_retention_schedule_is_registered_and_fires(
     assert (report["truncated"], report["errors"]) == (False, 0)
     assert len(manifest(tenant["org"], stream)) == 1
     assert Scheduler(tuple(registry.REGISTRY.schedules)).fire("retention_worker")["files_removed"] == 0
+
+
+def test_a_deleted_stream_goes_at_once_and_its_objects_after_the_grace(
+    client: httpx.Client, tenant: dict[str, Any], stream: str, moment: int
+) -> None:
+    org, admin = tenant["org"], tenant["viewer"]
+    land(client, tenant, stream, moment - DAY_US, moment - DAY_US + 1)
+    land(client, tenant, stream, moment - 2 * HOUR_US)
+    drain_ingest()
+    entries = manifest(org, stream)
+    usage_before = Limiter(Table()).usage(org)["storage_bytes"]
+    assert len(entries) == 2 and count(client, admin, stream, moment) == (3, False)
+
+    deleted = client.delete(f"/api/v1/streams/{stream}", headers=admin.headers)
+
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"name": stream, "deleted_files": 2}
+    query = {"sql": f"SELECT 1 FROM {stream}", "time_range": {"start": moment - DAY_US, "end": moment}}
+    gone = client.post("/api/v1/query", json=query, headers=admin.headers)
+    assert gone.status_code == 404 and gone.json()["code"] == "TABLE_NOT_FOUND"
+    assert manifest(org, stream) == []
+    assert Limiter(Table()).usage(org)["storage_bytes"] == usage_before - sum(int(e["bytes"]) for e in entries)
+    # A query planned a moment before may still be reading the files: they outlive the grace.
+    scheduled = gc_items(org, stream, "GRACE")
+    assert [sorted(i["keys"]) for i in scheduled] == [sorted(e["key"] for e in entries)]
+    assert {i["reason"] for i in scheduled} == {"stream deleted"}
+    assert all(object_exists(e["key"]) for e in entries)
+    sweep_at(now_us() + 14 * 60_000_000)
+    assert all(object_exists(e["key"]) for e in entries)
+    sweep_at(now_us() + 16 * 60_000_000)
+    assert not any(object_exists(e["key"]) for e in entries)
+    assert gc_items(org, stream, "GRACE") == []
+    assert client.delete(f"/api/v1/streams/{stream}", headers=admin.headers).status_code == 404

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from molesignal import aws
 from molesignal.errors import NotFound
-from molesignal.lake.streams import Stream, Streams, manifest_partition, note_local_change, stream_key
-from molesignal.quotas import Limiter
-from molesignal.settings import get_settings
+from molesignal.lake import garbage
+from molesignal.lake.streams import Stream, Streams, note_local_change, stream_key
+from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Table
 
 
@@ -33,24 +32,43 @@ def update_stream_settings(
     return Stream.from_item(item)
 
 
-def delete_stream(table: Table, org_id: str, name: str) -> int:
-    """Remove a stream: first its metadata (queries stop seeing it), then manifest and files."""
+REMOVALS_PER_TRANSACTION = 90  # + usage and garbage: under DynamoDB's 100 actions
+
+
+def delete_stream(table: Table, org_id: str, name: str, *, now_us: int | None = None) -> int:
+    """Remove a stream: first its metadata (queries stop seeing it), then its manifest.
+
+    Its objects are not deleted here but scheduled, in the transactions that remove their
+    manifest entries, for deletion after the garbage grace (``molesignal.lake.garbage``), as
+    compaction and retention do: a query planned a moment earlier may still be reading them.
+    """
     streams = Streams(table)
-    stream = streams.get(org_id, name)
+    streams.get(org_id, name)  # NotFound for a stream that does not exist
     table.delete(*stream_key(org_id, name))
     note_local_change(org_id)
     files = streams.manifest(org_id, name)
-    s3 = aws.client("s3")
-    bucket = get_settings().resource_name("lake")
-    for start in range(0, len(files), 1000):
-        chunk = files[start : start + 1000]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f["key"]} for f in chunk], "Quiet": True})
-    partition = manifest_partition(org_id, name)
-    for entry in files:
-        table.delete(partition, entry["sk"])
-    Limiter(table).add_storage(org_id, -sum(int(f["bytes"]) for f in files))
+    delete_after = garbage.new_delete_after(garbage.DEFAULT_GRACE_S, now_us)
+    usage_pk, usage_sk = keys.usage(org_id)
+    for start in range(0, len(files), REMOVALS_PER_TRANSACTION):
+        batch = files[start : start + REMOVALS_PER_TRANSACTION]
+        operations: list[dict[str, Any]] = [
+            {"Delete": {"TableName": table.name, "Key": table.marshal({"pk": e["pk"], "sk": e["sk"]})}} for e in batch
+        ]
+        operations.append(
+            {
+                "Update": {
+                    "TableName": table.name,
+                    "Key": table.marshal({"pk": usage_pk, "sk": usage_sk}),
+                    "UpdateExpression": "ADD storage_bytes :b",
+                    "ExpressionAttributeValues": table.marshal({":b": -sum(int(e["bytes"]) for e in batch)}),
+                }
+            }
+        )
+        operations.append(
+            garbage.grace_put(table, org_id, batch, delete_after_us=delete_after, reason="stream deleted")
+        )
+        table.client.transact_write_items(TransactItems=operations)
     from molesignal.query.glue import drop_table
 
     drop_table(org_id, name)
-    del stream
     return len(files)
