@@ -50,6 +50,19 @@ QUOTA_MEMO_S = 5.0
 _quota_memo: dict[str, tuple[Quota, float]] = {}
 
 
+def storage_usage_change(table: Table, org_id: str, delta_bytes: int) -> dict[str, Any]:
+    """A transaction operation moving the org's stored bytes in the commit that lands or removes them."""
+    pk, sk = keys.usage(org_id)
+    return {
+        "Update": {
+            "TableName": table.name,
+            "Key": table.marshal({"pk": pk, "sk": sk}),
+            "UpdateExpression": "ADD storage_bytes :b",
+            "ExpressionAttributeValues": table.marshal({":b": delta_bytes}),
+        }
+    }
+
+
 @dataclass
 class Limiter:
     table: Table

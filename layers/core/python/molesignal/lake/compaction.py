@@ -63,8 +63,8 @@ from molesignal.lake.streams import (
 from molesignal.lake.visibility import drop_superseded
 from molesignal.lake.writer import encode_parquet
 from molesignal.observability import logger
+from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
-from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Table
 
 MIB = 1024 * 1024
@@ -449,17 +449,7 @@ class Compactor:
                 }
             }
         )
-        usage_pk, usage_sk = keys.usage(org_id)
-        operations.append(
-            {
-                "Update": {
-                    "TableName": table.name,
-                    "Key": table.marshal({"pk": usage_pk, "sk": usage_sk}),
-                    "UpdateExpression": "ADD storage_bytes :b",
-                    "ExpressionAttributeValues": table.marshal({":b": delta}),
-                }
-            }
-        )
+        operations.append(storage_usage_change(table, org_id, delta))
         client = table.client
         for attempt in range(_CONFLICT_RETRIES):
             try:

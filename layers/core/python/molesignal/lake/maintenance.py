@@ -7,7 +7,7 @@ from typing import Any
 from molesignal.errors import NotFound
 from molesignal.lake import garbage
 from molesignal.lake.streams import Stream, Streams, note_local_change, stream_key
-from molesignal.storage import keys
+from molesignal.quotas import storage_usage_change
 from molesignal.storage.table import ConditionFailed, Table
 
 
@@ -48,22 +48,12 @@ def delete_stream(table: Table, org_id: str, name: str, *, now_us: int | None = 
     note_local_change(org_id)
     files = streams.manifest(org_id, name)
     delete_after = garbage.new_delete_after(garbage.DEFAULT_GRACE_S, now_us)
-    usage_pk, usage_sk = keys.usage(org_id)
     for start in range(0, len(files), REMOVALS_PER_TRANSACTION):
         batch = files[start : start + REMOVALS_PER_TRANSACTION]
         operations: list[dict[str, Any]] = [
             {"Delete": {"TableName": table.name, "Key": table.marshal({"pk": e["pk"], "sk": e["sk"]})}} for e in batch
         ]
-        operations.append(
-            {
-                "Update": {
-                    "TableName": table.name,
-                    "Key": table.marshal({"pk": usage_pk, "sk": usage_sk}),
-                    "UpdateExpression": "ADD storage_bytes :b",
-                    "ExpressionAttributeValues": table.marshal({":b": -sum(int(e["bytes"]) for e in batch)}),
-                }
-            }
-        )
+        operations.append(storage_usage_change(table, org_id, -sum(int(e["bytes"]) for e in batch)))
         operations.append(
             garbage.grace_put(table, org_id, batch, delete_after_us=delete_after, reason="stream deleted")
         )

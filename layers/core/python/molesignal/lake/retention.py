@@ -27,6 +27,7 @@ from molesignal.lake import garbage
 from molesignal.lake.streams import Stream, Streams, landed_key, note_local_change, stream_key
 from molesignal.lake.visibility import drop_superseded
 from molesignal.observability import logger
+from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import Item, Table
@@ -210,17 +211,7 @@ class Retention:
                 }
             }
         )
-        usage_pk, usage_sk = keys.usage(stream.org_id)
-        operations.append(
-            {
-                "Update": {
-                    "TableName": table.name,
-                    "Key": table.marshal({"pk": usage_pk, "sk": usage_sk}),
-                    "UpdateExpression": "ADD storage_bytes :b",
-                    "ExpressionAttributeValues": table.marshal({":b": -size}),
-                }
-            }
-        )
+        operations.append(storage_usage_change(table, stream.org_id, -size))
         operations.append(
             garbage.grace_put(
                 table,

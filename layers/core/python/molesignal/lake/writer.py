@@ -39,6 +39,7 @@ from molesignal.lake.streams import (
     note_local_change,
     stream_key,
 )
+from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import Table
@@ -224,7 +225,14 @@ class Lake:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact([marker, *last, self._stream_update(stream, files, batch_schema), self._usage_add(org_id, size)])
+        self._transact(
+            [
+                marker,
+                *last,
+                self._stream_update(stream, files, batch_schema),
+                storage_usage_change(self.table, org_id, size),
+            ]
+        )
         note_local_change(org_id)
 
     def _manifest_put(self, org_id: str, stream: str, request_id: str, landed: LandedFile) -> dict[str, Any]:
@@ -289,17 +297,6 @@ class Lake:
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#schema": "schema", "#name": "name", "#bytes": "bytes"},
                 "ExpressionAttributeValues": self.table.marshal({**values, ":kind": "stream"}),
-            }
-        }
-
-    def _usage_add(self, org_id: str, size: int) -> dict[str, Any]:
-        pk, sk = keys.usage(org_id)
-        return {
-            "Update": {
-                "TableName": self.table.name,
-                "Key": self.table.marshal({"pk": pk, "sk": sk}),
-                "UpdateExpression": "ADD storage_bytes :b",
-                "ExpressionAttributeValues": self.table.marshal({":b": size}),
             }
         }
 
