@@ -6,6 +6,7 @@ from typing import Any
 
 from molesignal.errors import NotFound
 from molesignal.lake import garbage
+from molesignal.lake.retention import REMOVALS_PER_TRANSACTION
 from molesignal.lake.streams import Stream, Streams, note_local_change, stream_key
 from molesignal.quotas import storage_usage_change
 from molesignal.storage.table import ConditionFailed, Table
@@ -32,10 +33,7 @@ def update_stream_settings(
     return Stream.from_item(item)
 
 
-REMOVALS_PER_TRANSACTION = 90  # + usage and garbage: under DynamoDB's 100 actions
-
-
-def delete_stream(table: Table, org_id: str, name: str, *, now_us: int | None = None) -> int:
+def delete_stream(table: Table, org_id: str, name: str) -> int:
     """Remove a stream: first its metadata (queries stop seeing it), then its manifest.
 
     Its objects are not deleted here but scheduled, in the transactions that remove their
@@ -47,7 +45,7 @@ def delete_stream(table: Table, org_id: str, name: str, *, now_us: int | None = 
     table.delete(*stream_key(org_id, name))
     note_local_change(org_id)
     files = streams.manifest(org_id, name)
-    delete_after = garbage.new_delete_after(garbage.DEFAULT_GRACE_S, now_us)
+    delete_after = garbage.new_delete_after(garbage.DEFAULT_GRACE_S)
     for start in range(0, len(files), REMOVALS_PER_TRANSACTION):
         batch = files[start : start + REMOVALS_PER_TRANSACTION]
         operations: list[dict[str, Any]] = [

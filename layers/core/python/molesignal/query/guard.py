@@ -20,6 +20,7 @@ from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 
 from molesignal.query.allowlist import ANONYMOUS, TABLE_FUNCTIONS, TYPED
 from molesignal.query.errors import InvalidSql, PermissionDenied, TableNotFound
+from molesignal.query.optimize import group_by_bucket_index
 
 RESERVED_PREFIX = "__ms_"
 MAX_SQL_LENGTH = 100_000
@@ -310,8 +311,6 @@ def duckdb_sql(
     end_us: int | None,
 ) -> str:
     """The SQL DuckDB runs: the checked query, optimised, every stream replaced by its scan."""
-    from molesignal.query.optimize import group_by_bucket_index
-
     group_by_bucket_index(analysis, scans)  # before confine(): it needs the stream tables
     return confine(analysis, known_streams=known_streams, scans=scans, render=duckdb_renderer(org_id, start_us, end_us))
 
