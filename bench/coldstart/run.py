@@ -35,7 +35,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CODE_PATHS = [REPO / "layers" / "core" / "python", REPO / "functions", REPO]
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+
+from bench.common import CODE_PATHS, git_info, host_info, loadavg  # noqa: E402
+
 RESULTS_DIR = REPO / "bench" / "results"
 
 BASELINE = "baseline"
@@ -500,34 +504,9 @@ def print_table(summary: dict[str, Any], target_ratio: float) -> None:
             print(f"  {b['self_ms']:7.1f} ms self          {b['module']:<24} (module body)")
 
 
-def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return out.stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "dirty": bool(changed), "changed": changed}
-
-
 def machine_info(child: Child) -> dict[str, Any]:
     """The machine, and the interpreter the children ran (which may not be this one)."""
-    return {
-        **child.info,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
+    return {**child.info, **host_info(), "processor": platform.processor() or None}
 
 
 def main(argv: list[str] | None = None) -> int:

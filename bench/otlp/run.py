@@ -38,19 +38,14 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
 import pstats
-import re
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +57,7 @@ for _path in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
 import dataset  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, short_path  # noqa: E402
 
 from molesignal.auth.principal import Principal, Role  # noqa: E402
 from molesignal.ingest import envelope  # noqa: E402
@@ -576,14 +572,6 @@ def profile_top(profiler: cProfile.Profile, top: int) -> dict[str, Any]:
     }
 
 
-def short_path(filename: str) -> str:
-    filename = re.sub(r"^.*/lib/python3\.\d+/(site-packages/)?", "", filename)
-    for base in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
-        if filename.startswith(f"{base}/"):
-            return filename[len(str(base)) + 1 :]
-    return filename
-
-
 def profile_product(ds: Dataset, requests: int, top: int) -> dict[str, Any]:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -593,42 +581,6 @@ def profile_product(ds: Dataset, requests: int, top: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- (c) end to end
-
-
-class AwsCallTimer:
-    """Times every botocore API call made in this process (the handlers run in it)."""
-
-    def __init__(self) -> None:
-        from botocore.client import BaseClient
-
-        self._cls = BaseClient
-        self._orig = BaseClient._make_api_call
-        self._lock = threading.Lock()
-        self.calls: list[tuple[str, str, float]] = []
-        timer = self
-
-        def timed_call(client: Any, operation_name: str, api_params: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return timer._orig(client, operation_name, api_params)
-            finally:
-                elapsed = time.perf_counter() - t0
-                with timer._lock:
-                    timer.calls.append((client.meta.service_model.service_name, operation_name, elapsed))
-
-        self._timed = timed_call
-
-    def __enter__(self) -> AwsCallTimer:
-        self._cls._make_api_call = self._timed  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._cls._make_api_call = self._orig  # type: ignore[method-assign]
-
-    def take(self) -> list[tuple[str, str, float]]:
-        with self._lock:
-            calls, self.calls = self.calls, []
-        return calls
 
 
 def end_to_end(datasets: list[Dataset], requests: int, quiet: bool) -> dict[str, Any]:  # noqa: PLR0915
@@ -811,23 +763,10 @@ def print_report(result: dict[str, Any]) -> None:
             )
 
 
-def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return out.stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "dirty": bool(changed), "changed": changed}
-
-
 def machine_info(default_threads: tuple[int, int]) -> dict[str, Any]:
     from google.protobuf.internal import api_implementation
 
-    versions = {}
-    for name in (
+    packages = (
         "protobuf",
         "opentelemetry-proto",
         "pyarrow",
@@ -838,30 +777,14 @@ def machine_info(default_threads: tuple[int, int]) -> dict[str, Any]:
         "mangum",
         "moto",
         "boto3",
-    ):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    )
     return {
-        "python": platform.python_version(),
-        "executable": sys.executable,
-        "packages": versions,
+        **interpreter_info(packages),
         "protobuf_implementation": api_implementation.Type(),
         "arrow_simd_level": pa.runtime_info().simd_level,
         "arrow_default_cpu_count": default_threads[0],
         "arrow_default_io_thread_count": default_threads[1],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
     }
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def load_datasets(names: list[str], requests: int, per_request: int, seed: int, quiet: bool) -> list[Dataset]:

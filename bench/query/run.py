@@ -45,18 +45,14 @@ import datetime as dt
 import functools
 import json
 import os
-import platform
 import pstats
-import re
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +63,7 @@ for _path in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
 
 import dataset  # noqa: E402
 import duckdb  # noqa: E402
+from bench.common import git_info, interpreter_info, loadavg, short_path  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
 OWN_PREFIXES = ("molesignal/", "query_api/", "bench/")
@@ -617,17 +614,6 @@ def profile_top(profiler: cProfile.Profile, top: int) -> dict[str, Any]:
     }
 
 
-def short_path(filename: str) -> str:
-    filename = re.sub(r"^.*/lib/python3\.\d+/(site-packages/)?", "", filename)
-    for base in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
-        if filename.startswith(f"{base}/"):
-            return filename[len(str(base)) + 1 :]
-    return filename
-
-
-# ---------------------------------------------------------------- report
-
-
 def r3(value: float) -> float:
     return round(value, 3)
 
@@ -783,40 +769,10 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"  {t['status']:<4}  {t['name']}: {t['value']} (target {t['target']})")
 
 
-def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return out.stdout
-
-    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "dirty": bool(changed), "changed": changed}
-
-
 def machine_info() -> dict[str, Any]:
-    versions = {}
-    for name in ("duckdb", "chdb", "chdb-core", "pyarrow", "numpy", "sqlglot", "moto", "boto3", "botocore", "orjson"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "python": platform.python_version(),
-        "executable": sys.executable,
-        "packages": versions,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
+    return interpreter_info(
+        ("duckdb", "chdb", "chdb-core", "pyarrow", "numpy", "sqlglot", "moto", "boto3", "botocore", "orjson")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915

@@ -1,0 +1,102 @@
+"""What the benchmarks share: the machine and commit they ran on, profile paths made short,
+and a timer around every AWS call.
+
+The scripts run as files (``python bench/<name>/run.py``); each puts the repository on
+``sys.path`` first and then imports this as ``bench.common``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CODE_PATHS = (REPO / "layers" / "core" / "python", REPO / "functions", REPO)
+
+
+def git_info() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
+    return {"commit": git("rev-parse", "HEAD").strip() or None, "dirty": bool(changed), "changed": changed}
+
+
+def host_info() -> dict[str, Any]:
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count()}
+
+
+def interpreter_info(packages: Iterable[str]) -> dict[str, Any]:
+    """This interpreter, the versions of ``packages`` (None when absent) and the host."""
+    versions: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "executable": sys.executable, "packages": versions, **host_info()}
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def short_path(filename: str) -> str:
+    """A profile entry's file, relative to site-packages or to the repository's code roots."""
+    filename = re.sub(r"^.*/lib/python3\.\d+/(site-packages/)?", "", filename)
+    for base in CODE_PATHS:
+        if filename.startswith(f"{base}/"):
+            return filename[len(str(base)) + 1 :]
+    return filename
+
+
+class AwsCallTimer:
+    """Times every botocore API call made in this process (the handlers run in it)."""
+
+    def __init__(self) -> None:
+        from botocore.client import BaseClient
+
+        self._cls = BaseClient
+        self._orig = BaseClient._make_api_call
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str, float]] = []
+        timer = self
+
+        def timed_call(client: Any, operation_name: str, api_params: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return timer._orig(client, operation_name, api_params)
+            finally:
+                elapsed = time.perf_counter() - t0
+                with timer._lock:
+                    timer.calls.append((client.meta.service_model.service_name, operation_name, elapsed))
+
+        self._timed = timed_call
+
+    def __enter__(self) -> AwsCallTimer:
+        self._cls._make_api_call = self._timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cls._make_api_call = self._orig  # type: ignore[method-assign]
+
+    def take(self) -> list[tuple[str, str, float]]:
+        with self._lock:
+            calls, self.calls = self.calls, []
+        return calls
