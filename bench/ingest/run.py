@@ -316,10 +316,10 @@ def summarise_measures(measures: list[Measure], input_bytes: int, records: int) 
 
 def stage_breakdown(batches: list[bytes], schemas: list[dict[str, str]]) -> dict[str, Any]:
     """Seconds per stage of the worker path, one pass, no profiler: to_table's Arrow read
-    (``_fast``), its big-integer scan, its orjson fallback (``_slow``); the rest of prepare
-    (stamping, sort); split_by_hour; cluster; encode_parquet."""
+    (``_fast``), its big-integer check (``may_have_rounded_integers``), its orjson fallback
+    (``_slow``); the rest of prepare (stamping, sort); split_by_hour; cluster; encode_parquet."""
     t: dict[str, float] = dict.fromkeys(
-        ("to_table", "fast_read", "big_int_scan", "slow_fallback", "prepare_rest", "split", "cluster", "encode"), 0.0
+        ("to_table", "fast_read", "big_int_check", "slow_fallback", "prepare_rest", "split", "cluster", "encode"), 0.0
     )
     slow_batches = 0
     for ndjson, schema in zip(batches, schemas, strict=True):
@@ -329,7 +329,7 @@ def stage_breakdown(batches: list[bytes], schemas: list[dict[str, str]]) -> dict
         c1 = time.perf_counter()
         fast = arrow_batch._fast(ndjson, schema)
         c2 = time.perf_counter()
-        hit = any(pa.types.is_floating(f.type) for f in fast.schema) and arrow_batch._BIG_INT.search(ndjson)
+        hit = arrow_batch.may_have_rounded_integers(fast)
         c3 = time.perf_counter()
         if hit:
             arrow_batch._slow(ndjson, schema)
@@ -346,7 +346,7 @@ def stage_breakdown(batches: list[bytes], schemas: list[dict[str, str]]) -> dict
         c7 = time.perf_counter()
         t["to_table"] += c1 - c0
         t["fast_read"] += c2 - c1
-        t["big_int_scan"] += c3 - c2
+        t["big_int_check"] += c3 - c2
         t["slow_fallback"] += c4 - c3
         t["prepare_rest"] += max(0.0, (c5 - c4) - (c1 - c0))
         t["split"] += c6 - c5
@@ -357,7 +357,7 @@ def stage_breakdown(batches: list[bytes], schemas: list[dict[str, str]]) -> dict
     return {
         "seconds": {k: r3(v) for k, v in t.items()},
         "share_of_worker_path": {k: r3(t[k] / total) for k in stages},
-        "to_table_split": {k: r3(t[k] / t["to_table"]) for k in ("fast_read", "big_int_scan", "slow_fallback")},
+        "to_table_split": {k: r3(t[k] / t["to_table"]) for k in ("fast_read", "big_int_check", "slow_fallback")},
         "batches_through_slow_fallback": slow_batches,
         "batches": len(batches),
     }

@@ -26,3 +26,30 @@ def test_integers_beyond_two_to_the_53_take_the_exact_path() -> None:
     big = 9_007_199_254_740_993
     table = arrow_batch.to_table(_ndjson([{"_timestamp": 1, "v": 0.5}, {"_timestamp": 2, "v": big}]), {})
     assert table.column("v").to_pylist() == ["0.5", str(big)]
+
+
+def test_big_integers_inside_strings_stay_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A span's events land as JSON text: nanosecond times inside a string lose nothing.
+    monkeypatch.setattr(arrow_batch, "_slow", lambda *_: pytest.fail("took the slow path"))
+    events = orjson.dumps([{"time_unix_nano": 1_795_305_600_123_456_789, "name": "retry"}]).decode()
+    table = arrow_batch.to_table(_ndjson([{"_timestamp": 1, "duration_ms": 1.5, "events": events}]), {})
+    assert table.column("events").to_pylist() == [events]
+
+
+@pytest.mark.parametrize("big", [9_007_199_254_740_993, -9_007_199_254_740_993, 2**63 - 1])
+def test_every_integer_that_floats_would_round_takes_the_exact_path(big: int) -> None:
+    rows = [{"_timestamp": 1, "v": 0.5}, {"_timestamp": 2, "v": big}, {"_timestamp": 3, "v": None}]
+    assert arrow_batch.to_table(_ndjson(rows), {}).column("v").to_pylist() == ["0.5", str(big), None]
+
+
+def test_integers_up_to_two_to_the_53_stay_exact_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arrow_batch, "_slow", lambda *_: pytest.fail("took the slow path"))
+    edge = 2**53 - 1
+    table = arrow_batch.to_table(_ndjson([{"_timestamp": 1, "v": 0.5}, {"_timestamp": 2, "v": edge}]), {})
+    assert table.column("v").to_pylist() == [0.5, float(edge)] and int(table.column("v")[1].as_py()) == edge
+
+
+def test_a_stream_float_column_with_a_big_integer_keeps_every_digit() -> None:
+    big = 12_345_678_901_234_567_891
+    table = arrow_batch.to_table(_ndjson([{"_timestamp": 1, "v": big}]), {"v": "float64"})
+    assert table.column("v").to_pylist() == [str(big)]

@@ -9,7 +9,6 @@ number, say), the slow path parses with orjson and converts every value by the r
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import orjson
@@ -21,10 +20,6 @@ from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake import schema as S
 
 _BLOCK = 1 << 22
-# An integer literal that may exceed 2**53 (9007199254740992): 17+ digits, or 16 starting
-# with 9 (orjson writes no spaces). Arrow would read it as float64 next to floats and lose
-# digits, so such batches take the exact path. µs timestamps (16 digits, ~1.8e15) do not.
-_BIG_INT = re.compile(rb":-?(?:9\d{15}|\d{17,})[,}]")
 
 
 def _read(ndjson: bytes, known: dict[str, str]) -> pa.Table:
@@ -87,9 +82,22 @@ def to_table(ndjson: bytes, stream_schema: dict[str, str]) -> pa.Table:
         table = _fast(ndjson, stream_schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return _drop_null_columns(_slow(ndjson, stream_schema))
-    if any(pa.types.is_floating(f.type) for f in table.schema) and _BIG_INT.search(ndjson):
+    if may_have_rounded_integers(table):
         return _drop_null_columns(_slow(ndjson, stream_schema))
     return _widen_to_stream(_drop_null_columns(table), stream_schema)
+
+
+def may_have_rounded_integers(table: pa.Table) -> bool:
+    """Whether a float column holds a magnitude of 2**53 or more.
+
+    Arrow reads an integer next to floats as float64, which is exact below 2**53. Rounding is
+    monotonic, so every integer literal above 2**53 reads as a float of at least 2**53: when
+    no float column reaches it, no digit was lost. Deciding on the values, not by scanning
+    the text, leaves batches whose big integers sit inside strings (a span's events as JSON
+    text) on the fast path. A float literal that large (1e20) takes the exact path too.
+    """
+    floats = [c for f, c in zip(table.schema, table.columns, strict=True) if pa.types.is_floating(f.type)]
+    return any(c.null_count < len(c) and pc.max(pc.abs(c)).as_py() >= S.FLOAT_EXACT for c in floats)
 
 
 def _drop_null_columns(table: pa.Table) -> pa.Table:
