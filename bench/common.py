@@ -1,5 +1,5 @@
 """What the benchmarks share: the machine and commit they ran on, profile paths made short,
-and a timer around every AWS call.
+a timer around every AWS call, rounding and progress lines.
 
 The scripts run as files (``python bench/<name>/run.py``); each puts the repository on
 ``sys.path`` first and then imports this as ``bench.common``.
@@ -21,6 +21,19 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CODE_PATHS = (REPO / "layers" / "core" / "python", REPO / "functions", REPO)
+
+
+def r3(value: float) -> float:
+    return round(value, 3)
+
+
+def r4(value: float) -> float:
+    return round(value, 4)
+
+
+def progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def git_info() -> dict[str, Any]:

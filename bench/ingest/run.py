@@ -57,7 +57,7 @@ import orjson  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.json as pj  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, short_path  # noqa: E402
+from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, progress, r3, r4, short_path  # noqa: E402
 
 from molesignal.ingest import envelope  # noqa: E402
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize  # noqa: E402
@@ -768,19 +768,6 @@ def ingest_function(bodies: list[bytes], requests: int, quiet: bool, top: int) -
 
 
 # ---------------------------------------------------------------- report
-
-
-def r3(value: float) -> float:
-    return round(value, 3)
-
-
-def r4(value: float) -> float:
-    return round(value, 4)
-
-
-def progress(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def print_throughput(title: str, rows: dict[str, Any]) -> None:

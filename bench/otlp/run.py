@@ -58,7 +58,7 @@ for _path in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
 import dataset  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, short_path  # noqa: E402
+from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, progress, r3, r4, short_path  # noqa: E402
 
 from molesignal.auth.principal import Principal, Role  # noqa: E402
 from molesignal.ingest import envelope  # noqa: E402
@@ -667,19 +667,6 @@ def end_to_end(datasets: list[Dataset], requests: int, quiet: bool) -> dict[str,
 
 
 # ---------------------------------------------------------------- report
-
-
-def r3(value: float) -> float:
-    return round(value, 3)
-
-
-def r4(value: float) -> float:
-    return round(value, 4)
-
-
-def progress(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def print_throughput(title: str, block: dict[str, Any]) -> None:

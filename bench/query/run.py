@@ -63,7 +63,7 @@ for _path in (REPO / "layers" / "core" / "python", REPO / "functions", REPO):
 
 import dataset  # noqa: E402
 import duckdb  # noqa: E402
-from bench.common import git_info, interpreter_info, loadavg, short_path  # noqa: E402
+from bench.common import git_info, interpreter_info, loadavg, progress, r3, short_path  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
 OWN_PREFIXES = ("molesignal/", "query_api/", "bench/")
@@ -614,18 +614,9 @@ def profile_top(profiler: cProfile.Profile, top: int) -> dict[str, Any]:
     }
 
 
-def r3(value: float) -> float:
-    return round(value, 3)
-
-
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def progress(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, file=sys.stderr, flush=True)
 
 
 def summarise(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
