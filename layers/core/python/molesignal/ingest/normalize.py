@@ -27,6 +27,10 @@ _NOT_NAME = re.compile(r"[^a-z0-9_]")
 _STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 _TIMESTAMP_ALIASES = ("@timestamp", "timestamp", "time")
 _name_cache: dict[str, str] = {}
+# Names already canonical (field_name(name) == name) and not reserved, so a flat record keyed
+# only by them, with plain values, is its own canonical form (see ``_is_flat_canonical``).
+_canonical_names: set[str] = set()
+_PLAIN = frozenset({str, float, bool, type(None)})
 
 
 def check_stream_name(name: str) -> str:
@@ -94,6 +98,26 @@ def _scalar(value: Any) -> Any:
     return str(value)
 
 
+def _is_flat_canonical(record: dict[str, Any]) -> bool:
+    """Whether ``_flatten`` would return the record's items unchanged and in order.
+
+    True when every key is already a canonical, non-reserved name (so nothing is renamed and
+    nothing collides) and every value is a plain scalar: records from the OTLP receiver and
+    from clients that already send flat rows. Checking costs a set lookup and a type test
+    per field, a fraction of flattening.
+    """
+    for key, value in record.items():
+        if key not in _canonical_names:
+            if not isinstance(key, str) or key in RESERVED or field_name(key) != key:
+                return False
+            if len(_canonical_names) < 100_000:
+                _canonical_names.add(key)
+        kind = type(value)
+        if kind not in _PLAIN and not (kind is int and _INT64_MIN <= value <= _INT64_MAX):
+            return False
+    return True
+
+
 def _flatten(record: dict[str, Any], prefix: str, out: dict[str, Any], depth: int) -> None:
     for key, value in record.items():
         name = field_name(f"{prefix}{key}" if prefix else str(key))
@@ -116,12 +140,15 @@ def normalize(record: Any, *, received_us: int) -> dict[str, Any]:
     raw_ts = record.get(TIMESTAMP)
     if raw_ts is None:
         raw_ts = next((record[k] for k in _TIMESTAMP_ALIASES if record.get(k) is not None), None)
-    flat: dict[str, Any] = {}
     body = {k: v for k, v in record.items() if k != TIMESTAMP}
-    _flatten(body, "", flat, 0)
-    for reserved in RESERVED:
-        if reserved in flat:  # tenant data may not impersonate the columns the engine trusts
-            flat[f"{reserved.strip('_')}_field"] = flat.pop(reserved)
+    if _is_flat_canonical(body):
+        flat = body
+    else:
+        flat = {}
+        _flatten(body, "", flat, 0)
+        for reserved in RESERVED:
+            if reserved in flat:  # tenant data may not impersonate the columns the engine trusts
+                flat[f"{reserved.strip('_')}_field"] = flat.pop(reserved)
     try:
         timestamp = received_us if raw_ts is None else parse_timestamp_us(raw_ts)
     except (ValueError, OverflowError) as exc:
