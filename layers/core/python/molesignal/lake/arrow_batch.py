@@ -97,7 +97,7 @@ def may_have_rounded_integers(table: pa.Table) -> bool:
     text) on the fast path. A float literal that large (1e20) takes the exact path too.
     """
     floats = [c for f, c in zip(table.schema, table.columns, strict=True) if pa.types.is_floating(f.type)]
-    return any(c.null_count < len(c) and pc.max(pc.abs(c)).as_py() >= S.FLOAT_EXACT for c in floats)
+    return any(_largest_magnitude(c) >= S.FLOAT_EXACT for c in floats)
 
 
 def _drop_null_columns(table: pa.Table) -> pa.Table:
@@ -126,10 +126,16 @@ def _widen_to_stream(table: pa.Table, stream_schema: dict[str, str]) -> pa.Table
 
 
 def _exceeds_float(column: Any) -> bool:
+    return _largest_magnitude(column) > S.FLOAT_EXACT
+
+
+def _largest_magnitude(column: Any) -> float:
+    """The largest absolute value of a numeric column (an int stays an int: no rounding); 0 when
+    every value is null."""
     if column.null_count == len(column):
-        return False
-    extremes = pc.min_max(pc.abs(column))
-    return bool(extremes["max"].as_py() > S.FLOAT_EXACT)
+        return 0
+    largest: float = pc.max(pc.abs(column)).as_py()
+    return largest
 
 
 def schema_of(table: pa.Table) -> dict[str, str]:
