@@ -9,16 +9,20 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK := npx --yes aws-cdk@2.1148.1
 
-.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy
+.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck
+
+# The *.txt files are lock files (every transitive pin, with hashes) made by `make lock`
+# from the *.in files, which name what we depend on directly.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
 
 $(VENV)/.dev-installed: requirements/runtime.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PIP_INSTALL) -r requirements/dev.txt
 	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'molesignal-dev.pth').write_text('\n'.join(str(pathlib.Path(p).resolve()) for p in ['layers/core/python', 'functions', '.']) + '\n')"
 	touch $@
 
 $(VENV)/.cdk-installed: $(VENV)/.dev-installed requirements/cdk.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/cdk.txt
+	$(PIP_INSTALL) -r requirements/cdk.txt
 	touch $@
 
 dev: $(VENV)/.dev-installed
@@ -40,7 +44,18 @@ integration: $(VENV)/.dev-installed
 infra: $(VENV)/.cdk-installed
 	$(PY) -m pytest tests/infra -q
 
-test: $(VENV)/.cdk-installed lint typecheck
+pipcheck: $(VENV)/.cdk-installed
+	$(PY) -m pip check
+
+# Regenerate every lock from the *.in files (the dev set is the superset: runtime and CDK
+# are resolved inside it, so the three never disagree on a version).
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+lock: $(VENV)/.dev-installed
+	$(LOCK) -o requirements/dev.txt requirements/dev.in
+	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt requirements/runtime.in
+	$(LOCK) -c requirements/dev.txt -o requirements/cdk.txt requirements/cdk.in
+
+test: $(VENV)/.cdk-installed pipcheck lint typecheck
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.dev-installed

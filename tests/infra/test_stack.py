@@ -68,7 +68,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     assembly = app.synth()
     artifact = assembly.get_stack_artifact(stack.artifact_id)
     template_json = artifact.template
-    messages = [str(m.entry.data) for m in artifact.messages]
+    # Read from the cloud assembly's manifest rather than ``artifact.messages``: jsii 1.142
+    # cannot rebuild the MetadataEntry struct there ("Unknown interface").
+    artifact_entry = json.loads((outdir / "manifest.json").read_text())["artifacts"][stack.artifact_id]
+    metadata = artifact_entry.get("metadata") or json.loads(
+        (outdir / artifact_entry["additionalMetadataFile"]).read_text()
+    )
+    messages = [str(entry.get("data")) for entries in metadata.values() for entry in entries]
     yield Synth(stack, Template.from_json(template_json), template_json, outdir, messages)
 
 
