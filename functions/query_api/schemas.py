@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MAX_US = 2**63 - 1  # µs are BIGINT in the lake and the engines
+
 
 class TimeRange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0, description="µs since the epoch, inclusive")
-    end: int = Field(ge=0, description="µs since the epoch, exclusive")
+    start: int = Field(ge=0, le=MAX_US, description="µs since the epoch, inclusive")
+    end: int = Field(ge=0, le=MAX_US, description="µs since the epoch, exclusive (at most 2^63 - 1)")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
