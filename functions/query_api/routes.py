@@ -25,6 +25,7 @@ from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
 from molesignal.web.errors import describe_validation
 from query_api.schemas import (
     MAX_US,
+    SQL_FORM_SCHEMA,
     QueryAnswer,
     QueryBody,
     SqlAnswer,
@@ -133,8 +134,9 @@ def _validated(body: bytes | dict[str, Any]) -> SqlBody:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/SqlBody"}},
-                "multipart/form-data": {},
+                # Inline: the body is read by hand (JSON or multipart), so FastAPI registers no component.
+                "application/json": {"schema": SqlBody.model_json_schema()},
+                "multipart/form-data": {"schema": SQL_FORM_SCHEMA},
             },
         }
     },

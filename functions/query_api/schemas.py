@@ -45,6 +45,18 @@ class SqlBody(BaseModel):
     namespace_id: str | None = Field(default=None, max_length=128)
 
 
+# The multipart form of SqlBody: every part is text, ``params`` the JSON array as a string.
+SQL_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["sql"],
+    "properties": {
+        "sql": {"type": "string", "minLength": 1, "maxLength": 100_000},
+        "params": {"type": "string", "description": 'the params as a JSON array, e.g. [500, "x"]'},
+        "namespace_id": {"type": "string", "maxLength": 128},
+    },
+}
+
+
 class SchemaField(BaseModel):
     name: str
     data_type: str
