@@ -39,6 +39,8 @@ def record_handler(record: SQSRecord) -> None:
     result = lake.append_batch(message.org_id, message.stream, message.request_id, decode_payload(compressed))
     _forget_claim(lake, message)
     metrics.add_metric(name="RowsLanded", unit="Count", value=result.rows)
+    if result.quarantined:
+        metrics.add_metric(name="RowsQuarantined", unit="Count", value=result.quarantined)
     logger.info(
         "landed",
         extra={
@@ -48,6 +50,7 @@ def record_handler(record: SQSRecord) -> None:
             "rows": result.rows,
             "files": len(result.files),
             "duplicate": result.duplicate,
+            "quarantined": result.quarantined,
         },
     )
 

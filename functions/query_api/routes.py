@@ -22,7 +22,10 @@ from molesignal.query.errors import InvalidSql
 from molesignal.query.service import READ_ROLES, QueryOutcome, QueryRequest, QueryService
 from molesignal.query.values import jsonable
 from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
+from molesignal.web.errors import describe_validation
 from query_api.schemas import (
+    MAX_US,
+    SQL_FORM_SCHEMA,
     QueryAnswer,
     QueryBody,
     SqlAnswer,
@@ -77,30 +80,50 @@ async def _sql_body(request: Request) -> SqlBody:
     """JSON, or multipart with ``sql``, ``params`` (a JSON array string) and ``namespace_id``."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
-        form = await request.form()
-        if any(str(k).startswith("file:") for k in form):
-            raise InvalidSql("INVALID_SQL: FILE(...) uploads need INSERT, and MoleSignal SQL is read-only")
-        try:
-            params = json.loads(str(form.get("params") or "[]"))
-        except json.JSONDecodeError as exc:
-            raise Invalid("invalid argument: params must be a JSON array", code="INVALID_REQUEST") from exc
-        return SqlBody.model_validate(
-            {"sql": str(form.get("sql") or ""), "params": params, "namespace_id": form.get("namespace_id")}
-        )
-    from fastapi.exceptions import RequestValidationError
-    from pydantic import ValidationError
-
+        return _validated(await _multipart_fields(request))
     body = await request.body()
     if media != "application/json":
         from molesignal.errors import UnsupportedMediaType
 
         raise UnsupportedMediaType("unsupported media type: send application/json or multipart/form-data")
+    return _validated(body)
+
+
+async def _multipart_fields(request: Request) -> dict[str, Any]:
+    """The text fields of a multipart body, as ``SqlBody`` reads them; files are refused."""
+    form = await request.form()
+    if any(str(k).startswith("file:") for k in form):
+        raise InvalidSql("INVALID_SQL: FILE(...) uploads need INSERT, and MoleSignal SQL is read-only")
+    fields: dict[str, Any] = {}
+    for name in ("sql", "params", "namespace_id"):
+        value = form.get(name)
+        if value is not None and not isinstance(value, str):
+            raise Invalid(f"invalid argument: {name}: send it as a text field, not a file", code="INVALID_REQUEST")
+        if value is not None:
+            fields[name] = value
+    if "params" in fields:
+        try:
+            fields["params"] = json.loads(fields["params"])
+        except json.JSONDecodeError as exc:
+            raise Invalid("invalid argument: params: must be a JSON array", code="INVALID_REQUEST") from exc
+    return fields
+
+
+def _validated(body: bytes | dict[str, Any]) -> SqlBody:
+    """The body as ``SqlBody``; what does not fit is a 400 in spec 004's envelope."""
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
     try:
+        if isinstance(body, dict):
+            return SqlBody.model_validate(body)
         return SqlBody.model_validate_json(body)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        ) from exc
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        if isinstance(body, dict):  # multipart fields: not a JSON body, so not the JSON body's error path
+            message, details = describe_validation(errors)
+            raise Invalid(message, code="INVALID_REQUEST", details=details) from exc
+        raise RequestValidationError(errors) from exc
 
 
 @router.post(
@@ -111,8 +134,9 @@ async def _sql_body(request: Request) -> SqlBody:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/SqlBody"}},
-                "multipart/form-data": {},
+                # Inline: the body is read by hand (JSON or multipart), so FastAPI registers no component.
+                "application/json": {"schema": SqlBody.model_json_schema()},
+                "multipart/form-data": {"schema": SQL_FORM_SCHEMA},
             },
         }
     },
@@ -147,8 +171,8 @@ def correlate_route(
     principal: CurrentPrincipal,
     trace_id: Annotated[str | None, Query(max_length=64)] = None,
     session_id: Annotated[str | None, Query(max_length=256)] = None,
-    start: Annotated[int | None, Query(ge=0, description="µs since the epoch; default: 7 days ago")] = None,
-    end: Annotated[int | None, Query(ge=0, description="µs since the epoch; default: now")] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_US, description="µs since the epoch; default: 7 days ago")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_US, description="µs since the epoch; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
     column, value = correlation_key(trace_id, session_id)

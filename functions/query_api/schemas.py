@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MAX_US = 2**63 - 1  # µs are BIGINT in the lake and the engines
+
 
 class TimeRange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0, description="µs since the epoch, inclusive")
-    end: int = Field(ge=0, description="µs since the epoch, exclusive")
+    start: int = Field(ge=0, le=MAX_US, description="µs since the epoch, inclusive")
+    end: int = Field(ge=0, le=MAX_US, description="µs since the epoch, exclusive (at most 2^63 - 1)")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
@@ -41,6 +43,18 @@ class SqlBody(BaseModel):
     sql: str = Field(min_length=1, max_length=100_000)
     params: list[Any] = Field(default_factory=list, max_length=1000)
     namespace_id: str | None = Field(default=None, max_length=128)
+
+
+# The multipart form of SqlBody: every part is text, ``params`` the JSON array as a string.
+SQL_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["sql"],
+    "properties": {
+        "sql": {"type": "string", "minLength": 1, "maxLength": 100_000},
+        "params": {"type": "string", "description": 'the params as a JSON array, e.g. [500, "x"]'},
+        "namespace_id": {"type": "string", "maxLength": 128},
+    },
+}
 
 
 class SchemaField(BaseModel):

@@ -3,13 +3,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 
-@pytest.fixture
-def fresh_install(system: Any) -> Iterator[str]:
+@contextmanager
+def fresh_deployment() -> Iterator[str]:
     """A pristine deployment: new table, buckets, queues and signing key under a new prefix.
 
     The gateway's functions run in this process, so they see the switch at once; the
@@ -31,3 +32,9 @@ def fresh_install(system: Any) -> Iterator[str]:
         else:
             os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = previous
         reset_settings()
+
+
+@pytest.fixture
+def fresh_install(system: Any) -> Iterator[str]:
+    with fresh_deployment() as prefix:
+        yield prefix

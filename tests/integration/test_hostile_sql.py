@@ -41,6 +41,7 @@ from tests.support.lake import drain_ingest
 T0 = 1_800_000_000_000_000
 HOUR = 3_600_000_000
 ATTACKER_ROWS = 12
+ATTACKER_TIMESTAMP_SUM = sum(T0 + i * 1000 for i in range(ATTACKER_ROWS - 1)) + T0 + 99_000  # as ingested below
 QUERY_TIMEOUT_S = "2"  # resource attacks run alone, under this engine timeout instead of the 25 s default
 
 
@@ -577,6 +578,89 @@ ATTACKS: list[Attack] = [
     Attack("param-surrogate", "a param that is not valid Unicode", "SELECT $1 AS x", 400, params=("\udfff",)),
     Attack("reserved-alias", "the reserved __ms_ prefix", "SELECT 1 AS __ms_scan", *DENIED),
     Attack("reserved-cte", "…as a CTE", "WITH __ms_scan AS (SELECT 1) SELECT * FROM __ms_scan", *DENIED),
+    # --- values beyond 64 bits: exact (decimal text past what a 64-bit integer holds), or 400 ----
+    Attack(
+        "sum-beyond-64-bits",
+        "a HUGEINT sum over the stream past 2^64",
+        "SELECT sum(_timestamp) * 10000 AS s FROM app",
+        check=single_value(str(ATTACKER_TIMESTAMP_SUM * 10000)),
+    ),
+    Attack(
+        "sum-of-int64-max",
+        "sum(9223372036854775807) over three rows",
+        "SELECT sum(9223372036854775807) AS s FROM range(3)",
+        check=single_value("27670116110564327421"),
+    ),
+    Attack(
+        "hugeint-literal",
+        "the largest HUGEINT literal",
+        "SELECT 170141183460469231731687303715884105727 AS h",
+        check=single_value("170141183460469231731687303715884105727"),
+    ),
+    Attack(
+        "hugeint-negative-literal",
+        "a negative 128-bit literal",
+        "SELECT -170141183460469231731687303715884105727 AS h",
+        check=single_value("-170141183460469231731687303715884105727"),
+    ),
+    Attack(
+        "hugeint-overflow",
+        "HUGEINT arithmetic past 2^127",
+        "SELECT 170141183460469231731687303715884105727 + 1 AS h",
+        *INVALID,
+    ),
+    Attack(
+        "uint64-max",
+        "the largest UBIGINT stays a JSON number",
+        "SELECT 18446744073709551615::UBIGINT AS u",
+        check=single_value(18446744073709551615),
+    ),
+    Attack(
+        "int64-min-minus-one",
+        "one below the smallest BIGINT",
+        "SELECT -9223372036854775808::HUGEINT - 1 AS h",
+        check=single_value("-9223372036854775809"),
+    ),
+    Attack(
+        "decimal-38-digits",
+        "a DECIMAL(38, 0) no float holds",
+        "SELECT 12345678901234567890123456789012345678::DECIMAL(38, 0) AS d",
+        check=single_value("12345678901234567890123456789012345678"),
+    ),
+    Attack(
+        "decimal-fraction",
+        "a DECIMAL(38, 2) with more digits than a float keeps",
+        "SELECT 1234567890123456789.25::DECIMAL(38, 2) AS d",
+        check=single_value("1234567890123456789.25"),
+    ),
+    Attack(
+        "param-beyond-64-bits",
+        "a $1 of 2^100",
+        "SELECT $1 AS p",
+        check=single_value(str(2**100)),
+        params=(2**100,),
+    ),
+    Attack(
+        "param-below-int64",
+        "a $1 of -2^63 - 1",
+        "SELECT $1 AS p",
+        check=single_value(str(-(2**63) - 1)),
+        params=(-(2**63) - 1,),
+    ),
+    Attack(
+        "param-beyond-128-bits",
+        "a $1 of 2^200 (the engine reads it as a DOUBLE)",
+        "SELECT $1 AS p",
+        check=single_value(float(2**200)),
+        params=(2**200,),
+    ),
+    Attack(
+        "param-in-filter-beyond-64-bits",
+        "a filter comparing the stream's BIGINT to 2^100",
+        "SELECT count(*) AS n FROM app WHERE _timestamp < $1",
+        check=single_value(ATTACKER_ROWS),
+        params=(2**100,),
+    ),
     # --- resources: bounded, not crashed ----------------------------------------------------
     Attack(
         "huge-range", "a billion rows", "SELECT * FROM range(1000000000)", 400, "QUERY_LIMIT_EXCEEDED", resource=True

@@ -11,7 +11,10 @@ import pytest
 from molesignal.ingest import normalize as N
 
 RECEIVED = 1_800_000_000_000_000
-KEYS = ["level", "msg", "http_status", "org_id", "_stream", "Level", "a-b", "1st", "@version", "", "x" * 130, "a_b"]
+KEYS = [
+    *("level", "msg", "http_status", "org_id", "_stream", "Level", "a-b", "1st", "@version", "", "x" * 130, "a_b"),
+    *("__ms_x", "ms_x_field", "org_id_field"),
+]
 VALUES: list[Any] = [
     "text",
     "",
@@ -63,6 +66,7 @@ def test_the_fast_path_gives_what_flattening_gives_on_random_records() -> None:
         ({"level": "info", "n": 3, "ok": True, "ms": 1.5, "none": None}, True),
         ({"level": "info", "org_id": "other"}, False),  # reserved: renamed to org_id_field
         ({"_stream": "x"}, False),
+        ({"__ms_evil": "x"}, False),  # the engine's reserved prefix: renamed to ms_evil_field
         ({"Level": "info"}, False),  # not canonical: lower-cased
         ({"http": {"status": 200}}, False),  # nested: flattened
         ({"tags": ["a"]}, False),  # a list becomes its JSON text

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base class. ``code`` is a stable machine-readable identifier."""
 
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details  # what the error envelope carries besides the message (per-field reasons)
         if code is not None:
             self.code = code
 

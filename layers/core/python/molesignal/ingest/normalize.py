@@ -10,22 +10,30 @@ the worker only ever sees canonical NDJSON.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import orjson
 
 from molesignal.errors import Invalid
+from molesignal.lake.layout import is_placeable
 
 TIMESTAMP = "_timestamp"
 ORG_ID = "org_id"
 STREAM = "_stream"
 RESERVED = frozenset({TIMESTAMP, ORG_ID, STREAM})
+# The query engine's own names (partition columns, scan aliases): tenant SQL may not use them,
+# so a tenant field that would be named so is renamed like the reserved columns above.
+ENGINE_PREFIX = "__ms_"
 MAX_FIELD_NAME = 128
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NOT_NAME = re.compile(r"[^a-z0-9_]")
 _STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 _TIMESTAMP_ALIASES = ("@timestamp", "timestamp", "time")
+PLACEABLE_RANGE = "(the lake holds 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 _name_cache: dict[str, str] = {}
 # Names already canonical (field_name(name) == name) and not reserved, so a flat record keyed
 # only by them, with plain values, is its own canonical form (see ``_is_flat_canonical``).
@@ -61,31 +69,63 @@ def field_name(raw: str) -> str:
 
 
 def parse_timestamp_us(value: Any) -> int:
-    """µs since the epoch from µs, ms, ns or s (told apart by magnitude) or ISO 8601 text."""
+    """µs since the epoch from µs, ms, ns or s (told apart by magnitude) or ISO 8601 text.
+
+    Exact: numbers with a fraction are read as the decimal they were written as, never through
+    a float product, and ISO text is counted in whole µs (finer digits are cut, not rounded).
+    """
     if isinstance(value, bool):
         raise ValueError("a boolean is not a timestamp")
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-            except ValueError as exc:
-                raise ValueError(f"{value!r} is neither a number nor ISO 8601") from exc
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return (int(parsed.timestamp()) * 1_000_000) + parsed.microsecond
-    if isinstance(value, int | float):
-        magnitude = abs(value)
-        if magnitude >= 1e17:
-            return int(value // 1000)  # ns
-        if magnitude >= 1e14:
-            return int(value)  # µs
-        if magnitude >= 1e11:
-            return int(value * 1000)  # ms
-        return int(value * 1_000_000)  # s
+            value = Decimal(text) if any(c in text for c in ".eE") else int(text)
+        except (ValueError, ArithmeticError):
+            return _iso_us(value, text)
+    elif isinstance(value, float):
+        value = Decimal(repr(value))  # the shortest text that reads back as this float: what was sent
+    if isinstance(value, int):
+        return _int_us(value)
+    if isinstance(value, Decimal):
+        return _decimal_us(value)
     raise ValueError(f"{type(value).__name__} is not a timestamp")
+
+
+def _int_us(value: int) -> int:
+    magnitude = abs(value)
+    if magnitude >= 10**17:
+        return value // 1000  # ns
+    if magnitude >= 10**14:
+        return value  # µs
+    if magnitude >= 10**11:
+        return value * 1000  # ms
+    return value * 1_000_000  # s
+
+
+def _decimal_us(value: Decimal) -> int:
+    """The same units as ``_int_us``; a fraction of a µs is cut, as for ISO text."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a timestamp")
+    if value.adjusted() >= 30:  # out of range in every unit; keeps the arithmetic within 28 digits
+        raise ValueError(f"out of range {PLACEABLE_RANGE}")
+    magnitude = value.copy_abs()  # unlike abs(), never rounds or traps
+    if magnitude >= 10**17:
+        scaled = value / 1000
+    elif magnitude >= 10**14:
+        scaled = value
+    else:
+        scaled = value * (1000 if magnitude >= 10**11 else 1_000_000)
+    return int(scaled.to_integral_value(ROUND_FLOOR))
+
+
+def _iso_us(raw: str, text: str) -> int:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError as exc:
+        raise ValueError(f"{raw!r} is neither a number nor ISO 8601") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // _ONE_US
 
 
 def _scalar(value: Any) -> Any:
@@ -108,7 +148,7 @@ def _is_flat_canonical(record: dict[str, Any]) -> bool:
     """
     for key, value in record.items():
         if key not in _canonical_names:
-            if not isinstance(key, str) or key in RESERVED or field_name(key) != key:
+            if not isinstance(key, str) or _is_reserved(key) or field_name(key) != key:
                 return False
             if len(_canonical_names) < 100_000:
                 _canonical_names.add(key)
@@ -116,6 +156,21 @@ def _is_flat_canonical(record: dict[str, Any]) -> bool:
         if kind not in _PLAIN and not (kind is int and _INT64_MIN <= value <= _INT64_MAX):
             return False
     return True
+
+
+def _is_reserved(name: str) -> bool:
+    return name in RESERVED or name.startswith(ENGINE_PREFIX)
+
+
+def _rename_reserved(flat: dict[str, Any]) -> None:
+    """Tenant data may not impersonate the columns the engine trusts, nor take its own names:
+    ``org_id`` becomes ``org_id_field``, ``__ms_x`` becomes ``ms_x_field`` (``_`` appended
+    while the name is taken, as for any collision)."""
+    for name in [n for n in flat if _is_reserved(n)]:
+        renamed = f"{name.strip('_')}_field"
+        while renamed in flat:
+            renamed = f"{renamed}_"
+        flat[renamed] = flat.pop(name)
 
 
 def _flatten(record: dict[str, Any], prefix: str, out: dict[str, Any], depth: int) -> None:
@@ -146,13 +201,11 @@ def normalize(record: Any, *, received_us: int) -> dict[str, Any]:
     else:
         flat = {}
         _flatten(body, "", flat, 0)
-        for reserved in RESERVED:
-            if reserved in flat:  # tenant data may not impersonate the columns the engine trusts
-                flat[f"{reserved.strip('_')}_field"] = flat.pop(reserved)
+        _rename_reserved(flat)
     try:
         timestamp = received_us if raw_ts is None else parse_timestamp_us(raw_ts)
     except (ValueError, OverflowError) as exc:
         raise Invalid(f"invalid argument: _timestamp: {exc}", code="invalid_timestamp") from exc
-    if not 0 <= timestamp < 2**62:
-        raise Invalid("invalid argument: _timestamp is out of range", code="invalid_timestamp")
+    if not is_placeable(timestamp):
+        raise Invalid(f"invalid argument: _timestamp: out of range {PLACEABLE_RANGE}", code="invalid_timestamp")
     return {TIMESTAMP: timestamp, **flat}

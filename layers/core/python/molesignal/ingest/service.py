@@ -12,7 +12,7 @@ from molesignal import aws
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
 from molesignal.errors import DomainError, Invalid, NotFound, Unavailable
-from molesignal.ingest import envelope
+from molesignal.ingest import envelope, exact_json
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
 from molesignal.lake.streams import DEFAULT_FIELD_CAP, Streams
 from molesignal.quotas import Limiter, RateKind
@@ -186,7 +186,7 @@ def parse_json_records(body: bytes) -> list[tuple[int, Any]]:
         raise Invalid("invalid argument: request body is required", code="empty_body")
     if text[:1] == b"[":
         try:
-            records = orjson.loads(text)
+            records = exact_json.loads(text)
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"invalid argument: body is not a valid JSON array ({exc})", code="malformed_json") from exc
         return list(enumerate(records))
@@ -195,7 +195,7 @@ def parse_json_records(body: bytes) -> list[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            out.append((index, orjson.loads(line)))
+            out.append((index, exact_json.loads(line)))
         except orjson.JSONDecodeError:
             out.append((index, MALFORMED))
     return out

@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,7 +27,7 @@ from molesignal.clock import now_s, now_us
 from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
-from molesignal.lake.layout import HOUR_US, file_key
+from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
 from molesignal.lake.streams import (
     CONTENT_STREAM,
     DEFAULT_FIELD_CAP,
@@ -39,6 +40,7 @@ from molesignal.lake.streams import (
     note_local_change,
     stream_key,
 )
+from molesignal.observability import logger
 from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
 from molesignal.storage import keys
@@ -66,6 +68,7 @@ class AppendResult:
     duplicate: bool
     rows: int
     files: tuple[LandedFile, ...]
+    quarantined: int = 0  # records set aside because the layout cannot place their timestamp
 
 
 class VersionConflict(Exception):
@@ -151,6 +154,29 @@ def prepare(ndjson: bytes, org_id: str, stream: Stream) -> pa.Table:
     return table.take(pc.sort_indices(table, [(TIMESTAMP, "ascending")]))
 
 
+def placeable_rows(table: pa.Table) -> pa.Table:
+    """The rows whose ``_timestamp`` the layout can place (all of them, unless a message was
+    queued before ingest checked the range at the door)."""
+    timestamps = table.column(TIMESTAMP)
+    low, high = pc.min(timestamps).as_py(), pc.max(timestamps).as_py()
+    if timestamps.null_count == 0 and low is not None and is_placeable(low) and is_placeable(high):
+        return table
+    inside = pc.and_(pc.greater_equal(timestamps, MIN_TIMESTAMP_US), pc.less(timestamps, MAX_TIMESTAMP_US))
+    return table.filter(pc.fill_null(inside, False))
+
+
+def unplaceable_lines(ndjson: bytes) -> list[bytes]:
+    """The canonical NDJSON lines ``placeable_rows`` leaves out, exactly as they were sent."""
+    out = []
+    for line in ndjson.splitlines():
+        if not line.strip():
+            continue
+        timestamp = orjson.loads(line).get(TIMESTAMP)
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not is_placeable(timestamp):
+            out.append(line)
+    return out
+
+
 def default_retention_days(org_id: str, stream: str, table: Table) -> int:
     """A new stream's retention: sealed session content follows the org's content window."""
     if stream != CONTENT_STREAM:
@@ -172,7 +198,13 @@ class Lake:
         if self.already_landed(org_id, request_id):
             return AppendResult(request_id, True, 0, ())
         stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
-        table = prepare(ndjson, org_id, stream)
+        prepared = prepare(ndjson, org_id, stream)
+        table = placeable_rows(prepared)
+        quarantined = prepared.num_rows - table.num_rows
+        if quarantined:
+            self._quarantine(org_id, stream_name, request_id, ndjson)
+            if not table.num_rows:
+                return AppendResult(request_id, False, 0, (), quarantined)
         batch_schema = schema_of(table)
         s3 = aws.client("s3")
         files: list[LandedFile] = []
@@ -195,12 +227,25 @@ class Lake:
         for _attempt in range(20):
             try:
                 self._commit(org_id, stream, request_id, files, batch_schema)
-                return AppendResult(request_id, False, table.num_rows, tuple(files))
+                return AppendResult(request_id, False, table.num_rows, tuple(files), quarantined)
             except VersionConflict:
                 stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
             except AlreadyCommitted:
                 return AppendResult(request_id, True, 0, ())
         raise RuntimeError(f"stream {stream_name!r} kept changing; giving up this delivery (it will be retried)")
+
+    def _quarantine(self, org_id: str, stream: str, request_id: str, ndjson: bytes) -> None:
+        """Keep the records no partition can hold where an operator can find them: one object per
+        request id (a redelivery writes the same bytes again), never a failed batch."""
+        lines = unplaceable_lines(ndjson)
+        key = quarantine_key(org_id, stream, request_id)
+        aws.client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=b"\n".join(lines) + b"\n", ContentType="application/x-ndjson"
+        )
+        logger.warning(
+            "records set aside: their _timestamp is outside the range the lake can place",
+            extra={"org_id": org_id, "stream": stream, "request_id": request_id, "records": len(lines), "key": key},
+        )
 
     def _commit(
         self, org_id: str, stream: Stream, request_id: str, files: list[LandedFile], batch_schema: dict[str, str]

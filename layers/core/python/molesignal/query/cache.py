@@ -29,9 +29,10 @@ MAX_MEMORY_ENTRIES = 512
 def cache_key(
     org_id: str, normalized_sql: str, start_us: int | None, end_us: int | None, versions: Mapping[str, int]
 ) -> str:
-    material = orjson.dumps(
-        {"org": org_id, "sql": normalized_sql, "start": start_us, "end": end_us, "data": sorted(versions.items())}
-    )
+    # Numbers as text: orjson refuses integers beyond 64 bits, and a key must never fail.
+    bounds = {"start": None if start_us is None else str(start_us), "end": None if end_us is None else str(end_us)}
+    data = sorted((name, str(version)) for name, version in versions.items())
+    material = orjson.dumps({"org": org_id, "sql": normalized_sql, **bounds, "data": data})
     return hashlib.sha256(material).hexdigest()
 
 

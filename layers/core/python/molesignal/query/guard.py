@@ -10,6 +10,7 @@ engine then runs with external access off except for those files (defence in dep
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,8 @@ def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
             return exp.Null()
         if isinstance(value, bool):
             return exp.Boolean(this=value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidSql(f"INVALID_SQL: parameter {value!r} is not a finite number")
         if isinstance(value, int | float):
             return exp.Literal.number(value)
         if isinstance(value, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,7 +66,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, domain.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="molesignal"'
-    return error_response(request, status, exc.code, exc.message, headers=headers)
+    return error_response(request, status, exc.code, exc.message, details=exc.details, headers=headers)
 
 
 def _has_json_content_type(request: Request) -> bool:
@@ -95,14 +96,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(request, 400, "malformed_json", "invalid argument: request body is not valid JSON")
+    message, details = describe_validation(errors)
+    return error_response(request, 400, "invalid_argument", message, details=details)
+
+
+def describe_validation(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The message (the first error) and per-field details of pydantic validation errors."""
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     loc = tuple(first.get("loc", ()))
     if first.get("type") == "missing" and loc == ("body",):
         message = "invalid argument: request body is required"
     else:
         message = f"invalid argument: {_field(loc)}: {first.get('msg', 'invalid')}"
-    details = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors]
-    return error_response(request, 400, "invalid_argument", message, details=details)
+    return message, [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors]
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from molesignal.errors import Invalid
+from molesignal.ingest import exact_json
 
 # Action → whether a source line follows it.
 _ACTIONS = {"index": True, "create": True, "update": True, "delete": False}
@@ -142,7 +143,7 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[BulkItem]:
     if not body or body.isspace():
         raise Invalid("invalid argument: request body is required", code="parse_exception")
     default_index = default_index or None
-    loads = orjson.loads
+    loads = exact_json.loads
     lines = body.split(b"\n")
     count = len(lines)
     items: list[BulkItem] = []

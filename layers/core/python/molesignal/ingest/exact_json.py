@@ -1,0 +1,29 @@
+"""JSON as orjson reads it, except that integers beyond 64 bits keep every digit.
+
+orjson reads an integer literal outside [-2**63, 2**64 - 1] as a float, so 2**70 would be
+stored as ``1.1805916207174113e+21``. Only a literal of at least 20 digits (19 after a minus)
+can be one, so bodies without such a run of digits — nearly all — are parsed once, by orjson.
+A body with one is parsed again by the standard library, which reads integers exactly; it
+only runs on text orjson has already accepted, so both agree on what is valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_MAYBE_WIDE_INTEGER = re.compile(rb"\d{20}|-\d{19}")
+
+
+def loads(data: bytes) -> Any:
+    """Raises ``orjson.JSONDecodeError`` (a ValueError) for text that is not JSON."""
+    value = orjson.loads(data)
+    if _MAYBE_WIDE_INTEGER.search(data) is None:
+        return value
+    try:
+        return json.loads(data)
+    except RecursionError:  # orjson reads 1024 levels, the standard library fewer
+        raise orjson.JSONDecodeError("nested too deeply to read its numbers exactly", "", 0) from None
