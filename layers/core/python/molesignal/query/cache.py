@@ -14,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -27,10 +27,24 @@ MAX_MEMORY_ENTRIES = 512
 
 
 def cache_key(
-    org_id: str, normalized_sql: str, start_us: int | None, end_us: int | None, versions: Mapping[str, int]
+    org_id: str,
+    normalized_sql: str,
+    start_us: int | None,
+    end_us: int | None,
+    versions: Mapping[str, int],
+    *,
+    hidden: Sequence[str] = (),
 ) -> str:
+    """``hidden``: the ``stream.column`` names the answer leaves out (sealed columns)."""
     material = orjson.dumps(
-        {"org": org_id, "sql": normalized_sql, "start": start_us, "end": end_us, "data": sorted(versions.items())}
+        {
+            "org": org_id,
+            "sql": normalized_sql,
+            "start": start_us,
+            "end": end_us,
+            "data": sorted(versions.items()),
+            "hidden": sorted(hidden),
+        }
     )
     return hashlib.sha256(material).hexdigest()
 
