@@ -49,9 +49,11 @@ def bulk_response(items: list[BulkItem], ids: list[str | None], result: IngestRe
             entry.update(status=item.error.status, error={"type": item.error.type, "reason": item.error.reason})
         elif position in rejected:
             reason = rejected[position]
-            entry.update(
-                status=400, error={"type": "document_parsing_exception", "reason": reason.reason, "code": reason.code}
+            # Elasticsearch answers a write to an index the caller may not write with 403.
+            status, kind = (
+                (403, "security_exception") if reason.code == "reserved_stream" else (400, "document_parsing_exception")
             )
+            entry.update(status=status, error={"type": kind, "reason": reason.reason, "code": reason.code})
         else:
             entry.update(
                 _version=1,

@@ -18,7 +18,7 @@ from ingest_api.es import ELASTIC_HEADERS, INFO, bulk_response, new_doc_id, resp
 from molesignal.auth.principal import Role
 from molesignal.errors import Invalid
 from molesignal.ingest import dlq
-from molesignal.ingest.service import Ingestor, IngestResult, parse_json_records
+from molesignal.ingest.service import Ingestor, IngestResult, check_tenant_stream, parse_json_records
 from molesignal.web.deps import CurrentPrincipal
 
 router = APIRouter(tags=["ingest"])
@@ -53,6 +53,7 @@ def _answer(result: IngestResult) -> JSONResponse:
 async def ingest_json(stream: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
     ingestor = Ingestor()
     ingestor.admit(principal)
+    check_tenant_stream(stream)
     require_media(request, JSON_TYPES, "JSON ingest")
     records = parse_json_records(await read_body(request))
     return _answer(ingestor.submit(principal, ((index, stream, raw) for index, raw in records)))
@@ -71,6 +72,7 @@ async def loki_push(request: Request, principal: CurrentPrincipal, stream: Strea
 
     ingestor = Ingestor()
     ingestor.admit(principal)
+    check_tenant_stream(stream)
     body = await request.body()
     if not body:
         raise Invalid("invalid argument: request body is required", code="empty_body")
@@ -96,6 +98,7 @@ async def prometheus_write(
 
     ingestor = Ingestor()
     ingestor.admit(principal)
+    check_tenant_stream(stream)
     body = await request.body()
     if not body:
         raise Invalid("invalid argument: request body is required", code="empty_body")

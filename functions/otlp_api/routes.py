@@ -77,7 +77,7 @@ for _signal in ("logs", "metrics", "traces"):
 
 
 class ContentRecord(BaseModel):
-    record_id: str
+    record_id: str | None
     timestamp: int
     source_stream: str | None
     content: dict[str, Any] | None = None

@@ -256,6 +256,22 @@ def test_a_stream_without_files_in_range_reads_no_table() -> None:
     assert 'CAST(NULL AS DOUBLE) AS "latency_ms"' in out
 
 
+def test_hidden_columns_are_not_selected_from_the_athena_table() -> None:
+    analysis = analyze_query("SELECT * FROM app", org_id=ORG)
+    scan = StreamScan("app", URIS["app"], SCHEMAS["app"], hidden=frozenset({"msg"}))
+    out = athena_sql(
+        analysis,
+        org_id=ORG,
+        known_streams=set(SCHEMAS),
+        scans={"app": scan},
+        start_us=START,
+        end_us=END,
+        database=DB,
+        table_for=lambda s: glue.table_name(ORG, s.stream),
+    )
+    assert '"level"' in out and '"msg"' not in out
+
+
 def test_duckdb_only_spellings_are_adapted_for_trino() -> None:
     def trino(sql: str) -> str:
         out = to_athena_sql(sqlglot.parse_one(sql, read="duckdb"))

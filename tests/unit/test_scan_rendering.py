@@ -65,3 +65,25 @@ def test_a_manifest_entry_outside_the_orgs_prefix_is_refused() -> None:
     for stray in ("lake/org=o2/stream=app/a.parquet", "lake/org=o1/stream=other/a.parquet", "lake/org=o10/x"):
         with pytest.raises(RuntimeError, match="outside"):
             check_own_files("o1", "app", [own, {"key": stray}])
+
+
+def test_hidden_columns_are_left_out_even_of_files_that_lack_them(files: dict[str, str]) -> None:
+    # "code" is hidden: in files that have it ("cut", "whole") and in an empty scan
+    hidden = frozenset({"code"})
+    for start, end in ((None, None), (10, 40)):
+        scan = StreamScan(
+            "app", (files["cut"], files["whole"]), {"code": "string"}, inside=frozenset({files["whole"]}), hidden=hidden
+        )
+        relation = duckdb_renderer("o1", start, end)(scan).sql(dialect="duckdb")
+        names = [d[0] for d in duckdb.sql(f"SELECT * FROM ({relation})").description]
+        assert names == ["_timestamp", "org_id"]
+    empty = duckdb_renderer("o1", 10, 40)(StreamScan("app", (), {"code": "int64"}, hidden=hidden)).sql(dialect="duckdb")
+    assert [d[0] for d in duckdb.sql(f"SELECT * FROM ({empty})").description] == ["_timestamp", "org_id"]
+
+
+def test_hiding_a_column_no_file_has_is_not_an_error(tmp_path: Path) -> None:
+    plain = str(tmp_path / "plain.parquet")
+    pq.write_table(pa.table({"_timestamp": [1], "org_id": ["o1"]}), plain)
+    scan = StreamScan("app", (plain,), {"sealed": "string"}, hidden=frozenset({"sealed"}))
+    relation = duckdb_renderer("o1", None, None)(scan).sql(dialect="duckdb")
+    assert duckdb.sql(f"SELECT * FROM ({relation})").fetchall() == [(1, "o1")]

@@ -14,6 +14,8 @@ from moto import mock_aws
 from molesignal import aws
 from molesignal.otlp.content import (
     DEFAULT_POLICY,
+    LEGACY_BLOB_VERSION,
+    ContentBinding,
     ContentCipher,
     ContentDecryptionError,
     ContentPolicy,
@@ -389,6 +391,35 @@ def test_cipher_refuses_a_swapped_or_tampered_data_key(kms: tuple[Any, str]) -> 
         )
 
 
+def test_content_binding_ties_a_blob_to_its_record_session_and_user(kms: tuple[Any, str]) -> None:
+    _, key_id = kms
+    cipher = ContentCipher(key_id)
+    bound = ContentBinding("rec-1", "sess-a", "alice@example.com")
+    blob = cipher.encrypt_json(ORG, {"attr_prompt": SECRET}, aad_context=bound.aad_context())
+    assert cipher.decrypt_json(ORG, blob, aad_context=bound.aad_context(blob.version)) == {"attr_prompt": SECRET}
+    for moved in (
+        ContentBinding("rec-1", "sess-b", "alice@example.com"),  # another session
+        ContentBinding("rec-1", "sess-a", "mallory@example.com"),  # another user
+        ContentBinding("rec-2", "sess-a", "alice@example.com"),  # another record
+        ContentBinding("rec-1", "", ""),  # the binding stripped
+    ):
+        with pytest.raises(ContentDecryptionError):
+            cipher.decrypt_json(ORG, blob, aad_context=moved.aad_context(blob.version))
+    # The version is in the AAD: relabelling a blob as version 1 (record-only binding) opens nothing
+    relabelled = dataclasses.replace(blob, version=LEGACY_BLOB_VERSION)
+    with pytest.raises(ContentDecryptionError):
+        cipher.decrypt_json(ORG, relabelled, aad_context=bound.aad_context(LEGACY_BLOB_VERSION))
+
+
+def test_version_1_blobs_sealed_before_sessions_were_bound_still_open(kms: tuple[Any, str]) -> None:
+    _, key_id = kms
+    old = ContentCipher(key_id).encrypt(ORG, SECRET.encode(), aad_context="rec-1", version=LEGACY_BLOB_VERSION)
+    assert EncryptedBlob.from_json(old.to_json()).version == LEGACY_BLOB_VERSION
+    binding = ContentBinding("rec-1", "any-session", "anyone")
+    opened = ContentCipher(key_id).decrypt(ORG, old, aad_context=binding.aad_context(old.version))
+    assert opened == SECRET.encode()
+
+
 def test_blob_serialisation_is_compact_and_never_holds_the_plaintext(kms: tuple[Any, str]) -> None:
     _, key_id = kms
     cipher = ContentCipher(key_id)
@@ -396,7 +427,7 @@ def test_blob_serialisation_is_compact_and_never_holds_the_plaintext(kms: tuple[
     blob = cipher.encrypt_json(ORG, content, aad_context="rec-9")
     stored = blob.to_dict()
     assert set(stored) == {"v", "alg", "kid", "edk", "iv", "ct"}
-    assert (stored["v"], stored["alg"]) == (1, "A256GCM")
+    assert (stored["v"], stored["alg"]) == (2, "A256GCM")
     text = blob.to_json()
     for needle in (SECRET, "secret-plans", "alice", base64.b64encode(SECRET.encode()).decode()[:24]):
         assert needle not in text
@@ -411,6 +442,8 @@ def test_blob_serialisation_is_compact_and_never_holds_the_plaintext(kms: tuple[
         "not json",
         "[]",
         '{"v": 2, "alg": "A256GCM"}',
+        '{"v": 3, "alg": "A256GCM", "kid": "k", "edk": "AA==", "iv": "AA==", "ct": "AA=="}',
+        '{"v": true, "alg": "A256GCM", "kid": "k", "edk": "AA==", "iv": "AA==", "ct": "AA=="}',
         '{"v": 1, "alg": "none", "kid": "k", "edk": "", "iv": "", "ct": ""}',
         '{"v": 1, "alg": "A256GCM", "edk": "AA==", "iv": "AA==", "ct": "AA=="}',
         '{"v": 1, "alg": "A256GCM", "kid": "k", "edk": "%%%", "iv": "AA==", "ct": "AA=="}',

@@ -8,8 +8,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from molesignal.auth.api_tokens import POWER_VERSION, ApiTokens
 from molesignal.auth.passwords import hash_password
-from molesignal.auth.principal import Principal, Role, can_grant
+from molesignal.auth.principal import Principal, Role, can_grant, capped
 from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound
 from molesignal.otlp.content import org_content_entries
@@ -221,14 +222,52 @@ class Tenancy:
             values[":email"] = email
         if not sets:
             return current
+        old_role, old_active = Role(current["role"]), not current.get("disabled")
+        new_role = role or old_role
+        new_active = old_active if disabled is None else not disabled
+        power_changes = (new_role, new_active) != (old_role, old_active)
+        tokens = ApiTokens(self.table)
+        if power_changes:
+            # Until the user item changes, its tokens hold no more than the lesser of both states.
+            lesser = capped(old_role, new_role)
+            tokens.follow_user(
+                org_id,
+                user_id,
+                role=lesser or new_role,
+                active=old_active and new_active and lesser is not None,
+                version=int(current.get(POWER_VERSION, 0)) + 1,
+            )
+            sets.append(f"{POWER_VERSION} = if_not_exists({POWER_VERSION}, :zero) + :one")
+            values.update({":zero": 0, ":one": 1})
         pk, sk = keys.user(org_id, user_id)
-        return self.table.update(
-            pk,
-            sk,
-            "SET " + ", ".join(sets),
-            names={"#role": "role"} if role is not None else None,
-            values=values,
-            condition="attribute_exists(pk)",
+        values[":old_role"] = old_role.value
+        values[":true"] = True
+        try:
+            updated = self.table.update(
+                pk,
+                sk,
+                "SET " + ", ".join(sets),
+                names={"#role": "role"},
+                values=values,
+                # The tokens were stamped against the state read above: it must still be the one replaced.
+                condition="#role = :old_role AND " + ("NOT disabled = :true" if old_active else "disabled = :true"),
+            )
+        except ConditionFailed as exc:
+            if power_changes:  # undo the interim stamp: the tokens follow whatever the user now is
+                self._tokens_follow(tokens, self.get_user(org_id, user_id))
+            raise Conflict(f"conflict: user {user_id!r} changed meanwhile; read it again and retry") from exc
+        if power_changes:
+            self._tokens_follow(tokens, updated)
+        return updated
+
+    @staticmethod
+    def _tokens_follow(tokens: ApiTokens, user: Item) -> None:
+        tokens.follow_user(
+            user["org_id"],
+            user["user_id"],
+            role=Role(user["role"]),
+            active=not user.get("disabled"),
+            version=int(user.get(POWER_VERSION, 0)),
         )
 
     def delete_user(self, org_id: str, user_id: str, *, by: Principal) -> Item:
@@ -237,8 +276,12 @@ class Tenancy:
             raise Conflict("conflict: you cannot delete yourself")
         if Role(current["role"]) is Role.ROOT:
             raise Forbidden("forbidden: the root user cannot be deleted")
+        tokens = ApiTokens(self.table)
+        tokens.revoke_user_tokens(org_id, user_id, reason="user_deleted")
         self.table.delete(*keys.user(org_id, user_id))
         self.table.delete(*keys.username(current["username"]))
+        # A token created while this ran was stamped before the user item went: revoke it too.
+        tokens.revoke_user_tokens(org_id, user_id, reason="user_deleted")
         return current
 
 

@@ -36,6 +36,31 @@ def can_grant(granter: Role, role: Role) -> bool:
     return False
 
 
+# What each role may do, as the roles it includes: an editor may read and ingest; viewer and
+# ingest are disjoint (one reads, the other writes).
+_COVERS = {
+    Role.ROOT: frozenset(Role),
+    Role.ADMIN: frozenset({Role.ADMIN, Role.EDITOR, Role.VIEWER, Role.INGEST}),
+    Role.EDITOR: frozenset({Role.EDITOR, Role.VIEWER, Role.INGEST}),
+    Role.VIEWER: frozenset({Role.VIEWER}),
+    Role.INGEST: frozenset({Role.INGEST}),
+}
+
+
+def covers(holder: Role, role: Role) -> bool:
+    """Whether everything ``role`` may do, ``holder`` may do too."""
+    return role in _COVERS[holder]
+
+
+def capped(role: Role, limit: Role) -> Role | None:
+    """The most ``role`` may do while never exceeding ``limit``; None when they share nothing."""
+    if covers(limit, role):
+        return role
+    if covers(role, limit):
+        return limit
+    return None
+
+
 @dataclass(frozen=True)
 class Principal:
     org_id: str

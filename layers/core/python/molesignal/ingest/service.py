@@ -11,10 +11,10 @@ from typing import Any
 from molesignal import aws
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
-from molesignal.errors import DomainError, Invalid, NotFound, Unavailable
+from molesignal.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
 from molesignal.ingest import envelope, exact_json
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
-from molesignal.lake.streams import DEFAULT_FIELD_CAP, Streams
+from molesignal.lake.streams import DEFAULT_FIELD_CAP, RESERVED_STREAMS, Streams
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
@@ -60,6 +60,17 @@ def new_request_id() -> str:
     return f"{now_us():016x}{secrets.token_hex(8)}"
 
 
+def check_tenant_stream(name: str) -> str:
+    """A stream a tenant route may write: a valid name, and not one MoleSignal writes itself."""
+    lowered = check_stream_name(name)
+    if lowered in RESERVED_STREAMS:
+        raise Forbidden(
+            f"forbidden: stream {lowered!r} is reserved: only MoleSignal writes it (sealed OTLP content)",
+            code="reserved_stream",
+        )
+    return lowered
+
+
 @dataclass
 class _StreamBatch:
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -85,10 +96,18 @@ class Ingestor:
         Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
         return org
 
-    def submit(self, principal: Principal, items: Iterable[tuple[int, str, Any]]) -> IngestResult:
+    def submit(
+        self,
+        principal: Principal,
+        items: Iterable[tuple[int, str, Any]],
+        *,
+        reserved: frozenset[str] = frozenset(),
+    ) -> IngestResult:
         """Normalise ``(index, stream, raw record)`` items and enqueue them per stream.
 
-        A record that cannot be stored is rejected with its reason; the others go on.
+        A record that cannot be stored is rejected with its reason; the others go on. A
+        record for a reserved stream is rejected unless the caller (MoleSignal's own
+        writer, never a tenant route) names that stream in ``reserved``.
         """
         received = now_us()
         result = IngestResult(request_id=new_request_id())
@@ -99,6 +118,8 @@ class Ingestor:
                 continue
             try:
                 name = check_stream_name(stream)
+                if name not in reserved:
+                    check_tenant_stream(name)
                 record = normalize(raw, received_us=received)
             except DomainError as exc:
                 result.rejections.append(Rejection(index, exc.code, exc.message))

@@ -15,6 +15,11 @@ DEFAULT_FIELD_CAP = 1000
 DEFAULT_RETENTION_DAYS = 30
 # Sealed OTLP session content; its retention is the org's content window (spec 002).
 CONTENT_STREAM = "otel_content"
+# Streams only MoleSignal itself writes: no tenant ingest route may name them.
+RESERVED_STREAMS = frozenset({CONTENT_STREAM})
+# Columns stored in a stream but never served by tenant SQL: the sealed content is opened
+# only by the audited content read (otlp/reader.py).
+SEALED_COLUMNS = {CONTENT_STREAM: frozenset({"sealed"})}
 
 
 def stream_key(org_id: str, stream: str) -> tuple[str, str]:

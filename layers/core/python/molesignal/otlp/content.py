@@ -35,10 +35,14 @@ keys from KMS (``GenerateDataKey`` with the encryption context ``{"org_id": <org
 "molesignal-content"}``). The plaintext data key is cached in memory per org for a bounded time
 (5 minutes), number of orgs (256) and number of uses, so a batch costs one KMS call, not one
 per record. Each :class:`EncryptedBlob` carries the KMS-encrypted data key, a short key id
-(sha256 of it), a random 96-bit nonce and ciphertext+tag. The AAD binds the org id and a
-caller-chosen record id (``aad_context``), so a blob moved to another org or another record
-does not decrypt. Decryption uses the cached key for that key id if the same org holds it,
-else ``kms.decrypt`` with the org's encryption context — which KMS refuses for another org.
+(sha256 of it), a random 96-bit nonce and ciphertext+tag. The AAD binds the org id, the blob's
+version and a caller-chosen context (``aad_context``); session content passes
+:meth:`ContentBinding.aad_context` — the record id, the session id and the session's user — so
+a blob moved to another org, record, session or user does not decrypt. Version 1 blobs,
+sealed before sessions were bound, bind the org and the record id only; they still open, and
+the reader decides who may see them (otlp/reader.py). Decryption uses the cached key for that
+key id if the same org holds it, else ``kms.decrypt`` with the org's encryption context — which
+KMS refuses for another org.
 """
 
 from __future__ import annotations
@@ -279,7 +283,10 @@ def split_content(row: dict[str, Any], policy: ContentPolicy = DEFAULT_POLICY) -
 # ---- envelope encryption ---------------------------------------------------------------------
 
 ENCRYPTION_PURPOSE = "molesignal-content"
-BLOB_VERSION = 1
+BLOB_VERSION = 2
+# Sealed before the AAD bound the session and its user: the org and the record id only.
+LEGACY_BLOB_VERSION = 1
+BLOB_VERSIONS = frozenset({LEGACY_BLOB_VERSION, BLOB_VERSION})
 ALGORITHM = "A256GCM"
 NONCE_BYTES = 12
 KEY_ID_CHARS = 16
@@ -287,6 +294,13 @@ DATA_KEY_TTL_S = 300.0
 MAX_CACHED_KEYS = 256
 # Random 96-bit nonces: stay far below the 2**32 messages per key that NIST SP 800-38D allows.
 MAX_USES_PER_KEY = 1 << 24
+
+
+# KMS's answers to a data key that is not one of ours for this org (forged, tampered, another
+# org's): the blob does not open. Any other KMS error is an outage and propagates.
+_NOT_A_DATA_KEY = frozenset(
+    {"InvalidCiphertextException", "IncorrectKeyException", "ValidationException", "InvalidKeyUsageException"}
+)
 
 
 class ContentDecryptionError(DomainError):
@@ -334,12 +348,14 @@ class EncryptedBlob:
 
     @classmethod
     def from_dict(cls, data: Any) -> EncryptedBlob:
-        if not isinstance(data, dict) or data.get("v") != BLOB_VERSION or data.get("alg") != ALGORITHM:
-            raise ContentDecryptionError("encrypted content: not a version 1 A256GCM blob")
+        version = data.get("v") if isinstance(data, dict) else None
+        if type(version) is not int or version not in BLOB_VERSIONS or data.get("alg") != ALGORITHM:
+            raise ContentDecryptionError("encrypted content: not a version 1 or 2 A256GCM blob")
         key_id = data.get("kid")
         if not isinstance(key_id, str):
             raise ContentDecryptionError("encrypted content: kid is missing")
-        return cls(key_id, _unb64(data.get("edk"), "edk"), _unb64(data.get("iv"), "iv"), _unb64(data.get("ct"), "ct"))
+        edk, iv, ct = (_unb64(data.get(name), name) for name in ("edk", "iv", "ct"))
+        return cls(key_id, edk, iv, ct, version)
 
     def to_json(self) -> str:
         return orjson.dumps(self.to_dict()).decode()
@@ -363,8 +379,22 @@ class _DataKey:
     uses: int = 0
 
 
-def _aad(org_id: str, aad_context: str) -> bytes:
-    return orjson.dumps([ENCRYPTION_PURPOSE, BLOB_VERSION, org_id, aad_context])
+def _aad(org_id: str, aad_context: str, version: int) -> bytes:
+    return orjson.dumps([ENCRYPTION_PURPOSE, version, org_id, aad_context])
+
+
+@dataclass(frozen=True)
+class ContentBinding:
+    """What a sealed content record belongs to, besides its org: bound into its AAD."""
+
+    record_id: str
+    session_id: str
+    session_user: str
+
+    def aad_context(self, version: int = BLOB_VERSION) -> str:
+        if version == LEGACY_BLOB_VERSION:
+            return self.record_id
+        return orjson.dumps([self.record_id, self.session_id, self.session_user]).decode()
 
 
 class ContentCipher:
@@ -458,7 +488,7 @@ class ContentCipher:
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("InvalidCiphertextException", "IncorrectKeyException"):
+            if code in _NOT_A_DATA_KEY:
                 raise ContentDecryptionError(
                     "encrypted content: KMS refused the data key for this org", code="content_undecryptable"
                 ) from exc
@@ -475,14 +505,18 @@ class ContentCipher:
 
     # -- sealing --
 
-    def encrypt(self, org_id: str, plaintext: bytes, *, aad_context: str) -> EncryptedBlob:
-        """Seal ``plaintext`` for ``org_id``; ``aad_context`` (e.g. the record id) must be given again to open it."""
+    def encrypt(self, org_id: str, plaintext: bytes, *, aad_context: str, version: int = BLOB_VERSION) -> EncryptedBlob:
+        """Seal ``plaintext`` for ``org_id``; ``aad_context`` must be given again to open it.
+
+        ``version`` is the current one except in tests that stand in for older sealed data."""
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        if version not in BLOB_VERSIONS:
+            raise ValueError(f"unknown blob version {version}")
         key = self._key_for_encryption(org_id)
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(key.plaintext).encrypt(nonce, plaintext, _aad(org_id, aad_context))
-        return EncryptedBlob(key.key_id, key.encrypted, nonce, ciphertext)
+        ciphertext = AESGCM(key.plaintext).encrypt(nonce, plaintext, _aad(org_id, aad_context, version))
+        return EncryptedBlob(key.key_id, key.encrypted, nonce, ciphertext, version)
 
     def decrypt(self, org_id: str, blob: EncryptedBlob, *, aad_context: str) -> bytes:
         """Open a blob sealed for ``org_id`` and ``aad_context``; ContentDecryptionError otherwise."""
@@ -493,13 +527,13 @@ class ContentCipher:
             raise ContentDecryptionError("encrypted content: the nonce must be 12 bytes")
         key = self._key_for_decryption(org_id, blob)
         try:
-            return AESGCM(key).decrypt(blob.nonce, blob.ciphertext, _aad(org_id, aad_context))
+            return AESGCM(key).decrypt(blob.nonce, blob.ciphertext, _aad(org_id, aad_context, blob.version))
         except InvalidTag as exc:
             raise ContentDecryptionError("encrypted content: authentication failed") from exc
 
-    def encrypt_json(self, org_id: str, value: Any, *, aad_context: str) -> EncryptedBlob:
+    def encrypt_json(self, org_id: str, value: Any, *, aad_context: str, version: int = BLOB_VERSION) -> EncryptedBlob:
         """Seal a JSON-serialisable value (e.g. the content dict of :func:`split_content`)."""
-        return self.encrypt(org_id, orjson.dumps(value), aad_context=aad_context)
+        return self.encrypt(org_id, orjson.dumps(value), aad_context=aad_context, version=version)
 
     def decrypt_json(self, org_id: str, blob: EncryptedBlob, *, aad_context: str) -> Any:
         return orjson.loads(self.decrypt(org_id, blob, aad_context=aad_context))

@@ -3,7 +3,7 @@ then enqueue plaintext rows through the same path as every other ingest.
 
 Rows go to ``otel_logs``, ``otel_metrics`` and ``otel_spans``. For each row that carries
 content, the content columns are removed, sealed with the org's data key (AES-256-GCM,
-bound to the record id) and stored as a row of ``otel_content`` holding only the
+bound to the record id, the session id and the session's user) and stored as a row of ``otel_content`` holding only the
 ciphertext and what is needed to find and authorise it (record id, session id, the
 session's user, the source stream, the names of the sealed fields). The plaintext row
 keeps ``content_ref`` pointing at it.
@@ -17,8 +17,8 @@ from typing import Any
 
 from molesignal.auth.principal import Principal
 from molesignal.ingest.service import Ingestor
-from molesignal.lake.streams import CONTENT_STREAM
-from molesignal.otlp.content import DEFAULT_POLICY, ContentCipher, ContentPolicy, split_content
+from molesignal.lake.streams import CONTENT_STREAM, RESERVED_STREAMS
+from molesignal.otlp.content import DEFAULT_POLICY, ContentBinding, ContentCipher, ContentPolicy, split_content
 from molesignal.settings import get_settings
 
 STREAMS = {"logs": "otel_logs", "metrics": "otel_metrics", "traces": "otel_spans"}
@@ -101,7 +101,7 @@ class OtlpReceiver:
                     index += 1
                 items.append((index, stream, plain))
                 index += 1
-        result = self.ingestor.submit(principal, items) if items else None
+        result = self.ingestor.submit(principal, items, reserved=RESERVED_STREAMS) if items else None
         rejected = result.rejected if result else 0
         return OtlpResult(
             counts=dict(flattened.counts),
@@ -113,13 +113,15 @@ class OtlpReceiver:
     def _sealed(
         self, org_id: str, record_id: str, stream: str, plain: dict[str, Any], content: dict[str, Any]
     ) -> dict[str, Any]:
-        blob = self.cipher.encrypt_json(org_id, content, aad_context=record_id)
+        session = plain.get("session_id")
+        binding = ContentBinding(record_id, "" if session is None else str(session), session_user(plain))
+        blob = self.cipher.encrypt_json(org_id, content, aad_context=binding.aad_context())
         return {
             "_timestamp": plain.get("_timestamp"),
             "record_id": record_id,
             "source_stream": stream,
-            "session_id": plain.get("session_id"),
-            "session_user": session_user(plain),
+            "session_id": binding.session_id or None,
+            "session_user": binding.session_user,
             "fields": plain.get("content_fields"),
             "key_id": blob.key_id,
             "sealed": blob.to_json(),

@@ -109,7 +109,9 @@ def athena_renderer(
         if not scan.uris:
             return empty_relation(scan)
         dates, hours = partitions_of(scan.uris)
-        columns = [exp.column(exp.to_identifier(name, quoted=True)) for name, _ in glue.data_columns(scan.columns)]
+        columns = [
+            exp.column(exp.to_identifier(name, quoted=True)) for name, _ in glue.data_columns(scan.visible_columns)
+        ]
         source = exp.table_(
             exp.to_identifier(table_for(scan), quoted=True), db=exp.to_identifier(database, quoted=True)
         )

@@ -14,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -27,12 +27,19 @@ MAX_MEMORY_ENTRIES = 512
 
 
 def cache_key(
-    org_id: str, normalized_sql: str, start_us: int | None, end_us: int | None, versions: Mapping[str, int]
+    org_id: str,
+    normalized_sql: str,
+    start_us: int | None,
+    end_us: int | None,
+    versions: Mapping[str, int],
+    *,
+    hidden: Sequence[str] = (),
 ) -> str:
+    """``hidden``: the ``stream.column`` names the answer leaves out (sealed columns)."""
     # Numbers as text: orjson refuses integers beyond 64 bits, and a key must never fail.
     bounds = {"start": None if start_us is None else str(start_us), "end": None if end_us is None else str(end_us)}
     data = sorted((name, str(version)) for name, version in versions.items())
-    material = orjson.dumps({"org": org_id, "sql": normalized_sql, **bounds, "data": data})
+    material = orjson.dumps({"org": org_id, "sql": normalized_sql, **bounds, "data": data, "hidden": sorted(hidden)})
     return hashlib.sha256(material).hexdigest()
 
 

@@ -59,6 +59,12 @@ class StreamScan:
     # Those of ``uris`` whose every row lies in the time range (manifest min/max): read
     # without a row filter. The others straddle a boundary and keep it.
     inside: frozenset[str] = frozenset()
+    # Stored columns the caller's query may not see (sealed content): left out of the scan.
+    hidden: frozenset[str] = frozenset()
+
+    @property
+    def visible_columns(self) -> dict[str, str]:
+        return {name: kind for name, kind in self.columns.items() if name not in self.hidden}
 
 
 @dataclass
@@ -374,7 +380,7 @@ def empty_relation(scan: StreamScan) -> exp.Expr:
     """No file in range: an empty relation that still has the stream's columns."""
     columns = ["CAST(NULL AS BIGINT) AS _timestamp", "CAST(NULL AS VARCHAR) AS org_id"] + [
         f"CAST(NULL AS {_DUCK_TYPES.get(kind, 'VARCHAR')}) AS {exp.to_identifier(name, quoted=True).sql()}"
-        for name, kind in scan.columns.items()
+        for name, kind in scan.visible_columns.items()
         if name not in ("_timestamp", "org_id")
     ]
     return sqlglot.parse_one(f"SELECT {', '.join(columns)} WHERE FALSE", read="duckdb")
@@ -389,6 +395,20 @@ def _read_parquet(uris: Sequence[str]) -> exp.Expr:
             exp.EQ(this=exp.var("hive_partitioning"), expression=exp.false()),
         ],
     )
+
+
+def _projection(scan: StreamScan) -> exp.Expr:
+    """``*``, or every column but the hidden ones.
+
+    ``COLUMNS(lambda c: ...)`` rather than ``* EXCLUDE (...)``: EXCLUDE fails when none of
+    the files read has the column, and a file's columns are not known before reading it.
+    """
+    if not scan.hidden:
+        return exp.Star()
+    name = exp.to_identifier("c")
+    names = [exp.Literal.string(column) for column in sorted(scan.hidden)]
+    keep = exp.Not(this=exp.In(this=exp.column(name.copy()), expressions=names))
+    return exp.Columns(this=exp.Lambda(this=keep, expressions=[name]))
 
 
 def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> ScanRenderer:
@@ -411,9 +431,9 @@ def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> Sc
         edges = [uri for uri in scan.uris if where is not None and uri not in scan.inside]
         parts: list[exp.Select] = []
         if whole:
-            parts.append(exp.select(exp.Star()).from_(_read_parquet(whole)))
+            parts.append(exp.select(_projection(scan)).from_(_read_parquet(whole)))
         if edges:
-            parts.append(exp.select(exp.Star()).from_(_read_parquet(edges)).where(where))
+            parts.append(exp.select(_projection(scan)).from_(_read_parquet(edges)).where(where))
         if len(parts) == 1:
             return parts[0]
         # Files differ in columns and types (schema evolution): align the two by name.

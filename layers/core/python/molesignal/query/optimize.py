@@ -45,7 +45,7 @@ def group_by_bucket_index(analysis: Analysis, scans: Mapping[str, StreamScan]) -
         if any(isinstance(key, _GROUPING_CONSTRUCTS) for key in group.expressions) or _binds_groups_elsewhere(select):
             continue
         # Every column the files may hold: DuckDB binds a GROUP BY name to a column before an alias.
-        columns = {name.lower() for name in scans[stream_of[id(table)]].columns} | {TIMESTAMP, ORG_ID, STREAM}
+        columns = {name.lower() for name in scans[stream_of[id(table)]].visible_columns} | {TIMESTAMP, ORG_ID, STREAM}
         for key in list(group.expressions):
             target = _group_target(key, select, columns)
             index = _bucket_index(target, table.alias_or_name) if target is not None else None

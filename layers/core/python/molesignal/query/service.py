@@ -12,7 +12,7 @@ from typing import Any
 
 from molesignal.auth.principal import Principal, Role
 from molesignal.lake.layout import stream_prefix
-from molesignal.lake.streams import Stream, Streams, inside
+from molesignal.lake.streams import SEALED_COLUMNS, Stream, Streams, inside
 from molesignal.query.cache import ResultCache, cache_key
 from molesignal.query.duck import Column, DuckEngine
 from molesignal.query.errors import PermissionDenied, QueryLimitExceeded
@@ -163,7 +163,9 @@ class QueryService:
         analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params)
         return Plan(analysis=analysis, streams=self.known_streams(principal.org_id))
 
-    def _resolve_files(self, plan: Plan, principal: Principal, request: QueryRequest) -> None:
+    def _resolve_files(
+        self, plan: Plan, principal: Principal, request: QueryRequest, *, reveal_sealed: bool = False
+    ) -> None:
         start_us, end_us = request.start_us, request.end_us
         for name in plan.analysis.streams:
             stream = plan.streams.get(name)
@@ -177,6 +179,7 @@ class QueryService:
                 uris=tuple(lake_uri(f["key"]) for f in files),
                 columns=stream.schema,
                 inside=frozenset(lake_uri(f["key"]) for f in files if inside(f, start_us, end_us)),
+                hidden=frozenset() if reveal_sealed else SEALED_COLUMNS.get(name, frozenset()),
             )
 
     @staticmethod
@@ -187,9 +190,17 @@ class QueryService:
         if any(name not in streams for name in names):
             return None  # confine() reports TABLE_NOT_FOUND; nothing to look up or keep
         versions = {name: streams[name].version for name in names}
-        return cache_key(org_id, normalized, request.start_us, request.end_us, versions)
+        # Sealed columns are hidden from every cached answer: the key says so, so that no entry
+        # written before they were hidden is ever served.
+        hidden = sorted(f"{name}.{column}" for name in names for column in SEALED_COLUMNS.get(name, ()))
+        return cache_key(org_id, normalized, request.start_us, request.end_us, versions, hidden=hidden)
 
-    def run(self, principal: Principal, request: QueryRequest, *, use_cache: bool = True) -> QueryOutcome:
+    def run(
+        self, principal: Principal, request: QueryRequest, *, use_cache: bool = True, reveal_sealed: bool = False
+    ) -> QueryOutcome:
+        """Run a tenant's query. ``reveal_sealed`` serves sealed columns too; only the audited
+        content read passes it, and such a run never touches the result cache."""
+        use_cache = use_cache and not reveal_sealed
         started = time.perf_counter()
         org_id = principal.org_id
         looked_up: str | None = None
@@ -209,7 +220,7 @@ class QueryService:
             cached = self.cache.get(org_id, key) if key and key != looked_up else None
             if cached is not None:
                 return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
-        self._resolve_files(plan, principal, request)
+        self._resolve_files(plan, principal, request, reveal_sealed=reveal_sealed)
         engine = self._choose_engine(plan)
         result = self._execute(engine, plan, principal, request)
         outcome = QueryOutcome(

@@ -33,6 +33,16 @@ def api_token_listing(org_id: str) -> str:
     return f"ORG#{org_id}#TOKENS"
 
 
+def user_token(org_id: str, user_id: str, prefix: str) -> tuple[str, str]:
+    """A pointer from a user to one of their API tokens, in the org's partition so that it is
+    listed by a strongly consistent query (a GSI is never strongly consistent)."""
+    return f"ORG#{org_id}", f"{user_tokens_prefix(user_id)}{prefix}"
+
+
+def user_tokens_prefix(user_id: str) -> str:
+    return f"TOKENOF#{user_id}#"
+
+
 def refresh_family(family_id: str) -> tuple[str, str]:
     return f"REFRESH#{family_id}", "FAMILY"
 

@@ -90,15 +90,8 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"TableName": self.name, "Item": self.marshal(item)}
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        if values:
-            kwargs["ExpressionAttributeValues"] = self._values(values)
         try:
-            self.client.put_item(**kwargs)
+            self.client.put_item(**self.put_op(item, condition=condition, names=names, values=values)["Put"])
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise ConditionFailed(str(exc)) from exc
 
@@ -112,20 +105,9 @@ class Table:
         values: Mapping[str, Any] | None = None,
         condition: str | None = None,
     ) -> Item:
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": self.marshal({"pk": pk, "sk": sk}),
-            "UpdateExpression": expression,
-            "ReturnValues": "ALL_NEW",
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        if values:
-            kwargs["ExpressionAttributeValues"] = self._values(values)
-        if condition:
-            kwargs["ConditionExpression"] = condition
+        operation = self.update_op(pk, sk, expression, condition=condition, names=names, values=values)["Update"]
         try:
-            response = self.client.update_item(**kwargs)
+            response = self.client.update_item(**operation, ReturnValues="ALL_NEW")
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise ConditionFailed(str(exc)) from exc
         return self.unmarshal(response.get("Attributes", {}))
@@ -141,16 +123,64 @@ class Table:
 
     def transact_put(self, items: Iterable[tuple[Mapping[str, Any], str | None]]) -> None:
         """Put several items atomically; each may carry a condition expression."""
-        operations = []
-        for item, condition in items:
-            put: dict[str, Any] = {"TableName": self.name, "Item": self.marshal(item)}
-            if condition:
-                put["ConditionExpression"] = condition
-            operations.append({"Put": put})
+        self.transact([self.put_op(item, condition=condition) for item, condition in items])
+
+    def transact(self, operations: Iterable[dict[str, Any]]) -> None:
+        """Apply ``*_op`` operations atomically: all of them, or none if any condition fails."""
         try:
-            self.client.transact_write_items(TransactItems=operations)
+            self.client.transact_write_items(TransactItems=list(operations))
         except self.client.exceptions.TransactionCanceledException as exc:
             raise ConditionFailed(str(exc)) from exc
+
+    def _expression(
+        self, condition: str | None, names: Mapping[str, str] | None, values: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if condition:
+            out["ConditionExpression"] = condition
+        if names:
+            out["ExpressionAttributeNames"] = dict(names)
+        if values:
+            out["ExpressionAttributeValues"] = self._values(values)
+        return out
+
+    def put_op(
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "Put": {"TableName": self.name, "Item": self.marshal(item), **self._expression(condition, names, values)}
+        }
+
+    def update_op(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        key = self.marshal({"pk": pk, "sk": sk})
+        extra = self._expression(condition, names, values)
+        return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression, **extra}}
+
+    def check_op(
+        self,
+        pk: str,
+        sk: str,
+        condition: str,
+        *,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        key = self.marshal({"pk": pk, "sk": sk})
+        return {"ConditionCheck": {"TableName": self.name, "Key": key, **self._expression(condition, names, values)}}
 
     def query(
         self,
@@ -161,6 +191,7 @@ class Table:
         limit: int | None = None,
         cursor: str | None = None,
         forward: bool = True,
+        consistent: bool = False,
     ) -> tuple[list[Item], str | None]:
         """One page of a partition, optionally narrowed to a sort-key prefix.
 
@@ -181,6 +212,8 @@ class Table:
             "ExpressionAttributeValues": self._values(values),
             "ScanIndexForward": forward,
         }
+        if consistent:
+            kwargs["ConsistentRead"] = True  # base table only: a GSI is never strongly consistent
         if index:
             kwargs["IndexName"] = index
         if limit:
@@ -196,11 +229,13 @@ class Table:
         last = response.get("LastEvaluatedKey")
         return items, encode_cursor(last) if last else None
 
-    def query_all(self, pk: str, *, sk_prefix: str | None = None, index: str | None = None) -> list[Item]:
+    def query_all(
+        self, pk: str, *, sk_prefix: str | None = None, index: str | None = None, consistent: bool = False
+    ) -> list[Item]:
         items: list[Item] = []
         cursor: str | None = None
         while True:
-            page, cursor = self.query(pk, sk_prefix=sk_prefix, index=index, cursor=cursor)
+            page, cursor = self.query(pk, sk_prefix=sk_prefix, index=index, cursor=cursor, consistent=consistent)
             items.extend(page)
             if not cursor:
                 return items
