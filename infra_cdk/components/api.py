@@ -65,7 +65,7 @@ class HttpApi(Construct):
         spec = registry.authorizer
         self.authorizer_function = runtime.function(
             self,
-            FunctionSpec(spec.name, spec.handler, spec.memory_mb, spec.timeout_s, "resolves the caller"),
+            FunctionSpec(spec.name, spec.handler, spec.memory_mb, spec.timeout_s, "resolves the caller", spec.layers),
         )
         self.authorizer = authorizers.HttpLambdaAuthorizer(
             "Authorizer",
@@ -79,7 +79,10 @@ class HttpApi(Construct):
         self.routes: dict[str, apigw.HttpRoute] = {}
         for group in registry.http:
             function = runtime.function(
-                self, FunctionSpec(group.name, group.handler, group.memory_mb, group.timeout_s, group.description)
+                self,
+                FunctionSpec(
+                    group.name, group.handler, group.memory_mb, group.timeout_s, group.description, group.layers
+                ),
             )
             # One invoke permission per function for this API, not one per route.
             integration = integrations.HttpLambdaIntegration(

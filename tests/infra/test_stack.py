@@ -19,7 +19,8 @@ from infra_cdk.app import build_app
 from infra_cdk.components.data import RESOURCE_ENV, DataStore
 from infra_cdk.components.runtime import AssetPaths, LambdaRuntime
 from infra_cdk.components.workers import QueueWorkers
-from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig, cdk_json_context, resolve_deps_layer
+from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig, cdk_json_context
+from infra_cdk.layers import DEPENDENCY_LAYERS, registry_functions, resolve_deps_layers
 from infra_cdk.permissions import NEEDS, needs_of
 from infra_cdk.stack import MoleSignalStack
 from molesignal.resources import RESOURCES
@@ -63,7 +64,15 @@ class Synth:
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     outdir = tmp_path_factory.mktemp("cdk.out")
     # The same feature flags as `cdk synth` (cdk.json), and the asset metadata the CLI adds.
-    context = {**cdk_json_context(), "stage": STAGE, "prefix": PREFIX, "aws:cdk:enable-asset-metadata": True}
+    # Placeholder dependency layers whether or not this checkout has built ones: staging
+    # ~200 MB of built layers would only slow the synth down (test_layers.py covers them).
+    context = {
+        **cdk_json_context(),
+        "stage": STAGE,
+        "prefix": PREFIX,
+        "aws:cdk:enable-asset-metadata": True,
+        "depsLayerDir": str(tmp_path_factory.mktemp("no-deps-layers")),
+    }
     app, stack = build_app(App(outdir=str(outdir), context=context))
     assembly = app.synth()
     artifact = assembly.get_stack_artifact(stack.artifact_id)
@@ -221,9 +230,18 @@ def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
             },
         )
     layers = set(synth.of_type("AWS::Lambda::LayerVersion"))
-    assert len(layers) == 2
-    for key in synth.of_type("AWS::Lambda::Function"):
-        assert referenced_ids(synth.props(key)["Layers"]) == layers
+    assert len(layers) == 1 + len(DEPENDENCY_LAYERS)
+    runtime = synth.stack.runtime
+    core = synth.logical_id(runtime.core_layer)
+    for name, handler, *_ in expected:
+        (function,) = (f for f in registry_functions() if f.name == name)
+        attached = synth.props(synth.function_id(handler))["Layers"]
+        # The core layer and the registry's dependency layers (disjoint, so their order is free).
+        assert len(attached) == 1 + len(function.layers)
+        assert referenced_ids(attached) == {
+            core,
+            *(synth.logical_id(runtime.deps_layers[layer]) for layer in function.layers),
+        }, name
 
 
 def test_function_environment_names_every_resource(synth: Synth) -> None:
@@ -254,11 +272,9 @@ def test_core_layer_ships_molesignal_without_the_local_system(synth: Synth) -> N
     assert not list(staged.rglob("__pycache__"))
 
 
-def test_placeholder_dependency_layer_is_flagged(synth: Synth) -> None:
-    if synth.stack.deps_layer_placeholder:
-        assert any("dependency layer is a placeholder" in message for message in synth.messages)
-    else:
-        assert not any("placeholder" in message for message in synth.messages)
+def test_placeholder_dependency_layers_are_flagged_with_the_reason(synth: Synth) -> None:
+    assert synth.stack.deps_layer_placeholder
+    assert any("dependency layers are placeholders (no layer build record" in message for message in synth.messages)
 
 
 # --- HTTP API ---------------------------------------------------------------------------
@@ -454,13 +470,13 @@ def test_queue_worker_gets_an_sqs_event_source_reporting_partial_failures(tmp_pa
         timeout_s=queue.visibility_timeout_s,
     )
     config = StackConfig(stage=STAGE, prefix=PREFIX)
-    deps = resolve_deps_layer(config, tmp_path)
+    deps = resolve_deps_layers(config, tmp_path)
     stack = Stack(App(outdir=str(tmp_path / "out"), context=cdk_json_context()), "Workers")
     data = DataStore(stack, "Data", resources=RESOURCES, config=config)
     runtime = LambdaRuntime(
         stack,
         "Runtime",
-        assets=AssetPaths(FUNCTIONS_DIR, CORE_LAYER_DIR, deps.path),
+        assets=AssetPaths(FUNCTIONS_DIR, CORE_LAYER_DIR, deps.paths),
         data=data,
         environment=data.environment(),
         log_retention_days=7,
