@@ -13,12 +13,14 @@ from aws_cdk import App
 from infra_cdk.components.runtime import AssetPaths
 from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig
 from infra_cdk.layers import resolve_deps_layers
+from infra_cdk.nag import add_checks
 from infra_cdk.stack import MoleSignalStack
 
 
 def build_app(app: App | None = None) -> tuple[App, MoleSignalStack]:
     """The app with its one stack, configured from the app's context."""
     app = app if app is not None else App()
+    add_checks(app)  # cdk-nag's AwsSolutions pack: an unanswered finding fails the synth
     config = StackConfig.from_context(app.node)
     deps = resolve_deps_layers(config, Path(app.outdir))
     stack = MoleSignalStack(

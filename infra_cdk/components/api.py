@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra_cdk.components.runtime import FunctionSpec, LambdaRuntime
+from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal
 from registry import DEFAULT_ROUTE, Registry, Route
 
@@ -106,6 +107,8 @@ class HttpApi(Construct):
             integration=integration,
             authorizer=self.authorizer if route.auth else None,
         )
+        if not route.auth:
+            acknowledge(self.routes[route.key], "APIG4")
 
     @property
     def url(self) -> str:

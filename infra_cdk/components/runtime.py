@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -16,6 +17,7 @@ from constructs import Construct
 from infra_cdk.components.data import DataStore
 from infra_cdk.config import CODE_EXCLUDE, CORE_LAYER_EXCLUDE
 from infra_cdk.layers import DEPENDENCY_LAYERS, LAYERS_BY_NAME
+from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal
 from infra_cdk.permissions import needs_of
 
@@ -125,9 +127,19 @@ class LambdaRuntime(Construct):
             retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # Its own role, without the AWS managed basic-execution policy (which may write to any
+        # log group): it writes to its own log group only, and gets what permissions.py lists.
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"MoleSignal {spec.name}: its log group, X-Ray, and its needs in infra_cdk/permissions.py",
+        )
+        log_group.grant_write(role)
         function = lambda_.Function(
             scope,
             f"{construct_id}Function",
+            role=role,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=spec.handler,
@@ -140,7 +152,9 @@ class LambdaRuntime(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
         )
-        self._data.grant(function, needs_of(spec.name))
+        self._data.grant(role, needs_of(spec.name))
+        acknowledge(function, "L1")
+        acknowledge(role, "IAM5", "IAM5-xray", finding="Resource::*")
         self.functions[spec.name] = function
         return function
 
