@@ -50,10 +50,14 @@ pipcheck: $(VENV)/.cdk-installed
 # Regenerate every lock from the *.in files (the dev set is the superset: runtime and CDK
 # are resolved inside it, so the three never disagree on a version).
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+# The dependency layers get their own lock: the runtime set for the Lambda target (CPython 3.12
+# on Amazon Linux 2023, docs/adr/0004), at the versions the dev set pins.
+LOCK_LAMBDA := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.12 --python-platform x86_64-manylinux_2_28
 lock: $(VENV)/.dev-installed
 	$(LOCK) -o requirements/dev.txt requirements/dev.in
 	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt requirements/runtime.in
 	$(LOCK) -c requirements/dev.txt -o requirements/cdk.txt requirements/cdk.in
+	$(LOCK_LAMBDA) -c requirements/dev.txt -o requirements/lambda.txt requirements/runtime.in
 
 test: $(VENV)/.cdk-installed pipcheck lint typecheck
 	$(PY) -m pytest -q -n 2 --dist loadfile
@@ -61,6 +65,8 @@ test: $(VENV)/.cdk-installed pipcheck lint typecheck
 bench: $(VENV)/.dev-installed
 	$(PY) bench/coldstart/run.py
 
+# Dependency layers for Lambda from requirements/lambda.txt; exits non-zero (and marks
+# layers/deps/build.json) when a layer or a function's total is over Lambda's 250 MB.
 layers: $(VENV)/.dev-installed
 	$(PY) -m infra_cdk.build_layers
 
@@ -71,4 +77,4 @@ deploy: $(VENV)/.cdk-installed layers
 	$(CDK) deploy -c requireDepsLayer=true
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps/python
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps

@@ -113,3 +113,18 @@ class AwsCallTimer:
         with self._lock:
             calls, self.calls = self.calls, []
         return calls
+
+
+def http_scope(method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The ASGI scope of one HTTP request from a loopback client, as the local gateway
+    receives it (benchmarks turn it into an HTTP API 2.0 event with ``gateway._event``)."""
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "http_version": "1.1",
+        "client": ("127.0.0.1", 40000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())],
+    }

@@ -11,6 +11,15 @@ from dataclasses import dataclass, field
 
 DEFAULT_ROUTE = "$default"
 
+# Dependency layers (built by infra_cdk/build_layers.py from the Lambda lock): "base" for every
+# function, "web" for FastAPI apps, tokens and wire decoders, "data" for pyarrow/DuckDB/sqlglot.
+# Each function names the layers its imports need (tests/infra/test_layers.py checks them
+# against the imports): Lambda's 250 MB unzipped limit counts code and all layers together.
+HTTP_LAYERS = ("base", "web")
+WORKER_LAYERS = ("base",)
+LAKE_HTTP_LAYERS = ("base", "web", "data")
+LAKE_WORKER_LAYERS = ("base", "data")
+
 
 @dataclass(frozen=True)
 class Route:
@@ -32,6 +41,7 @@ class HttpFunction:
     memory_mb: int = 512
     timeout_s: int = 29  # API Gateway's integration timeout
     description: str = ""
+    layers: tuple[str, ...] = HTTP_LAYERS
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class QueueWorker:
     memory_mb: int = 1024
     timeout_s: int = 120
     description: str = ""
+    layers: tuple[str, ...] = WORKER_LAYERS
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class ScheduledFunction:
     memory_mb: int = 512
     timeout_s: int = 300
     description: str = ""
+    layers: tuple[str, ...] = WORKER_LAYERS
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class Authorizer:
     handler: str
     memory_mb: int = 256
     timeout_s: int = 10
+    layers: tuple[str, ...] = HTTP_LAYERS
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ ADMIN_API = HttpFunction(
     handler="admin_api.handler.lambda_handler",
     description="orgs, users, roles, quotas, audit log",
     prefixes=("/api/v1/orgs", "/api/v1/users", "/api/v1/audit"),
+    # Stream settings reach molesignal.query.glue, whose schema module imports pyarrow lazily.
+    layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("GET", "/api/v1/orgs"),
         Route("POST", "/api/v1/orgs"),
@@ -162,6 +177,7 @@ QUERY_API = HttpFunction(
     description="SQL over the lake (spec 000 query, spec 004 /v1/api/sql) and the streams API",
     prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams", "/api/v1/correlate"),
     memory_mb=3008,
+    layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("POST", "/api/v1/query"),
         Route("POST", "/v1/api/sql"),
@@ -178,6 +194,7 @@ OTLP_API = HttpFunction(
     handler="otlp_api.handler.lambda_handler",
     description="OTLP/HTTP receiver (spec 002) with sealed session content, and the audited content read",
     prefixes=("/v1/logs", "/v1/metrics", "/v1/traces", "/api/ingest/otlp", "/api/v1/sessions"),
+    layers=LAKE_HTTP_LAYERS,  # the session-content read queries the lake
     memory_mb=1024,
     routes=(
         Route("POST", "/v1/logs"),
@@ -203,6 +220,7 @@ REGISTRY = Registry(
             memory_mb=2048,
             timeout_s=120,
             description="lands enqueued records in the Parquet lake, exactly once",
+            layers=LAKE_WORKER_LAYERS,
         ),
     ),
     schedules=(
@@ -219,6 +237,7 @@ REGISTRY = Registry(
             memory_mb=4096,  # a round holds up to ~128 MB of Parquet decoded in memory
             timeout_s=600,
             description="merges small lake files per hour partition; deletes replaced files after a grace period",
+            layers=LAKE_WORKER_LAYERS,
         ),
         ScheduledFunction(
             name="retention_worker",

@@ -11,21 +11,24 @@ from pathlib import Path
 from aws_cdk import App
 
 from infra_cdk.components.runtime import AssetPaths
-from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig, resolve_deps_layer
+from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig
+from infra_cdk.layers import resolve_deps_layers
+from infra_cdk.nag import add_checks
 from infra_cdk.stack import MoleSignalStack
 
 
 def build_app(app: App | None = None) -> tuple[App, MoleSignalStack]:
     """The app with its one stack, configured from the app's context."""
     app = app if app is not None else App()
+    add_checks(app)  # cdk-nag's AwsSolutions pack: an unanswered finding fails the synth
     config = StackConfig.from_context(app.node)
-    deps = resolve_deps_layer(config, Path(app.outdir))
+    deps = resolve_deps_layers(config, Path(app.outdir))
     stack = MoleSignalStack(
         app,
         config.stack_name,
         config=config,
-        assets=AssetPaths(functions=FUNCTIONS_DIR, core_layer=CORE_LAYER_DIR, deps_layer=deps.path),
-        deps_layer_placeholder=deps.placeholder,
+        assets=AssetPaths(functions=FUNCTIONS_DIR, core_layer=CORE_LAYER_DIR, deps_layers=deps.paths),
+        deps_layer_problem=deps.problem,
     )
     return app, stack
 

@@ -7,8 +7,11 @@ Context keys (``cdk synth -c key=value`` or ``cdk.json``):
 ``allowRemoteSetup``   default of the ``AllowRemoteSetup`` stack parameter, default ``false``
 ``retainData``         keep table, buckets and secret when the stack is deleted, default ``true``
 ``logRetentionDays``   CloudWatch retention of function and access logs, default ``30``
-``depsLayerDir``       folder holding the dependency layer (``python/...``), default ``layers/deps``
-``requireDepsLayer``   refuse to synthesize with the placeholder dependency layer, default ``false``
+``depsLayerDir``       folder holding the built dependency layers (``<layer>/python/...``) and
+                       their build record, default ``layers/deps``
+``requireDepsLayer``   refuse to synthesize unless the built layers are current and every
+                       function fits Lambda's size limit (``infra_cdk.layers.stale_reason``),
+                       default ``false``
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 CORE_LAYER_DIR = REPO_ROOT / "layers" / "core"
 DEPS_LAYER_DIR = REPO_ROOT / "layers" / "deps"
-PLACEHOLDER_DIRNAME = "placeholder-deps-layer"
 CDK_JSON = REPO_ROOT / "cdk.json"
+
+# What an asset never ships (CDK exclude globs, relative to the asset folder).
+CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+# The local system (emulator, gateway, pollers) runs on developer machines, never in Lambda.
+CORE_LAYER_EXCLUDE = [*CODE_EXCLUDE, "python/molesignal/local"]
 
 _PREFIX_SHAPE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 _STAGE_SHAPE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -34,14 +41,6 @@ _FALSE = {"0", "false", "no", "off"}
 
 class ConfigError(ValueError):
     """A context value or asset folder that cannot produce a deployable stack."""
-
-
-@dataclass(frozen=True)
-class DepsLayer:
-    """The dependency layer's asset folder, and whether it is only a stand-in."""
-
-    path: Path
-    placeholder: bool
 
 
 @dataclass(frozen=True)
@@ -98,29 +97,3 @@ def _flag(value: Any, name: str, *, default: bool) -> bool:
     if text in _FALSE:
         return False
     raise ConfigError(f"context {name}={value!r}: expected true or false")
-
-
-def resolve_deps_layer(config: StackConfig, staging_dir: Path) -> DepsLayer:
-    """The built dependency layer when ``<dir>/python`` holds packages, else a placeholder.
-
-    The placeholder lets ``cdk synth`` and the infra tests run on a machine that never built
-    the layer (it is git-ignored). It is written under ``staging_dir`` (the cloud assembly's
-    output folder), never into the source tree. Functions deployed with it fail at import
-    time, so the stack carries a synth warning, and ``requireDepsLayer=true`` (use it for
-    ``cdk deploy``) turns the fallback into an error.
-    """
-    built = config.deps_layer_dir / "python"
-    if built.is_dir() and any(built.iterdir()):
-        return DepsLayer(config.deps_layer_dir, placeholder=False)
-    if config.require_deps_layer:
-        raise ConfigError(
-            f"{built} is missing or empty: build it with `python -m infra_cdk.build_layers` "
-            "(requireDepsLayer=true refuses the placeholder)"
-        )
-    placeholder = staging_dir / PLACEHOLDER_DIRNAME
-    (placeholder / "python").mkdir(parents=True, exist_ok=True)
-    (placeholder / "python" / "PLACEHOLDER.txt").write_text(
-        "Placeholder for the MoleSignal dependency layer.\n"
-        "Build the real one with `python -m infra_cdk.build_layers` before deploying.\n"
-    )
-    return DepsLayer(placeholder, placeholder=True)

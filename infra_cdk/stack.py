@@ -31,7 +31,7 @@ class MoleSignalStack(Stack):
         *,
         config: StackConfig,
         assets: AssetPaths,
-        deps_layer_placeholder: bool,
+        deps_layer_problem: str | None,
         registry: Registry = REGISTRY,
         resources: Resources = RESOURCES,
         **kwargs: Any,
@@ -39,11 +39,11 @@ class MoleSignalStack(Stack):
         kwargs.setdefault("description", f"MoleSignal telemetry lake ({config.stage})")
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.deps_layer_placeholder = deps_layer_placeholder
-        if deps_layer_placeholder:
+        self.deps_layer_placeholder = deps_layer_problem is not None
+        if deps_layer_problem is not None:
             Annotations.of(self).add_warning_v2(
                 "molesignal:placeholder-deps-layer",
-                f"the dependency layer is a placeholder ({assets.deps_layer}); functions deployed from this "
+                f"the dependency layers are placeholders ({deps_layer_problem}); functions deployed from this "
                 "synth cannot import fastapi/pydantic/powertools. Run `python -m infra_cdk.build_layers` first, "
                 "and deploy with -c requireDepsLayer=true.",
             )

@@ -18,6 +18,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra_cdk.nag import acknowledge, arn_token
+
 RESULTS_PREFIX = "athena-results/"
 RESULTS_EXPIRE_DAYS = 1
 ENGINE_VERSION = "Athena engine version 3"
@@ -82,7 +84,7 @@ class Analytics(Construct):
             "MOLESIGNAL_ATHENA_OUTPUT": self.output_location,
         }
 
-    def grant_query(self, grantee: iam.IGrantable) -> None:
+    def grant_query(self, role: iam.Role) -> None:
         """Run queries in the workgroup, keep the database's tables, and use the results prefix.
 
         Reading the lake itself (Athena reads with the caller's credentials) is the
@@ -108,4 +110,10 @@ class Analytics(Construct):
             ),
         ]
         for statement in statements:
-            grantee.grant_principal.add_to_principal_policy(statement)
+            role.add_to_principal_policy(statement)
+        database_id = Stack.of(self).get_logical_id(self.database)
+        glue_tables = f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/<{database_id}>/*"
+        acknowledge(role, "IAM5", "IAM5-glue-tables", finding=f"Resource::{glue_tables}")
+        acknowledge(
+            role, "IAM5", "IAM5-athena-results", finding=f"Resource::{arn_token(self._results)}/{RESULTS_PREFIX}*"
+        )

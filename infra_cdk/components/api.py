@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra_cdk.components.runtime import FunctionSpec, LambdaRuntime
+from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal
 from registry import DEFAULT_ROUTE, Registry, Route
 
@@ -65,7 +66,7 @@ class HttpApi(Construct):
         spec = registry.authorizer
         self.authorizer_function = runtime.function(
             self,
-            FunctionSpec(spec.name, spec.handler, spec.memory_mb, spec.timeout_s, "resolves the caller"),
+            FunctionSpec(spec.name, spec.handler, spec.memory_mb, spec.timeout_s, "resolves the caller", spec.layers),
         )
         self.authorizer = authorizers.HttpLambdaAuthorizer(
             "Authorizer",
@@ -79,7 +80,10 @@ class HttpApi(Construct):
         self.routes: dict[str, apigw.HttpRoute] = {}
         for group in registry.http:
             function = runtime.function(
-                self, FunctionSpec(group.name, group.handler, group.memory_mb, group.timeout_s, group.description)
+                self,
+                FunctionSpec(
+                    group.name, group.handler, group.memory_mb, group.timeout_s, group.description, group.layers
+                ),
             )
             # One invoke permission per function for this API, not one per route.
             integration = integrations.HttpLambdaIntegration(
@@ -103,6 +107,8 @@ class HttpApi(Construct):
             integration=integration,
             authorizer=self.authorizer if route.auth else None,
         )
+        if not route.auth:
+            acknowledge(self.routes[route.key], "APIG4")
 
     @property
     def url(self) -> str:

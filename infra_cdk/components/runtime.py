@@ -9,16 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra_cdk.components.data import DataStore
+from infra_cdk.config import CODE_EXCLUDE, CORE_LAYER_EXCLUDE
+from infra_cdk.layers import DEPENDENCY_LAYERS, LAYERS_BY_NAME
+from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal
 from infra_cdk.permissions import needs_of
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # Amazon Linux 2023: see docs/adr/0004-lambda-python-3-12.md
-# Must match the platform the dependency layer is built for (build_layers.py).
+# Must match the platform the dependency layers are built for (PLATFORMS in infra_cdk/layers.py).
 ARCHITECTURE = lambda_.Architecture.X86_64
 
 _R = logs.RetentionDays
@@ -48,16 +52,12 @@ RETENTION: dict[int, logs.RetentionDays] = {
     3653: _R.TEN_YEARS,
 }
 
-_NEVER_SHIPPED = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
-# The local system (emulator, gateway, pollers) runs on developer machines, never in Lambda.
-CORE_LAYER_EXCLUDE = [*_NEVER_SHIPPED, "python/molesignal/local"]
-
 
 @dataclass(frozen=True)
 class AssetPaths:
     functions: Path  # functions/: every handler, e.g. auth_api.handler.lambda_handler
     core_layer: Path  # layers/core: python/molesignal
-    deps_layer: Path  # layers/deps (built) or a placeholder: python/<third-party packages>
+    deps_layers: Mapping[str, Path]  # layer name -> layers/deps/<name> (built) or a placeholder
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     description: str = ""
+    layers: tuple[str, ...] = ()  # dependency layers by name (the registry's), beside the core layer
 
 
 def log_retention(days: int) -> logs.RetentionDays:
@@ -93,7 +94,7 @@ class LambdaRuntime(Construct):
         self._data = data
         self._environment = dict(environment)
         self._log_retention = log_retention(log_retention_days)
-        self.code = lambda_.Code.from_asset(str(assets.functions), exclude=_NEVER_SHIPPED)
+        self.code = lambda_.Code.from_asset(str(assets.functions), exclude=CODE_EXCLUDE)
         self.core_layer = lambda_.LayerVersion(
             self,
             "CoreLayer",
@@ -102,14 +103,17 @@ class LambdaRuntime(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="MoleSignal core package (molesignal)",
         )
-        self.deps_layer = lambda_.LayerVersion(
-            self,
-            "DepsLayer",
-            code=lambda_.Code.from_asset(str(assets.deps_layer), exclude=_NEVER_SHIPPED),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="MoleSignal third-party dependencies (requirements/runtime.txt without boto3)",
-        )
+        self.deps_layers: dict[str, lambda_.LayerVersion] = {
+            layer.name: lambda_.LayerVersion(
+                self,
+                f"{pascal(layer.name)}DepsLayer",
+                code=lambda_.Code.from_asset(str(assets.deps_layers[layer.name]), exclude=CODE_EXCLUDE),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description=f"MoleSignal {layer.name} dependencies: {layer.description}"[:256],
+            )
+            for layer in DEPENDENCY_LAYERS
+        }
         self.functions: dict[str, lambda_.Function] = {}
 
     def function(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
@@ -123,14 +127,24 @@ class LambdaRuntime(Construct):
             retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # Its own role, without the AWS managed basic-execution policy (which may write to any
+        # log group): it writes to its own log group only, and gets what permissions.py lists.
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"MoleSignal {spec.name}: its log group, X-Ray, and its needs in infra_cdk/permissions.py",
+        )
+        log_group.grant_write(role)
         function = lambda_.Function(
             scope,
             f"{construct_id}Function",
+            role=role,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=spec.handler,
             code=self.code,
-            layers=[self.core_layer, self.deps_layer],
+            layers=[self.core_layer, *(self._deps_layer(spec.name, name) for name in spec.layers)],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
             description=spec.description or spec.name,
@@ -138,6 +152,13 @@ class LambdaRuntime(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
         )
-        self._data.grant(function, needs_of(spec.name))
+        self._data.grant(role, needs_of(spec.name))
+        acknowledge(function, "L1")
+        acknowledge(role, "IAM5", "IAM5-xray", finding="Resource::*")
         self.functions[spec.name] = function
         return function
+
+    def _deps_layer(self, function_name: str, layer_name: str) -> lambda_.LayerVersion:
+        if layer_name not in LAYERS_BY_NAME:
+            raise ValueError(f"{function_name}: no dependency layer named {layer_name!r} in infra_cdk.layers")
+        return self.deps_layers[layer_name]

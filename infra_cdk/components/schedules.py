@@ -28,7 +28,7 @@ class ScheduledJobs(Construct):
         self.rules: dict[str, events.Rule] = {}
         for job in schedules:
             function = runtime.function(
-                self, FunctionSpec(job.name, job.handler, job.memory_mb, job.timeout_s, job.description)
+                self, FunctionSpec(job.name, job.handler, job.memory_mb, job.timeout_s, job.description, job.layers)
             )
             self.rules[job.name] = events.Rule(
                 self,

@@ -40,7 +40,9 @@ class QueueWorkers(Construct):
                 )
             function = runtime.function(
                 self,
-                FunctionSpec(worker.name, worker.handler, worker.memory_mb, worker.timeout_s, worker.description),
+                FunctionSpec(
+                    worker.name, worker.handler, worker.memory_mb, worker.timeout_s, worker.description, worker.layers
+                ),
             )
             function.add_event_source(
                 event_sources.SqsEventSource(

@@ -1,25 +1,14 @@
-"""Context parsing, dependency-layer choice and the layer build command (no synth)."""
+"""Context parsing and the CDK CLI's settings (no synth); the layers are in test_layers.py."""
 
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra_cdk.build_layers import PLATFORMS, layer_requirements, pip_command, requirement_name
-from infra_cdk.config import (
-    CDK_JSON,
-    PLACEHOLDER_DIRNAME,
-    REPO_ROOT,
-    ConfigError,
-    StackConfig,
-    cdk_json_context,
-    resolve_deps_layer,
-)
+from infra_cdk.config import CDK_JSON, REPO_ROOT, ConfigError, StackConfig, cdk_json_context
 
 
 class FakeContext:
@@ -52,45 +41,6 @@ def test_context_values_arrive_as_strings_from_the_cli() -> None:
 def test_bad_context_is_refused(context: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         StackConfig.from_context(FakeContext(**context))
-
-
-def test_placeholder_layer_is_staged_outside_the_source_tree(tmp_path: Path) -> None:
-    config = StackConfig(deps_layer_dir=tmp_path / "missing")
-    layer = resolve_deps_layer(config, tmp_path / "cdk.out")
-    assert layer.placeholder is True
-    assert layer.path == tmp_path / "cdk.out" / PLACEHOLDER_DIRNAME
-    assert (layer.path / "python").is_dir()
-    assert not (tmp_path / "missing").exists()
-
-
-def test_built_layer_is_used_when_present(tmp_path: Path) -> None:
-    (tmp_path / "deps" / "python" / "fastapi").mkdir(parents=True)
-    layer = resolve_deps_layer(StackConfig(deps_layer_dir=tmp_path / "deps"), tmp_path / "out")
-    assert (layer.path, layer.placeholder) == (tmp_path / "deps", False)
-
-
-def test_require_deps_layer_refuses_the_placeholder(tmp_path: Path) -> None:
-    config = StackConfig(deps_layer_dir=tmp_path / "missing", require_deps_layer=True)
-    with pytest.raises(ConfigError, match="build_layers"):
-        resolve_deps_layer(config, tmp_path)
-
-
-def test_layer_requirements_leave_out_what_the_lambda_runtime_has() -> None:
-    text = "# comment\nfastapi==0.1\nboto3==1.0  # in the runtime\nBotocore==1.0\n-r other.txt\npyjwt==2\n"
-    kept = layer_requirements(text, with_boto3=False)
-    assert [requirement_name(line) for line in kept.splitlines()] == [None, "fastapi", None, "pyjwt"]
-    assert layer_requirements(text, with_boto3=True) == text
-
-
-def test_pip_builds_linux_wheels_for_the_lambda_python(tmp_path: Path) -> None:
-    command = pip_command(tmp_path / "req.txt", tmp_path / "python")
-    assert command[:4] == [sys.executable, "-m", "pip", "install"]
-    joined = " ".join(command)
-    for platform in PLATFORMS:
-        assert f"--platform {platform}" in joined
-    assert "--only-binary=:all:" in command
-    assert "--python-version 3.12" in joined
-    assert f"--target {tmp_path / 'python'}" in joined
 
 
 def test_cdk_json_runs_this_app_from_the_repository_root() -> None:
