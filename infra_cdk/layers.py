@@ -83,8 +83,8 @@ DEPENDENCY_LAYERS: tuple[DependencyLayer, ...] = (
     ),
     DependencyLayer(
         "data",
-        ("pyarrow", "duckdb", "duckdb-ext-httpfs", "sqlglot"),
-        description="Parquet, DuckDB (with httpfs) and the SQL rewriter: functions that touch the lake",
+        ("pyarrow", "duckdb", "duckdb-ext-httpfs", "sqlglot", "pytz"),
+        description="Parquet, DuckDB (with httpfs, pytz for TIMESTAMPTZ) and the SQL rewriter: functions that touch the lake",
     ),
 )
 LAYERS_BY_NAME: dict[str, DependencyLayer] = {layer.name: layer for layer in DEPENDENCY_LAYERS}
