@@ -84,7 +84,7 @@ DEPENDENCY_LAYERS: tuple[DependencyLayer, ...] = (
     DependencyLayer(
         "data",
         ("pyarrow", "duckdb", "duckdb-ext-httpfs", "sqlglot", "pytz"),
-        description="Parquet, DuckDB (with httpfs, pytz for TIMESTAMPTZ) and the SQL rewriter: functions that touch the lake",
+        description="Parquet, DuckDB (httpfs; pytz for TIMESTAMPTZ), the SQL rewriter: functions that touch the lake",
     ),
 )
 LAYERS_BY_NAME: dict[str, DependencyLayer] = {layer.name: layer for layer in DEPENDENCY_LAYERS}
