@@ -4,7 +4,9 @@
 //   node otlp_proto.mjs <base url> <authorization header value> <span count>
 import { diag, DiagLogLevel } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import sdkTrace from "@opentelemetry/sdk-trace";
+
+const { TracerProvider, SimpleSpanProcessor } = sdkTrace;
 
 const [url, authorization, count] = process.argv.slice(2);
 const logged = [];
@@ -21,7 +23,7 @@ const recording = {
   shutdown: () => exporter.shutdown(),
   forceFlush: () => exporter.forceFlush(),
 };
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(recording)] });
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: recording })] });
 const tracer = provider.getTracer("molesignal-js-test");
 for (let n = 0; n < Number(count); n++) {
   const span = tracer.startSpan(`js span ${n}`, { attributes: { n } });
