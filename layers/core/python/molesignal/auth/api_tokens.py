@@ -127,12 +127,22 @@ class ApiTokens:
             raise NotFound(f"not found: token {prefix!r}")
         return item
 
-    def revoke(self, caller: Principal, prefix: str) -> Item:
-        self.get(caller, prefix)
+    def revoke(self, caller: Principal, prefix: str) -> tuple[Item, bool]:
+        """Revoke the token; idempotent. Returns the item and whether this call revoked it
+        (False when it already was, so the caller audits a revocation once)."""
+        item = self.get(caller, prefix)
         pk, sk = keys.api_token(prefix)
-        return self.table.update(
-            pk, sk, "SET revoked = :t, revoked_at_us = :now", values={":t": True, ":now": now_us()}
-        )
+        try:
+            revoked = self.table.update(
+                pk,
+                sk,
+                "SET revoked = :t, revoked_at_us = :now",
+                values={":t": True, ":now": now_us()},
+                condition="attribute_exists(pk) AND (attribute_not_exists(revoked) OR revoked <> :t)",
+            )
+        except ConditionFailed:
+            return item, False
+        return revoked, True
 
 
 def public_token(item: Item) -> dict[str, Any]:
