@@ -116,3 +116,17 @@ def test_revoking_a_revoked_token_is_idempotent_and_audited_once(client: httpx.C
     revocations = [e for e in audit if e["action"] == "token.revoke" and e["target"] == token_id]
     assert len(revocations) == 1
     assert_core_error(client.post("/api/v1/ingest/x", json=[{}], headers=bearer(made.json()["token"])), 401)
+
+
+def test_refusals_name_roles_with_the_right_article(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    refused = client.post(
+        "/api/v1/query",
+        json={"sql": "SELECT 1", "time_range": {"start": 0, "end": 1}},
+        headers=bearer(tenant["token"]),
+    )
+    assert refused.status_code == 403, refused.text
+    assert "an ingest credential cannot query" in refused.json()["error"]
+    editor = create_user(client, tenant["admin"], "editor")
+    too_high = client.post("/api/v1/tokens", json={"name": unique("t"), "role": "admin"}, headers=editor.headers)
+    assert_core_error(too_high, 403, "forbidden")
+    assert "an editor cannot create an admin token" in too_high.json()["error"]

@@ -16,6 +16,7 @@ from molesignal.clock import iso, now_us
 from molesignal.errors import Forbidden, Invalid, NotFound, Unauthorized
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
+from molesignal.wording import a_or_an
 
 _SHAPE = re.compile(r"^(ms|mtk)_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
 KINDS = ("ms", "mtk")  # mtk_: an org ingest token in spec 002's shape (ingest role only)
@@ -41,7 +42,7 @@ class ApiTokens:
         self, owner: Principal, *, name: str, role: Role, expires_in_days: int | None, kind: str = "ms"
     ) -> tuple[str, Item]:
         if not can_grant(owner.role, role) or owner.role in (Role.VIEWER, Role.INGEST):
-            raise Forbidden(f"forbidden: a {owner.role.value} cannot create a {role.value} token")
+            raise Forbidden(f"forbidden: {a_or_an(owner.role.value)} cannot create {a_or_an(role.value)} token")
         if role is Role.ROOT:
             raise Invalid("invalid argument: API tokens cannot carry the root role")
         if kind not in KINDS:
