@@ -35,6 +35,10 @@ def _json_line(completed: subprocess.CompletedProcess[str], what: str) -> dict[s
     return result
 
 
+def _run(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=CLIENT_TIMEOUT_S, check=False)
+
+
 def run_python_client(install: str | None, script: str, *args: str) -> dict[str, Any]:
     """Run ``tests/clients/python/<script>`` with ``install`` (a folder name) first on PYTHONPATH,
     or with the venv's own packages when ``install`` is None."""
@@ -43,14 +47,7 @@ def run_python_client(install: str | None, script: str, *args: str) -> dict[str,
         env["PYTHONPATH"] = str(python_client_path(install))
     else:
         env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [sys.executable, str(PYTHON_SCRIPTS / script), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CLIENT_TIMEOUT_S,
-        check=False,
-    )
+    completed = _run([sys.executable, str(PYTHON_SCRIPTS / script), *args], env=env)
     return _json_line(completed, f"{script} with {install or 'the venv'}")
 
 
@@ -58,14 +55,7 @@ def run_node_client(script: str, *args: str) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is not installed"
     assert (JS_DIR / "node_modules" / ".installed").exists(), "npm clients are missing: run `make clients`"
-    completed = subprocess.run(
-        [node, str(JS_DIR / script), *args],
-        capture_output=True,
-        text=True,
-        cwd=JS_DIR,
-        timeout=CLIENT_TIMEOUT_S,
-        check=False,
-    )
+    completed = _run([node, str(JS_DIR / script), *args], cwd=JS_DIR)
     return _json_line(completed, f"node {script}")
 
 
