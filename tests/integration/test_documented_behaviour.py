@@ -12,6 +12,7 @@ import pytest
 from tests.support.api import Session, assert_core_error, bearer, create_user, unique
 from tests.support.clients import new_ingest_tenant
 from tests.support.lake import drain_ingest, landed_rows
+from tests.support.otlp import json_span, json_traces
 
 T0_NS = 1_800_000_000_000_000_000
 
@@ -38,17 +39,7 @@ def test_text_plain_is_taken_as_json_or_ndjson(client: httpx.Client, tenant: dic
 
 
 def _otlp_span(session: str, **attributes: str) -> dict[str, Any]:
-    span = {
-        "traceId": "0102030405060708090a0b0c0d0e0f10",
-        "spanId": "0102030405060708",
-        "name": "llm.call",
-        "startTimeUnixNano": str(T0_NS),
-        "endTimeUnixNano": str(T0_NS + 2_500_000),
-        "attributes": [
-            {"key": k, "value": {"stringValue": v}} for k, v in {"session.id": session, **attributes}.items()
-        ],
-    }
-    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    return json_traces(json_span("llm.call", T0_NS, 2_500_000, **{"session.id": session, **attributes}))
 
 
 @pytest.mark.parametrize("kind", ["ms", "mtk"])

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from tests.support.api import bearer
 from tests.support.clients import new_ingest_tenant, run_node_client
 from tests.support.lake import drain_ingest
+from tests.support.otlp import json_span, json_traces
 
 T0_NS = 1_800_000_000_000_000_000
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -114,14 +115,7 @@ def test_skipped_records_come_back_as_partial_success(
 
 def test_json_requests_keep_the_spec_002_body(client: httpx.Client, tenant: dict[str, Any]) -> None:
     bad_span = {"traceId": "00", "spanId": "00", "name": "x", "startTimeUnixNano": str(T0_NS)}
-    good_span = {
-        "traceId": "0102030405060708090a0b0c0d0e0f10",
-        "spanId": "0102030405060708",
-        "name": "ok",
-        "startTimeUnixNano": str(T0_NS),
-        "endTimeUnixNano": str(T0_NS + 5),
-    }
-    body = {"resourceSpans": [{"scopeSpans": [{"spans": [good_span, bad_span]}]}]}
+    body = json_traces(json_span("ok", T0_NS, 5), bad_span)
     response = client.post("/v1/traces", json=body, headers=bearer(tenant["token"]))
     assert response.status_code == 202, response.text
     answer = response.json()
