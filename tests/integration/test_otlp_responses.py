@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
-from tests.support.api import bearer
+from tests.support.api import assert_core_error, bearer
 from tests.support.clients import new_ingest_tenant, run_node_client
 from tests.support.lake import drain_ingest
 from tests.support.otlp import json_span, json_traces
@@ -128,3 +128,41 @@ def test_npm_proto_exporter_decodes_the_answer_without_warnings(base_url: str, t
     assert [r["code"] for r in result["results"]] == [0, 0, 0], result  # ExportResultCode.SUCCESS
     assert [entry for entry in result["logged"] if entry["level"] in ("warn", "error")] == []
     drain_ingest()
+
+
+@pytest.mark.parametrize(
+    ("what", "body", "token", "status", "grpc_code", "code"),
+    [
+        ("protobuf garbage", b"\xff\xff\xff\xff\x0f", "good", 400, 3, "invalid_protobuf"),  # INVALID_ARGUMENT
+        ("an unknown token", _spans(1, 0), "ms_abcdefghij_" + "x" * 40, 401, 16, "invalid_token"),  # UNAUTHENTICATED
+        ("no token at all", _spans(1, 0), None, 401, 16, "missing_token"),
+    ],
+)
+def test_refused_protobuf_requests_get_a_protobuf_status(
+    client: httpx.Client,
+    tenant: dict[str, Any],
+    what: str,
+    body: bytes,
+    token: str | None,
+    status: int,
+    grpc_code: int,
+    code: str,
+) -> None:
+    from google.rpc import status_pb2
+
+    headers = {**PROTOBUF, **(bearer(tenant["token"] if token == "good" else token) if token else {})}
+    response = client.post("/v1/traces", content=body, headers=headers)
+    assert response.status_code == status, what
+    assert response.headers["content-type"] == "application/x-protobuf"
+    decoded = status_pb2.Status.FromString(response.content)
+    assert decoded.code == grpc_code
+    assert decoded.message.startswith(f"{code}: ")
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_refused_json_requests_keep_the_core_envelope(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    response = client.post(
+        "/v1/traces", content=b"{not json", headers={"content-type": "application/json", **bearer(tenant["token"])}
+    )
+    assert_core_error(response, 400)

@@ -1,5 +1,6 @@
 """The answer to an OTLP/HTTP protobuf request, as the OTLP specification gives it: HTTP 200
-with a protobuf ``Export{Logs,Metrics,Trace}ServiceResponse``.
+with a protobuf ``Export{Logs,Metrics,Trace}ServiceResponse``, and for a 4xx/5xx a protobuf
+``google.rpc.Status`` (:func:`status_body`).
 
 When records were skipped (malformed, or refused at ingest such as past a stream's field
 cap) its ``partial_success`` carries the count in ``rejected_log_records`` /
@@ -51,3 +52,24 @@ def export_response(signal: Signal, rejected: int, reason: str = "") -> bytes:
         partial = getattr(module, partial_name)(**{field: rejected, "error_message": message})
         response.partial_success.CopyFrom(partial)
     return bytes(response.SerializeToString())
+
+
+# google.rpc.Code for an HTTP status, as gRPC maps them (OTLP keeps HTTP's own statuses).
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def status_body(http_status: int, message: str) -> bytes:
+    """A serialized ``google.rpc.Status {code, message}``, written by hand: its two scalar fields
+    do not justify shipping googleapis-common-protos in the runtime layer."""
+    code = _GRPC_CODES.get(http_status, 2)  # 2: UNKNOWN
+    text = message.encode("utf-8")
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
