@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK := npx --yes aws-cdk@2.1148.1
 
-.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck
+.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck clients rsyslog
 
 # The *.txt files are lock files (every transitive pin, with hashes) made by `make lock`
 # from the *.in files, which name what we depend on directly.
@@ -25,6 +25,31 @@ $(VENV)/.cdk-installed: $(VENV)/.dev-installed requirements/cdk.txt
 	$(PIP_INSTALL) -r requirements/cdk.txt
 	touch $@
 
+# Real clients the integration tests drive that cannot live in the venv: other major versions
+# of a Python client (one hash-locked set each, installed into its own folder that the test
+# puts on PYTHONPATH of a subprocess), the npm clients (tests/clients/js, from its
+# package-lock.json) and rsyslog's omelasticsearch (Debian; installed when missing, as root).
+PY_CLIENTS := elasticsearch7 elasticsearch8
+PY_CLIENT_MARKS := $(PY_CLIENTS:%=$(VENV)/clients/%/.installed)
+JS_CLIENTS := tests/clients/js/node_modules/.installed
+OMELASTICSEARCH := /usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so
+
+$(VENV)/clients/%/.installed: requirements/clients/%.txt $(VENV)/.dev-installed
+	rm -rf $(@D)
+	$(PIP_INSTALL) --target $(@D) -r $<
+	touch $@
+
+$(JS_CLIENTS): tests/clients/js/package-lock.json tests/clients/js/package.json
+	cd tests/clients/js && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	touch $@
+
+rsyslog:
+	@test -f $(OMELASTICSEARCH) || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends rsyslog rsyslog-elasticsearch >/dev/null \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends rsyslog rsyslog-elasticsearch >/dev/null; }; }
+
+clients: $(PY_CLIENT_MARKS) $(JS_CLIENTS) rsyslog
+
 dev: $(VENV)/.dev-installed
 	$(PY) -m molesignal dev
 
@@ -38,7 +63,7 @@ typecheck: $(VENV)/.dev-installed
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/unit -q
 
-integration: $(VENV)/.dev-installed
+integration: $(VENV)/.dev-installed clients
 	$(PY) -m pytest tests/integration -q
 
 infra: $(VENV)/.cdk-installed
@@ -58,8 +83,9 @@ lock: $(VENV)/.dev-installed
 	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt requirements/runtime.in
 	$(LOCK) -c requirements/dev.txt -o requirements/cdk.txt requirements/cdk.in
 	$(LOCK_LAMBDA) -c requirements/dev.txt -o requirements/lambda.txt requirements/runtime.in
+	for name in $(PY_CLIENTS); do $(LOCK) -o requirements/clients/$$name.txt requirements/clients/$$name.in; done
 
-test: $(VENV)/.cdk-installed pipcheck lint typecheck
+test: $(VENV)/.cdk-installed clients pipcheck lint typecheck
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.dev-installed
@@ -77,4 +103,4 @@ deploy: $(VENV)/.cdk-installed layers
 	$(CDK) deploy -c requireDepsLayer=true
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps tests/clients/js/node_modules

@@ -26,6 +26,9 @@ class Route:
     method: str
     path: str
     auth: bool = True  # run the Lambda authorizer (it resolves the caller; the function enforces)
+    # The authorizer also takes HTTP Basic here, the password being an API token: shippers such
+    # as rsyslog and python-logging-loki speak nothing else (docs/adr/0010-basic-auth-on-ingest.md).
+    basic: bool = False
 
     @property
     def key(self) -> str:
@@ -86,6 +89,9 @@ class Registry:
 
     def all_routes(self) -> list[tuple[Route, HttpFunction]]:
         return [(route, fn) for fn in self.http for route in fn.routes]
+
+    def basic_auth_route_keys(self) -> frozenset[str]:
+        return frozenset(route.key for route, _ in self.all_routes() if route.basic)
 
 
 def _both(method: str, tail: str, *, auth: bool) -> tuple[Route, Route]:
@@ -158,16 +164,20 @@ INGEST_API = HttpFunction(
     prefixes=("/api/v1/ingest", "/api/v1/es", "/api/v1/loki", "/api/v1/prometheus"),
     memory_mb=1024,
     routes=(
-        Route("POST", "/api/v1/ingest/{stream}"),
+        Route("POST", "/api/v1/ingest/{stream}", basic=True),
         Route("GET", "/api/v1/ingest/_dlq"),
         Route("POST", "/api/v1/ingest/_dlq/redrive"),
-        Route("GET", "/api/v1/es"),
-        Route("POST", "/api/v1/es/_bulk"),
-        Route("PUT", "/api/v1/es/_bulk"),
-        Route("POST", "/api/v1/es/{index}/_bulk"),
-        Route("PUT", "/api/v1/es/{index}/_bulk"),
-        Route("POST", "/api/v1/loki/api/v1/push"),
-        Route("POST", "/api/v1/prometheus/api/v1/write"),
+        # Elasticsearch clients call GET and HEAD on the base URL (with a trailing slash, which
+        # API Gateway routes here too); rsyslog polls _cat/health before it resumes sending.
+        Route("GET", "/api/v1/es", basic=True),
+        Route("HEAD", "/api/v1/es", basic=True),
+        Route("GET", "/api/v1/es/_cat/health", basic=True),
+        Route("POST", "/api/v1/es/_bulk", basic=True),
+        Route("PUT", "/api/v1/es/_bulk", basic=True),
+        Route("POST", "/api/v1/es/{index}/_bulk", basic=True),
+        Route("PUT", "/api/v1/es/{index}/_bulk", basic=True),
+        Route("POST", "/api/v1/loki/api/v1/push", basic=True),
+        Route("POST", "/api/v1/prometheus/api/v1/write", basic=True),
     ),
 )
 
@@ -197,12 +207,12 @@ OTLP_API = HttpFunction(
     layers=LAKE_HTTP_LAYERS,  # the session-content read queries the lake
     memory_mb=1024,
     routes=(
-        Route("POST", "/v1/logs"),
-        Route("POST", "/v1/metrics"),
-        Route("POST", "/v1/traces"),
-        Route("POST", "/api/ingest/otlp/logs"),
-        Route("POST", "/api/ingest/otlp/metrics"),
-        Route("POST", "/api/ingest/otlp/traces"),
+        Route("POST", "/v1/logs", basic=True),
+        Route("POST", "/v1/metrics", basic=True),
+        Route("POST", "/v1/traces", basic=True),
+        Route("POST", "/api/ingest/otlp/logs", basic=True),
+        Route("POST", "/api/ingest/otlp/metrics", basic=True),
+        Route("POST", "/api/ingest/otlp/traces", basic=True),
         Route("GET", "/api/v1/sessions/{session_id}/content"),
     ),
 )

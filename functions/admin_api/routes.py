@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from admin_api.schemas import (
     AuditPage,
@@ -29,7 +29,9 @@ from molesignal.lake.maintenance import update_stream_settings
 from molesignal.lake.streams import CONTENT_STREAM
 from molesignal.quotas import Limiter, Quota
 from molesignal.tenancy import Tenancy, public_org, public_user
-from molesignal.web.deps import AdminPrincipal, SourceIp, TableDep
+from molesignal.web.deps import AdminPrincipal, SourceIp, TableDep, require_role
+
+RootPrincipal = Annotated[Principal, Depends(require_role(Role.ROOT))]
 
 orgs_router = APIRouter(prefix="/api/v1/orgs", tags=["admin"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["admin"])
@@ -104,9 +106,9 @@ def get_quotas(org_id: str, principal: AdminPrincipal, table: TableDep) -> Quota
 
 
 @orgs_router.put("/{org_id}/quotas", response_model=QuotaOut, summary="Set the org's quotas (root only)")
-def set_quotas(org_id: str, body: QuotaBody, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> QuotaOut:
+def set_quotas(org_id: str, body: QuotaBody, principal: RootPrincipal, table: TableDep, ip: SourceIp) -> QuotaOut:
     # An org admin raising their own caps would defeat them: quotas belong to the deployment owner.
-    principal.require(Role.ROOT)
+    # The role is a dependency so that an admin is refused (403) before the body is validated.
     Tenancy(table).visible_org(principal, org_id)
     limiter = Limiter(table)
     quota = limiter.set_quota(org_id, Quota(**body.model_dump()))

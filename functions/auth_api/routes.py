@@ -171,14 +171,15 @@ def get_token(token_id: str, principal: CurrentPrincipal, table: TableDep) -> To
     return TokenOut.model_validate(public_token(ApiTokens(table).get(principal, token_id)))
 
 
-@tokens_router.delete("/{token_id}", response_model=TokenOut, summary="Revoke an API token")
+@tokens_router.delete("/{token_id}", response_model=TokenOut, summary="Revoke an API token (idempotent: audited once)")
 def revoke_token(token_id: str, principal: CurrentPrincipal, table: TableDep, ip: SourceIp) -> TokenOut:
-    item = ApiTokens(table).revoke(principal, token_id)
-    audit.record_by(
-        table,
-        principal,
-        "token.revoke",
-        target=token_id,
-        source_ip=ip,
-    )
+    item, newly_revoked = ApiTokens(table).revoke(principal, token_id)
+    if newly_revoked:  # revoking a revoked token answers the same, without a second audit entry
+        audit.record_by(
+            table,
+            principal,
+            "token.revoke",
+            target=token_id,
+            source_ip=ip,
+        )
     return TokenOut.model_validate(public_token(item))

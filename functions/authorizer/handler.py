@@ -11,31 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from molesignal.auth.credentials import credential_from_header
 from molesignal.auth.sessions import Sessions
 from molesignal.errors import Unauthorized
 from molesignal.observability import logger
 from molesignal.storage.table import Table
+from registry import REGISTRY
 
-
-def bearer_token(headers: dict[str, str]) -> str:
-    value = (headers.get("authorization") or "").strip()
-    if not value:
-        raise Unauthorized("unauthorized: missing bearer token", code="missing_token")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() == "apikey" and token.strip().startswith(("ms_", "mtk_")):
-        return token.strip()  # Elasticsearch clients send API keys as "ApiKey <key>"
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "unauthorized: send 'Authorization: Bearer <token>' (Basic and other schemes are refused)",
-            code="invalid_scheme",
-        )
-    return token.strip()
+# Routes where HTTP Basic (an API token as the password) is accepted: the ingest protocols.
+BASIC_ROUTES = REGISTRY.basic_auth_route_keys()
 
 
 def resolve(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     try:
-        principal = Sessions(Table()).authenticate(bearer_token(headers))
+        token = credential_from_header(
+            headers.get("authorization"), basic_allowed=str(event.get("routeKey")) in BASIC_ROUTES
+        )
+        principal = Sessions(Table()).authenticate(token)
     except Unauthorized as exc:
         return {"authenticated": "false", "error_code": exc.code, "error_message": exc.message}
     return {"authenticated": "true", **principal.to_context()}

@@ -14,7 +14,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ingest_api.bodies import JSON_TYPES, read_body, require_media
-from ingest_api.es import ELASTIC_HEADERS, INFO, bulk_response, new_doc_id, response_media_type
+from ingest_api.es import (
+    ELASTIC_HEADERS,
+    INFO,
+    bulk_response,
+    cat_health,
+    cat_health_text,
+    new_doc_id,
+    response_media_type,
+)
 from molesignal.auth.principal import Role
 from molesignal.errors import Invalid
 from molesignal.ingest import dlq
@@ -117,11 +125,23 @@ def _count_headers(result: IngestResult) -> dict[str, str]:
 
 
 # --- Elasticsearch ---------------------------------------------------------
-@es_router.get("", summary="Elasticsearch-compatible info (for clients that ask)")
+@es_router.get("", summary="Elasticsearch-compatible info (clients call it first, at the base URL)")
 def es_info(principal: CurrentPrincipal, request: Request) -> JSONResponse:
     return JSONResponse(
         INFO, headers=ELASTIC_HEADERS, media_type=response_media_type(request.headers.get("accept", ""))
     )
+
+
+@es_router.head("", summary="Elasticsearch ping: 200 with no body for a valid credential")
+def es_ping(principal: CurrentPrincipal) -> Response:
+    return Response(status_code=200, headers=ELASTIC_HEADERS)
+
+
+@es_router.get("/_cat/health", summary="Elasticsearch _cat/health (rsyslog asks before it resumes sending)")
+def es_cat_health(principal: CurrentPrincipal, request: Request) -> Response:
+    if "json" in request.query_params.get("format", "") or "json" in request.headers.get("accept", ""):
+        return JSONResponse(cat_health(), headers=ELASTIC_HEADERS)
+    return Response(cat_health_text(), media_type="text/plain; charset=UTF-8", headers=ELASTIC_HEADERS)
 
 
 async def _bulk(request: Request, principal: Any, index: str | None) -> JSONResponse:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from molesignal.ingest.service import Ingestor
 from molesignal.otlp.content import policy_for_org
+from molesignal.otlp.decode import is_protobuf
 from molesignal.otlp.reader import read_session_content
 from molesignal.otlp.receiver import OtlpReceiver
+from molesignal.otlp.response import PROTOBUF_RESPONSE_TYPE, export_response
 from molesignal.query.service import QueryService
 from molesignal.web.deps import CurrentPrincipal, SourceIp
 
@@ -20,6 +22,11 @@ router = APIRouter(tags=["otlp"])
 _OTLP_BODY = {
     "requestBody": {"required": True, "content": {"application/x-protobuf": {}, "application/json": {}}},
     "responses": {
+        "200": {
+            "description": "a protobuf request, answered as OTLP/HTTP says: an Export*ServiceResponse whose "
+            "partial_success carries the number of skipped records and why",
+            "content": {PROTOBUF_RESPONSE_TYPE: {}},
+        },
         "415": {"description": "neither application/x-protobuf nor application/json"},
         "503": {"description": "ingestion is paused for this org"},
     },
@@ -40,7 +47,7 @@ class OtlpAccepted(BaseModel):
     requestId: str
 
 
-async def _receive(signal: Literal["logs", "metrics", "traces"], request: Request, principal: Any) -> JSONResponse:
+async def _receive(signal: Literal["logs", "metrics", "traces"], request: Request, principal: Any) -> Response:
     ingestor = Ingestor()
     org = ingestor.admit(principal)  # role, paused org (503), ingest QPS — before reading the body
     body = await request.body()
@@ -52,11 +59,18 @@ async def _receive(signal: Literal["logs", "metrics", "traces"], request: Reques
         request.headers.get("content-encoding"),
         policy=policy_for_org(org),
     )
+    if is_protobuf(request.headers.get("content-type")):
+        return Response(
+            export_response(signal, result.skipped, result.skip_reason),
+            status_code=200,
+            media_type=PROTOBUF_RESPONSE_TYPE,
+            headers={"X-MoleSignal-Request-Id": result.request_id},
+        )
     return JSONResponse(result.to_response(), status_code=202)
 
 
 def _register(signal: Literal["logs", "metrics", "traces"]) -> None:
-    async def receive(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    async def receive(request: Request, principal: CurrentPrincipal) -> Response:
         return await _receive(signal, request, principal)
 
     for path in (f"/v1/{signal}", f"/api/ingest/otlp/{signal}"):

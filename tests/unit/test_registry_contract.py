@@ -71,3 +71,12 @@ def test_worker_queues_exist_in_resources() -> None:
     queues = {q.logical for q in RESOURCES.queues}
     for worker in REGISTRY.workers:
         assert worker.queue in queues, worker.name
+
+
+def test_basic_auth_is_accepted_only_on_ingest_protocol_routes() -> None:
+    basic = REGISTRY.basic_auth_route_keys()
+    owners = {fn.name for route, fn in REGISTRY.all_routes() if route.key in basic}
+    assert owners == {"ingest_api", "otlp_api"}
+    assert all(route.auth for route, _ in REGISTRY.all_routes() if route.key in basic)
+    # neither the dead-letter routes (root) nor the sealed-content read take Basic
+    assert not any("_dlq" in key or "/sessions/" in key for key in basic)

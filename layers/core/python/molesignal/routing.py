@@ -2,7 +2,9 @@
 
 Rules as API Gateway applies them: a route's ``{name}`` matches one path segment,
 ``{name+}`` the rest of the path; a literal segment beats a parameter; ``ANY`` matches
-every method; ``$default`` catches whatever no route matched.
+every method; ``$default`` catches whatever no route matched. One trailing slash does not
+change which route matches (``/api/v1/es/`` is ``GET /api/v1/es``; route paths cannot end
+in ``/`` on API Gateway), while the event's ``rawPath`` keeps the slash.
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ def compile_template(path: str) -> Template:
     return Template(re.compile(f"^{pattern or '/'}$"), (literals, -greedy))
 
 
+def route_path(path: str) -> str:
+    """The path a route is matched against: without one trailing slash (``/`` stays ``/``)."""
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+
+
 def match(routes: Iterable[R], method: str, path: str) -> tuple[R, dict[str, str]] | None:
     """The most specific route for ``method path`` and its path parameters, or None."""
+    path = route_path(path)
     best: tuple[tuple[int, int], R, dict[str, str]] | None = None
     for route in routes:
         if route.path == "$default" or route.method not in (method, "ANY"):
@@ -63,6 +71,7 @@ def match(routes: Iterable[R], method: str, path: str) -> tuple[R, dict[str, str
 
 def allowed_methods(routes: Iterable[RouteLike], path: str) -> list[str]:
     """Methods some route accepts for ``path`` (for a 405's Allow header)."""
+    path = route_path(path)
     methods = {
         route.method for route in routes if route.path != "$default" and compile_template(route.path).regex.match(path)
     }

@@ -17,6 +17,7 @@ from molesignal.otlp.content import org_content_entries
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
+from molesignal.wording import a_or_an
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -149,7 +150,7 @@ class Tenancy:
         check_username(username)
         check_password_policy(password)
         if granted_by is not None and not can_grant(granted_by.role, role):
-            raise Forbidden(f"forbidden: a {granted_by.role.value} cannot create a {role.value} user")
+            raise Forbidden(f"forbidden: {a_or_an(granted_by.role.value)} cannot create {a_or_an(role.value)} user")
         self.get_org(org_id)
         user_id = new_user_id()
         pk, sk = keys.user(org_id, user_id)
@@ -202,7 +203,7 @@ class Tenancy:
     ) -> Item:
         current = self.get_user(org_id, user_id)
         if role is not None and not can_grant(granted_by.role, role):
-            raise Forbidden(f"forbidden: a {granted_by.role.value} cannot grant {role.value}")
+            raise Forbidden(f"forbidden: {a_or_an(granted_by.role.value)} cannot grant {role.value}")
         if Role(current["role"]) is Role.ROOT and granted_by.role is not Role.ROOT:
             raise Forbidden("forbidden: only root can change the root user")
         sets: list[str] = []

@@ -36,6 +36,7 @@ from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
+from molesignal.wording import a_or_an
 
 _SHAPE = re.compile(r"^(ms|mtk)_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
 KINDS = ("ms", "mtk")  # mtk_: an org ingest token in spec 002's shape (ingest role only)
@@ -68,7 +69,7 @@ class ApiTokens:
         self, owner: Principal, *, name: str, role: Role, expires_in_days: int | None, kind: str = "ms"
     ) -> tuple[str, Item]:
         if not can_grant(owner.role, role) or owner.role in (Role.VIEWER, Role.INGEST):
-            raise Forbidden(f"forbidden: a {owner.role.value} cannot create a {role.value} token")
+            raise Forbidden(f"forbidden: {a_or_an(owner.role.value)} cannot create {a_or_an(role.value)} token")
         if role is Role.ROOT:
             raise Invalid("invalid argument: API tokens cannot carry the root role")
         if kind not in KINDS:
@@ -281,14 +282,23 @@ class ApiTokens:
             raise NotFound(f"not found: token {prefix!r}")
         return item
 
-    def revoke(self, caller: Principal, prefix: str) -> Item:
+    def revoke(self, caller: Principal, prefix: str) -> tuple[Item, bool]:
+        """Revoke the token; idempotent. Returns the item and whether this call revoked it
+        (False when it already was, so the caller audits a revocation once)."""
         item = self.get(caller, prefix)
         pk, sk = keys.api_token(prefix)
-        revoked = self.table.update(
-            pk, sk, "SET revoked = :t, revoked_at_us = :now", values={":t": True, ":now": now_us()}
-        )
+        try:
+            revoked = self.table.update(
+                pk,
+                sk,
+                "SET revoked = :t, revoked_at_us = :now",
+                values={":t": True, ":now": now_us()},
+                condition="attribute_exists(pk) AND (attribute_not_exists(revoked) OR revoked <> :t)",
+            )
+        except ConditionFailed:
+            return item, False
         self.table.delete(*keys.user_token(item["org_id"], item["user_id"], prefix))  # nothing left to follow
-        return revoked
+        return revoked, True
 
 
 def public_token(item: Item) -> dict[str, Any]:

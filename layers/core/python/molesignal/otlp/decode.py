@@ -99,6 +99,11 @@ _SPAN_IDS = (*_TRACE_SPAN, "parentSpanId", "parent_span_id")
 _POINT_KINDS = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram")
 
 
+def is_protobuf(content_type: str | None) -> bool:
+    """Whether a request body is (declared as) OTLP protobuf, so its answer must be protobuf too."""
+    return media_type(content_type)[0] in PROTOBUF_TYPES
+
+
 @overload
 def decode_request(
     signal: Literal["logs"],

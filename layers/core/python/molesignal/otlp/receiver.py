@@ -42,6 +42,8 @@ class OtlpResult:
     skipped: int
     request_id: str = ""
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Why records were skipped, for OTLP's partial_success.error_message.
+    skip_reason: str = ""
 
     def to_response(self) -> dict[str, Any]:
         return {
@@ -103,11 +105,17 @@ class OtlpReceiver:
                 index += 1
         result = self.ingestor.submit(principal, items, reserved=RESERVED_STREAMS) if items else None
         rejected = result.rejected if result else 0
+        reasons = []
+        if flattened.skipped:
+            reasons.append(f"{flattened.skipped} malformed")
+        if result and result.rejections:
+            reasons.append(f"{rejected} refused at ingest, first: {result.rejections[0].reason}")
         return OtlpResult(
             counts=dict(flattened.counts),
             session_ids=list(flattened.session_ids),
             skipped=flattened.skipped + rejected,
             request_id=result.request_id if result else "",
+            skip_reason="; ".join(reasons),
         )
 
     def _sealed(

@@ -1,5 +1,9 @@
 """Correlation (spec 000): every span, log and event that shares a trace or session id,
-across the org's streams, time-ordered."""
+across the org's streams, time-ordered.
+
+The sealed ``otel_content`` rows share the session id but are never part of the answer: the
+rows that carried content point at them with ``content_ref``, and content is read only through
+the audited ``/api/v1/sessions/{id}/content`` by those allowed to read it."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from molesignal.auth.principal import Principal
 from molesignal.errors import Invalid
+from molesignal.lake.streams import CONTENT_STREAM
 from molesignal.query.service import QueryRequest, QueryService
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -41,7 +46,7 @@ def correlate(
     """Rows of every stream that has ``column``, matching ``value``, oldest first."""
     items: list[dict[str, Any]] = []
     for stream in service.known_streams(principal.org_id).values():
-        if column not in stream.schema:
+        if column not in stream.schema or stream.name == CONTENT_STREAM:
             continue
         sql = f'SELECT * FROM "{stream.name}" WHERE {column} = $1 ORDER BY _timestamp LIMIT {int(limit)}'  # noqa: S608
         outcome = service.run(principal, QueryRequest(sql=sql, start_us=start_us, end_us=end_us, params=[value]))

@@ -22,6 +22,7 @@ from molesignal.query.values import jsonable
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
+from molesignal.wording import a_or_an
 
 READ_ROLES = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
 
@@ -152,7 +153,9 @@ class QueryService:
         try:
             principal.require(*READ_ROLES)
         except Exception as exc:
-            raise PermissionDenied(f"PERMISSION_DENIED: a {principal.role.value} credential cannot query") from exc
+            raise PermissionDenied(
+                f"PERMISSION_DENIED: {a_or_an(principal.role.value)} credential cannot query"
+            ) from exc
         Limiter(self.table).check_rate(principal.org_id, RateKind.QUERY, actor=principal.actor)
 
     def known_streams(self, org_id: str) -> dict[str, Stream]:

@@ -1,4 +1,5 @@
-"""ASGI middleware: request timing and the body-size cap, answered in the family envelope."""
+"""ASGI middleware: request timing, the body-size cap (answered in the family envelope), and
+one trailing slash ignored as API Gateway ignores it when it picks the route."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from molesignal.routing import route_path
 from molesignal.settings import get_settings
 from molesignal.web.envelopes import error_body, family_for_path
 
@@ -37,6 +39,11 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        if route_path(path) != path:
+            # The gateway routed ``/x/`` to ``GET /x``; serve it there instead of redirecting
+            # (Elasticsearch clients call the base URL with a slash and follow no redirect).
+            scope = {**scope, "path": route_path(path)}
         scope["molesignal.started"] = time.perf_counter()
         length = _body_length(scope)
         scope["molesignal.body_length"] = length
