@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK := npx --yes aws-cdk@2.1148.1
 
-.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck
+.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck console console-check browser
 
 # The *.txt files are lock files (every transitive pin, with hashes) made by `make lock`
 # from the *.in files, which name what we depend on directly.
@@ -25,8 +25,29 @@ $(VENV)/.cdk-installed: $(VENV)/.dev-installed requirements/cdk.txt
 	$(PIP_INSTALL) -r requirements/cdk.txt
 	touch $@
 
-dev: $(VENV)/.dev-installed
+dev: $(VENV)/.dev-installed console/dist/index.html
 	$(PY) -m molesignal dev
+
+# The web console (console/): npm packages from the committed lock, API types generated from
+# the served OpenAPI document, a Vite build into console/dist that the gateway serves at /.
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed
+	$(MAKE) console
+
+console: $(VENV)/.dev-installed console/node_modules/.installed
+	mkdir -p build
+	$(PY) -m molesignal openapi > build/openapi.json
+	cd console && npm run --silent types && npm run --silent build -- --logLevel warn
+
+console-check: console
+	cd console && npm run --silent typecheck && npm run --silent test
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	command -v chromium >/dev/null || (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -55,7 +76,7 @@ lock: $(VENV)/.dev-installed
 	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt requirements/runtime.in
 	$(LOCK) -c requirements/dev.txt -o requirements/cdk.txt requirements/cdk.in
 
-test: $(VENV)/.cdk-installed pipcheck lint typecheck
+test: $(VENV)/.cdk-installed pipcheck lint typecheck console-check browser
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.dev-installed
@@ -71,4 +92,4 @@ deploy: $(VENV)/.cdk-installed layers
 	$(CDK) deploy -c requireDepsLayer=true
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps/python
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps/python build console/dist console/node_modules

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from aws_cdk import App
 
+from infra_cdk.components.console import console_dist
 from infra_cdk.components.runtime import AssetPaths
-from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, StackConfig, resolve_deps_layer
+from infra_cdk.config import CORE_LAYER_DIR, FUNCTIONS_DIR, REPO_ROOT, StackConfig, resolve_deps_layer
 from infra_cdk.stack import MoleSignalStack
+from registry import REGISTRY
 
 
 def build_app(app: App | None = None) -> tuple[App, MoleSignalStack]:
@@ -26,6 +28,7 @@ def build_app(app: App | None = None) -> tuple[App, MoleSignalStack]:
         config=config,
         assets=AssetPaths(functions=FUNCTIONS_DIR, core_layer=CORE_LAYER_DIR, deps_layer=deps.path),
         deps_layer_placeholder=deps.placeholder,
+        console_assets=console_dist(REPO_ROOT / REGISTRY.console.root, Path(app.outdir)) if REGISTRY.console else None,
     )
     return app, stack
 

@@ -4,17 +4,19 @@ schedule comes from ``registry.REGISTRY``, every stateful resource from
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, CfnParameter, Stack
 from constructs import Construct
 
 from infra_cdk.components.api import HttpApi
+from infra_cdk.components.console import ConsoleSite
 from infra_cdk.components.data import DataStore
 from infra_cdk.components.runtime import AssetPaths, LambdaRuntime, log_retention
 from infra_cdk.components.schedules import ScheduledJobs
 from infra_cdk.components.workers import QueueWorkers
-from infra_cdk.config import StackConfig
+from infra_cdk.config import REPO_ROOT, StackConfig
 from infra_cdk.naming import pascal
 from molesignal.resources import RESOURCES, Resources
 from registry import REGISTRY, Registry
@@ -32,6 +34,7 @@ class MoleSignalStack(Stack):
         config: StackConfig,
         assets: AssetPaths,
         deps_layer_placeholder: bool,
+        console_assets: tuple[Path, bool] | None = None,  # (folder, is a placeholder)
         registry: Registry = REGISTRY,
         resources: Resources = RESOURCES,
         **kwargs: Any,
@@ -83,6 +86,23 @@ class MoleSignalStack(Stack):
         )
         self.workers = QueueWorkers(self, "Workers", workers=registry.workers, runtime=self.runtime, data=self.data)
         self.schedules = ScheduledJobs(self, "Schedules", schedules=registry.schedules, runtime=self.runtime)
+        self.console: ConsoleSite | None = None
+        if registry.console is not None:
+            dist, placeholder = console_assets or (REPO_ROOT / registry.console.root, False)
+            if placeholder:
+                Annotations.of(self).add_warning_v2(
+                    "molesignal:placeholder-console",
+                    "the console is not built: the deployed site will only say so. Run `make console` first.",
+                )
+            self.console = ConsoleSite(
+                self,
+                "Console",
+                site=registry.console,
+                dist=dist,
+                api_url=self.http.url,
+                api_prefixes=registry.api_prefixes(),
+                retain=config.retain_data,
+            )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -97,3 +117,5 @@ class MoleSignalStack(Stack):
         for logical, secret in self.data.secrets.items():
             CfnOutput(self, f"{pascal(logical)}SecretArn", value=secret.secret_arn)
         CfnOutput(self, "ResourcePrefix", value=self.config.prefix)
+        if self.console is not None:
+            CfnOutput(self, "ConsoleUrl", value=self.console.url, description="the web console and the API, one origin")
