@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK := npx --yes aws-cdk@2.1148.1
 
-.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck clients rsyslog
+.PHONY: dev test lint typecheck unit integration infra bench clean layers synth deploy lock pipcheck clients rsyslog console console-check browser
 
 # The *.txt files are lock files (every transitive pin, with hashes) made by `make lock`
 # from the *.in files, which name what we depend on directly.
@@ -50,8 +50,29 @@ rsyslog:
 
 clients: $(PY_CLIENT_MARKS) $(JS_CLIENTS) rsyslog
 
-dev: $(VENV)/.dev-installed
+dev: $(VENV)/.dev-installed console/dist/index.html
 	$(PY) -m molesignal dev
+
+# The web console (console/): npm packages from the committed lock, API types generated from
+# the served OpenAPI document, a Vite build into console/dist that the gateway serves at /.
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed
+	$(MAKE) console
+
+console: $(VENV)/.dev-installed console/node_modules/.installed
+	mkdir -p build
+	$(PY) -m molesignal openapi > build/openapi.json
+	cd console && npm run --silent types && npm run --silent build -- --logLevel warn
+
+console-check: console
+	cd console && npm run --silent typecheck && npm run --silent test
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	command -v chromium >/dev/null || (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -85,7 +106,7 @@ lock: $(VENV)/.dev-installed
 	$(LOCK_LAMBDA) -c requirements/dev.txt -o requirements/lambda.txt requirements/runtime.in
 	for name in $(PY_CLIENTS); do $(LOCK) -o requirements/clients/$$name.txt requirements/clients/$$name.in; done
 
-test: $(VENV)/.cdk-installed clients pipcheck lint typecheck
+test: $(VENV)/.cdk-installed clients pipcheck lint typecheck console-check browser
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.dev-installed
@@ -99,8 +120,10 @@ layers: $(VENV)/.dev-installed
 synth: $(VENV)/.cdk-installed
 	$(CDK) synth -q
 
-deploy: $(VENV)/.cdk-installed layers
-	$(CDK) deploy -c requireDepsLayer=true
+STAGE ?= dev
+deploy: $(VENV)/.cdk-installed layers console
+	$(CDK) deploy -c stage=$(STAGE) -c requireDepsLayer=true
+	$(PY) -m infra_cdk.publish_console --stack MoleSignal-$(STAGE)
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps tests/clients/js/node_modules
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache layers/deps build console/dist console/node_modules tests/clients/js/node_modules

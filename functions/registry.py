@@ -81,17 +81,37 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class StaticSite:
+    """The web console: a single-page app built into ``root`` (relative to the repository).
+
+    Locally the gateway serves it for browser requests that no API route claims; deployed, it
+    lives in an S3 bucket behind CloudFront, whose other behaviours send the API prefixes to
+    API Gateway (same origin, so the refresh cookie and bearer calls need no CORS).
+    """
+
+    root: str = "console/dist"
+    index: str = "index.html"  # the app shell for every client-side route
+    pages: tuple[tuple[str, str], ...] = (("/docs", "docs.html"),)  # other HTML entry points
+    assets_prefix: str = "/assets/"  # content-hashed files, cacheable forever
+
+
+@dataclass(frozen=True)
 class Registry:
     authorizer: Authorizer
     http: tuple[HttpFunction, ...]
     workers: tuple[QueueWorker, ...] = field(default_factory=tuple)
     schedules: tuple[ScheduledFunction, ...] = field(default_factory=tuple)
+    console: StaticSite | None = None
 
     def all_routes(self) -> list[tuple[Route, HttpFunction]]:
         return [(route, fn) for fn in self.http for route in fn.routes]
 
     def basic_auth_route_keys(self) -> frozenset[str]:
         return frozenset(route.key for route, _ in self.all_routes() if route.basic)
+
+    def api_prefixes(self) -> tuple[str, ...]:
+        """Every path prefix an API function owns (the console never answers under these)."""
+        return tuple(sorted({p for fn in self.http for p in fn.prefixes if p != DEFAULT_ROUTE}))
 
 
 def _both(method: str, tail: str, *, auth: bool) -> tuple[Route, Route]:
@@ -220,6 +240,7 @@ OTLP_API = HttpFunction(
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
     http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API),
+    console=StaticSite(),
     workers=(
         QueueWorker(
             name="ingest_worker",

@@ -39,6 +39,23 @@ REASONS: dict[str, str] = {
         "this is the server access log bucket itself; logging its own writes into itself would log the "
         "log deliveries. Its objects expire (ACCESS_LOG_DAYS in components/data.py)."
     ),
+    "CFR1": (
+        "the console and API serve tenants wherever they are; who may call is decided by tokens, per-org "
+        "IP allowlists and quotas, not by country."
+    ),
+    "CFR2": (
+        "no WAF by default: the API authenticates every call and rate-limits per org, and a web ACL is an "
+        "operator choice with its own cost; docs/deploy.md says where to attach one."
+    ),
+    "CFR3": (
+        "the distribution serves the console's static files and forwards the API, whose every request is "
+        "already in the API Gateway stage's access log; the files bucket has server access logs."
+    ),
+    "CFR4": (
+        "the stack has no custom domain, so CloudFront's default certificate is used and its TLS policy "
+        "cannot be raised; an operator adding a domain attaches an ACM certificate with TLSv1.2_2021 "
+        "(docs/deploy.md)."
+    ),
     "IAM5-xray": (
         "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource-level permissions: '*' is the "
         "only resource AWS accepts for them (added by tracing=ACTIVE)."

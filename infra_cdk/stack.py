@@ -10,6 +10,7 @@ from aws_cdk import Annotations, CfnOutput, CfnParameter, Stack
 from constructs import Construct
 
 from infra_cdk.components.api import HttpApi
+from infra_cdk.components.console import ConsoleSite
 from infra_cdk.components.data import DataStore
 from infra_cdk.components.runtime import AssetPaths, LambdaRuntime, log_retention
 from infra_cdk.components.schedules import ScheduledJobs
@@ -83,6 +84,17 @@ class MoleSignalStack(Stack):
         )
         self.workers = QueueWorkers(self, "Workers", workers=registry.workers, runtime=self.runtime, data=self.data)
         self.schedules = ScheduledJobs(self, "Schedules", schedules=registry.schedules, runtime=self.runtime)
+        self.console: ConsoleSite | None = None
+        if registry.console is not None:
+            self.console = ConsoleSite(
+                self,
+                "Console",
+                site=registry.console,
+                api_url=self.http.url,
+                api_prefixes=registry.api_prefixes(),
+                retain=config.retain_data,
+                access_logs=self.data.access_logs,
+            )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -97,3 +109,7 @@ class MoleSignalStack(Stack):
         for logical, secret in self.data.secrets.items():
             CfnOutput(self, f"{pascal(logical)}SecretArn", value=secret.secret_arn)
         CfnOutput(self, "ResourcePrefix", value=self.config.prefix)
+        if self.console is not None:
+            CfnOutput(self, "ConsoleUrl", value=self.console.url, description="the web console and the API, one origin")
+            CfnOutput(self, "ConsoleBucketName", value=self.console.bucket.bucket_name)
+            CfnOutput(self, "ConsoleDistributionId", value=self.console.distribution.distribution_id)

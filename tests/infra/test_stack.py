@@ -48,6 +48,10 @@ class Synth:
     def props(self, logical_id: str) -> dict[str, Any]:
         return dict(self.json["Resources"][logical_id].get("Properties", {}))
 
+    def functions(self) -> dict[str, dict[str, Any]]:
+        """MoleSignal's own functions: the CDK's BucketDeployment handler (console upload) aside."""
+        return {k: r for k, r in self.of_type("AWS::Lambda::Function").items() if not is_cdk_provided(k)}
+
     def function_id(self, handler: str) -> str:
         found = [
             key for key, res in self.of_type("AWS::Lambda::Function").items() if res["Properties"]["Handler"] == handler
@@ -92,6 +96,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     yield Synth(stack, Template.from_json(template_json), template_json, outdir, messages, report, synth_error)
+
+
+def is_cdk_provided(logical_id: str) -> bool:
+    return logical_id.startswith(("CustomCDKBucketDeployment", "ConsoleDeployAwsCliLayer"))
 
 
 def all_functions() -> list[tuple[str, str, int, int]]:
@@ -158,7 +166,7 @@ def test_table_is_on_demand_with_pitr_ttl_and_gsi(synth: Synth) -> None:
 
 def test_buckets_are_encrypted_private_and_refuse_plain_http(synth: Synth) -> None:
     buckets = synth.of_type("AWS::S3::Bucket")
-    assert len(buckets) == len(RESOURCES.buckets) + 1  # and the access log bucket
+    assert len(buckets) == len(RESOURCES.buckets) + 2  # and the access log bucket, and the console's files
     for props in (res["Properties"] for res in buckets.values()):
         rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
@@ -237,7 +245,7 @@ def test_secrets_exist_with_generated_values(synth: Synth) -> None:
 # --- functions --------------------------------------------------------------------------
 def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
     expected = all_functions()
-    synth.template.resource_count_is("AWS::Lambda::Function", len(expected))
+    assert len(synth.functions()) == len(expected)
     for _name, handler, memory, timeout in expected:
         synth.template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -250,7 +258,7 @@ def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
                 "TracingConfig": {"Mode": "Active"},
             },
         )
-    layers = set(synth.of_type("AWS::Lambda::LayerVersion"))
+    layers = {key for key in synth.of_type("AWS::Lambda::LayerVersion") if not is_cdk_provided(key)}
     assert len(layers) == 1 + len(DEPENDENCY_LAYERS)
     runtime = synth.stack.runtime
     core = synth.logical_id(runtime.core_layer)
@@ -277,7 +285,7 @@ def test_function_environment_names_every_resource(synth: Synth) -> None:
         "MOLESIGNAL_ALLOW_REMOTE_SETUP": {"Ref": "AllowRemoteSetup"},
         "POWERTOOLS_SERVICE_NAME": "molesignal",
     }
-    for key in synth.of_type("AWS::Lambda::Function"):
+    for key in synth.functions():
         variables = synth.props(key)["Environment"]["Variables"]
         assert {name: variables.get(name) for name in expected} == expected, key
     parameter = synth.json["Parameters"]["AllowRemoteSetup"]
@@ -492,6 +500,10 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-SMG4",
     "AwsSolutions-S1",
     "AwsSolutions-IAM5",
+    "AwsSolutions-CFR1",  # the console's distribution: no geo restriction,
+    "AwsSolutions-CFR2",  # no WAF by default,
+    "AwsSolutions-CFR3",  # the API's own access log instead of CloudFront's,
+    "AwsSolutions-CFR4",  # CloudFront's default certificate (no custom domain)
 }
 
 
@@ -615,7 +627,7 @@ def test_functions_are_told_the_athena_database_workgroup_and_output(synth: Synt
         "MOLESIGNAL_ATHENA_WORKGROUP": {"Ref": synth.stack.get_logical_id(analytics.workgroup)},
         "MOLESIGNAL_ATHENA_OUTPUT": {"Fn::Join": ["", ["s3://", {"Ref": exports_id}, "/athena-results/"]]},
     }
-    for key in synth.of_type("AWS::Lambda::Function"):
+    for key in synth.functions():
         variables = synth.props(key)["Environment"]["Variables"]
         assert {name: variables.get(name) for name in expected} == expected, key
 
@@ -666,3 +678,42 @@ def _check_athena_statements(mine: list[dict[str, Any]], workgroup_id: str, data
     assert set(by_action) == {("s3:GetBucketLocation",), ("s3:ListBucket",), tuple(sorted(RESULTS_OBJECT_ACTIONS))}
     assert by_action[("s3:ListBucket",)]["Condition"] == {"StringLike": {"s3:prefix": ["athena-results/*"]}}
     assert json.dumps(by_action[tuple(sorted(RESULTS_OBJECT_ACTIONS))]["Resource"]).endswith('"/athena-results/*"]]}')
+
+
+def test_console_is_served_by_cloudfront_with_the_api_on_the_same_origin(synth: Synth) -> None:
+    from infra_cdk.components.console import api_path_patterns
+    from registry import REGISTRY
+
+    (distribution,) = synth.of_type("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    (association,) = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    patterns = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes()))
+    assert len(patterns) <= 25  # CloudFront's default limit of cache behaviours
+    for prefix in REGISTRY.api_prefixes():  # every API prefix reaches API Gateway, none the bucket
+        assert any(
+            prefix == p or (p.endswith("/*") and prefix.startswith(p[:-1])) or prefix == p[:-2] for p in patterns
+        ), prefix
+    for behavior in patterns.values():
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert "DELETE" in behavior["AllowedMethods"]
+    # The S3 origin is reached only through origin access control, never as a public website.
+    assert synth.of_type("AWS::CloudFront::OriginAccessControl")
+    assert "ConsoleUrl" in synth.json["Outputs"]
+
+
+def test_console_routes_rewrite_to_the_app_shell_but_not_assets() -> None:
+    from infra_cdk.components.console import _rewrite_function_code, api_path_patterns
+    from registry import StaticSite
+
+    code = _rewrite_function_code(StaticSite())
+    assert '"/docs": "/docs.html"' in code and 'request.uri = "/index.html"' in code and '"/assets/"' in code
+    assert api_path_patterns(("/api/v1/query", "/api/v1/orgs", "/health", "/v1/api/sql")) == [
+        "/api/*",
+        "/health",
+        "/health/*",
+        "/v1/*",
+    ]

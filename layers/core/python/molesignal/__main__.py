@@ -1,4 +1,5 @@
-"""``python -m molesignal dev`` runs the local system (see molesignal.local.dev)."""
+"""``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev);
+``openapi`` prints the merged OpenAPI document (the console's API types are generated from it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ def main(argv: list[str]) -> int:
         from molesignal.local.dev import main as dev
 
         return dev()
-    sys.stderr.write("usage: python -m molesignal dev\n")
+    if argv[:1] == ["openapi"]:
+        import json
+
+        from platform_api import openapi_merge
+
+        sys.stdout.write(json.dumps(openapi_merge.merged(), indent=1, sort_keys=True) + "\n")
+        return 0
+    sys.stderr.write("usage: python -m molesignal dev|openapi\n")
     return 2
 
 

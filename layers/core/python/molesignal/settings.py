@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5080
     emulator_port: int = 4566
+    # The built web console (default: console/dist in the checkout).
+    console_dir: str = ""
 
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)

@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from molesignal import routing
+from molesignal.local.console import ConsoleFiles
 from molesignal.local.lambda_context import LocalLambdaContext
 from molesignal.local.loader import load_handler
 from molesignal.observability import logger
@@ -58,6 +60,7 @@ class Gateway:
         self.region = region
         self.routes = registry.all_routes()
         self.default = next(((r, f) for r, f in self.routes if r.path == "$default"), None)
+        self.console = _console_files(registry)
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers, initializer=_new_loop_per_thread, thread_name_prefix="lambda"
         )
@@ -114,6 +117,9 @@ class Gateway:
         if found is not None:
             route, params = found
             function = next(f for r, f in self.routes if r is route)
+        elif self.console is not None and self.console.claims(method, path, _header(scope, b"accept")):
+            status, headers, payload = self.console.respond(path)
+            return status, headers, [], b"" if method == "HEAD" else payload
         elif self.default is not None:
             route, function = self.default
             params = {}
@@ -216,6 +222,20 @@ class Gateway:
             "pathParameters": event.get("pathParameters", {}),
             "stageVariables": {},
         }
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    return ",".join(v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == name)
+
+
+def _console_files(registry: Any) -> ConsoleFiles | None:
+    site = getattr(registry, "console", None)
+    if site is None:
+        return None
+    from molesignal.settings import get_settings
+
+    root = Path(get_settings().console_dir or Path(__file__).resolve().parents[5] / site.root)
+    return ConsoleFiles(root=root, site=site, api_prefixes=registry.api_prefixes())
 
 
 def _http_response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:

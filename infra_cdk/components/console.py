@@ -1,0 +1,117 @@
+"""The web console: its built files in a private S3 bucket behind CloudFront, with the API on
+the same origin (CloudFront sends the API's paths to API Gateway), so the console's refresh
+cookie and bearer calls need no CORS.
+
+The files are uploaded after the deploy by ``python -m infra_cdk.publish_console`` (``make
+deploy`` runs it), not by a ``BucketDeployment``: that construct adds a Lambda function with
+an AWS managed policy and wildcard grants to every stack, for a job a deploy step does with
+the operator's own credentials.
+
+A CloudFront Function maps client-side routes to the app shell (``/query`` → ``/index.html``)
+and ``/docs`` to its page; a distribution-wide custom error response would also rewrite the
+API's own 404s, so none is used.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Fn, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra_cdk.nag import acknowledge
+from registry import StaticSite
+
+
+def api_path_patterns(prefixes: tuple[str, ...]) -> list[str]:
+    """CloudFront path patterns covering every API prefix, as few as possible.
+
+    A distribution allows 25 cache behaviours; the registry's prefixes are grouped by their
+    first path segment (``/api/v1/query`` and ``/api/v1/orgs`` both go to ``/api/*``).
+    """
+    patterns: set[str] = set()
+    for prefix in prefixes:
+        first, _, rest = prefix.lstrip("/").partition("/")
+        patterns.add(f"/{first}/*" if rest else f"/{first}")
+        if not rest:
+            patterns.add(f"/{first}/*")
+    return sorted(patterns)
+
+
+def _rewrite_function_code(site: StaticSite) -> str:
+    pages = ", ".join(f'"{path}": "/{name}"' for path, name in site.pages)
+    return f"""function handler(event) {{
+  var request = event.request;
+  var uri = request.uri;
+  var pages = {{{pages}}};
+  var page = pages[uri.replace(/\\/$/, "")];
+  if (page) {{ request.uri = page; return request; }}
+  if (uri.indexOf("{site.assets_prefix}") === 0) {{ return request; }}
+  request.uri = "/{site.index}";
+  return request;
+}}"""
+
+
+class ConsoleSite(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        site: StaticSite,
+        api_url: str,
+        api_prefixes: tuple[str, ...],
+        retain: bool,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Files",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="console/",
+        )
+        rewrite = cloudfront.Function(
+            self,
+            "SpaRoutes",
+            code=cloudfront.FunctionCode.from_inline(_rewrite_function_code(site)),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="console routes to the app shell; /docs to the API reference page",
+        )
+        # https://<api-id>.execute-api.<region>.amazonaws.com/ → the host name CloudFront connects to.
+        api_host = Fn.select(2, Fn.split("/", api_url))
+        api_behavior = cloudfront.BehaviorOptions(
+            origin=origins.HttpOrigin(api_host, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"MoleSignal console and API ({Stack.of(self).stack_name})",
+            default_root_object=site.index,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            ),
+            additional_behaviors={pattern: api_behavior for pattern in api_path_patterns(api_prefixes)},
+        )
+        for rule in ("CFR1", "CFR2", "CFR3", "CFR4"):
+            acknowledge(self.distribution, rule)
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.distribution.distribution_domain_name}"
