@@ -7,7 +7,7 @@ batch (a message put on the ingest queue, then the real ingest worker through th
 poller), so each batch lands on its own, as requests trickling in from many small clients do:
 
 * **as landed, no recent compaction** (``MOLESIGNAL_RECENT_COMPACTION_FANIN=0``): one file per
-  batch — what queries met between scheduled compactions before ADR 0008;
+  batch — what queries met between scheduled compactions before ADR 0011;
 * **as landed** (the default): the worker merges an hour's small files of one tier as soon as
   ``recent_compaction_fanin`` (8) of them are there;
 * **compacted** (the baseline): fed like the first, then compacted by the scheduled

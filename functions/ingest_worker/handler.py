@@ -6,7 +6,7 @@ every message: those already landed only drop their claim check; the rest land o
 one, and a message that fails is reported in ``batchItemFailures`` so the rest of the
 batch lands, reaching the DLQ after the queue's ``maxReceiveCount``. Landing is
 idempotent (per-request markers), so redelivery never duplicates rows. Last, the hours
-just written are compacted if a tier of small files is full there (ADR 0008).
+just written are compacted if a tier of small files is full there (ADR 0011).
 """
 
 from __future__ import annotations

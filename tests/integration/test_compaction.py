@@ -95,7 +95,7 @@ def tenant(system: Any, base_url: str) -> Iterator[dict[str, Any]]:
     os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = f"mslake{uuid.uuid4().hex[:6]}"
     # These tests drive the scheduled compaction over files landed one per request: the worker
     # takes one message per invocation (a batch's messages would share a file) and leaves
-    # recent hours to the schedule (its own merging, ADR 0008, is tested in test_ingest_faults).
+    # recent hours to the schedule (its own merging, ADR 0011, is tested in test_recent_compaction).
     os.environ["MOLESIGNAL_RECENT_COMPACTION_FANIN"] = "0"
     reset_settings()
     one_by_one = landing_one_by_one()

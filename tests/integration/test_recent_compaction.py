@@ -1,4 +1,4 @@
-"""The ingest worker merges an hour's small files as soon as a tier of them is full (ADR 0008),
+"""The ingest worker merges an hour's small files as soon as a tier of them is full (ADR 0011),
 so a stream fed by many small requests stays fast to query between scheduled compactions."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     # Lake. The ingest worker merges an hour's small files as soon as this many of one tier
-    # are there (lake/compaction.py, ADR 0008); 0 leaves it all to the scheduled compaction.
+    # are there (lake/compaction.py, ADR 0011); 0 leaves it all to the scheduled compaction.
     recent_compaction_fanin: int = Field(default=8, ge=0, le=80)
 
     # Queries.

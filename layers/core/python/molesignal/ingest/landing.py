@@ -87,7 +87,7 @@ class Touched:
 
 
 def compact_touched(lake: Lake, touched: Touched) -> int:
-    """Merge full tiers of small files in the hours just landed in (ADR 0008); the rows are
+    """Merge full tiers of small files in the hours just landed in (ADR 0011); the rows are
     committed already, so a failure here is logged and left to the scheduled compaction.
     Returns the rounds committed."""
     fanin = get_settings().recent_compaction_fanin
