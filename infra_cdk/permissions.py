@@ -48,8 +48,9 @@ NEEDS: dict[str, Needs] = {
     # Answers 202 and enqueues; payloads too large for SQS go to the lake bucket (claim
     # check). Root's DLQ routes read the DLQ's depth and move its messages back.
     "ingest_api": Needs(put_buckets=("lake",), send_queues=("ingest",), consume_queues=("ingest-dlq",)),
-    # Lands records as Parquet, reads and then deletes claim-checked payloads. Consuming
-    # its own queue comes with its event source mapping.
+    # Lands records as Parquet, reads and then deletes claim-checked payloads, and merges the
+    # small files of the hours it just wrote to (reads them, writes the merge; ADR 0011).
+    # Consuming its own queue comes with its event source mapping.
     "ingest_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
     # Reads small lake files, writes their merge, deletes replaced objects after the grace period.
     "compaction_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),

@@ -1,14 +1,17 @@
 """SQS-triggered ingest worker: each message is one request's records for one stream.
 
-Powertools batch processing reports failed records in ``batchItemFailures`` so the rest
-of the batch lands; a record that keeps failing reaches the DLQ after the queue's
-``maxReceiveCount``. Landing is idempotent (``Lake.append_batch``), so redelivery never
-duplicates rows.
+The messages of one stream in a batch land together first (one file per hour, one
+commit: ``molesignal.ingest.landing``). Then Powertools batch processing goes through
+every message: those already landed only drop their claim check; the rest land one by
+one, and a message that fails is reported in ``batchItemFailures`` so the rest of the
+batch lands, reaching the DLQ after the queue's ``maxReceiveCount``. Landing is
+idempotent (per-request markers), so redelivery never duplicates rows. Last, the hours
+just written are compacted if a tier of small files is full there (ADR 0011).
 """
 
 from __future__ import annotations
 
-import base64
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,7 +19,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from molesignal import aws
-from molesignal.ingest.envelope import IngestMessage, decode_payload
+from molesignal.ingest.envelope import IngestMessage
+from molesignal.ingest.landing import Touched, compact_touched, land_together, payload_of
 from molesignal.lake.writer import Lake
 from molesignal.observability import logger, metrics
 from molesignal.settings import get_settings
@@ -24,19 +28,15 @@ from molesignal.settings import get_settings
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, landed: frozenset[str] = frozenset(), touched: Touched | None = None) -> None:
     message = IngestMessage.from_json(record.body)
     lake = Lake()
-    if lake.already_landed(message.org_id, message.request_id):
+    if message.request_id in landed or lake.already_landed(message.org_id, message.request_id):
         _forget_claim(lake, message)
         return
-    if message.payload_b64 is not None:
-        compressed = base64.b64decode(message.payload_b64)
-    elif message.s3_key is not None:
-        compressed = aws.client("s3").get_object(Bucket=lake.bucket, Key=message.s3_key)["Body"].read()
-    else:
-        raise ValueError(f"ingest message {message.request_id} carries neither payload nor claim check")
-    result = lake.append_batch(message.org_id, message.stream, message.request_id, decode_payload(compressed))
+    result = lake.append_batch(message.org_id, message.stream, message.request_id, payload_of(lake, message))
+    if touched is not None:
+        touched.add(message.org_id, message.stream, result)
     _forget_claim(lake, message)
     metrics.add_metric(name="RowsLanded", unit="Count", value=result.rows)
     if result.quarantined:
@@ -60,8 +60,36 @@ def _forget_claim(lake: Lake, message: IngestMessage) -> None:
         aws.client("s3").delete_object(Bucket=lake.bucket, Key=message.s3_key)
 
 
+def _land_groups(event: dict[str, Any], touched: Touched) -> frozenset[str]:
+    groups = land_together(Lake(), (str(r.get("body", "")) for r in event.get("Records") or []))
+    for group in groups:
+        touched.add(group.org_id, group.stream, group.result)
+        metrics.add_metric(name="RowsLanded", unit="Count", value=group.result.rows)
+        logger.info(
+            "landed together",
+            extra={
+                "org_id": group.org_id,
+                "stream": group.stream,
+                "requests": len(group.request_ids),
+                "rows": group.result.rows,
+                "files": len(group.result.files),
+                "duplicate": group.result.duplicate,
+            },
+        )
+    return frozenset(r for group in groups for r in group.request_ids)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     get_settings()
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    touched = Touched()
+    landed = _land_groups(event, touched)
+    response = process_partial_response(
+        event=event,
+        record_handler=partial(record_handler, landed=landed, touched=touched),
+        processor=processor,
+        context=context,
+    )
+    compact_touched(Lake(), touched)
+    return response

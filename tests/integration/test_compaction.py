@@ -37,7 +37,7 @@ from tests.support.api import (
     ensure_setup,
     login,
 )
-from tests.support.lake import drain_ingest, landed_rows
+from tests.support.lake import drain_ingest, landed_rows, landing_one_by_one
 
 T0 = 1_800_000_000_000_000  # an hour boundary in 2027
 HOUR = 3_600_000_000
@@ -93,7 +93,13 @@ def tenant(system: Any, base_url: str) -> Iterator[dict[str, Any]]:
     """
     previous = os.environ.get("MOLESIGNAL_RESOURCE_PREFIX")
     os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = f"mslake{uuid.uuid4().hex[:6]}"
+    # These tests drive the scheduled compaction over files landed one per request: the worker
+    # takes one message per invocation (a batch's messages would share a file) and leaves
+    # recent hours to the schedule (its own merging, ADR 0011, is tested in test_recent_compaction).
+    os.environ["MOLESIGNAL_RECENT_COMPACTION_FANIN"] = "0"
     reset_settings()
+    one_by_one = landing_one_by_one()
+    one_by_one.__enter__()
     provision()
     try:
         with httpx.Client(base_url=base_url, timeout=30) as http:
@@ -103,6 +109,8 @@ def tenant(system: Any, base_url: str) -> Iterator[dict[str, Any]]:
             admin = create_user(http, root, "admin", org_id=org)
             yield {"org": org, "viewer": admin, "ingest": bearer(create_api_token(http, admin, role="ingest"))}
     finally:
+        one_by_one.__exit__(None, None, None)
+        os.environ.pop("MOLESIGNAL_RECENT_COMPACTION_FANIN", None)
         if previous is None:
             os.environ.pop("MOLESIGNAL_RESOURCE_PREFIX", None)
         else:
@@ -126,8 +134,8 @@ def send(
     t0: int = T0,
     spread_hours: int = 1,
 ) -> list[dict[str, Any]]:
-    """``requests`` requests (one file each) of rows with a unique ``u``; request r lands in
-    hour ``r % spread_hours``."""
+    """``requests`` requests (one file each: the module's worker takes one message per
+    invocation) of rows with a unique ``u``; request r lands in hour ``r % spread_hours``."""
     sent: list[dict[str, Any]] = []
     for r in range(first, first + requests):
         rows = [
@@ -264,7 +272,7 @@ def test_files_with_conflicting_types_merge_without_losing_a_value(
         [{"_timestamp": T0 + 2, "code": "E42", "ratio": 0.5, "ok": "yes", "n": 2, "extra": 7}],
         [{"_timestamp": T0 + 3, "code": 201, "ratio": 2, "ok": False, "n": 3}],
     ]
-    for rows in batches:
+    for rows in batches:  # one file each
         assert client.post(f"/api/v1/ingest/{stream}", json=rows, headers=tenant["ingest"]).status_code == 202
     drain_ingest()
     sql = f"SELECT n, code, ratio, ok, extra FROM {stream} ORDER BY n"
@@ -290,7 +298,7 @@ def test_integers_a_float_column_would_round_stay_in_their_own_file(
         [{"_timestamp": T0 + 1, "v": big}],
         [{"_timestamp": T0 + 2, "v": 0.5}],
         [{"_timestamp": T0 + 3, "v": 2.5}],
-    ):
+    ):  # one file each
         assert client.post(f"/api/v1/ingest/{stream}", json=rows, headers=tenant["ingest"]).status_code == 202
     drain_ingest()
     assert Streams(Table()).get(org, stream).schema["v"] == "float64"

@@ -11,9 +11,14 @@ import httpx
 import pytest
 
 from molesignal import aws
+from molesignal.clock import now_us
+from molesignal.ingest.envelope import IngestMessage
+from molesignal.lake import garbage
+from molesignal.lake.streams import Streams
 from molesignal.lake.writer import Lake
 from molesignal.local.pollers import QueuePoller
 from molesignal.settings import get_settings
+from molesignal.storage.table import Table
 from tests.support.api import Session, bearer, create_api_token, create_org, create_user, unique
 from tests.support.lake import INGEST_WORKER, drain_ingest, landed_rows, queue_depth
 
@@ -49,6 +54,7 @@ def short_visibility(system: Any) -> Iterator[None]:
     try:
         yield
     finally:
+        _empty("ingest")  # a message a test left behind must not reach the next test's drain
         sqs.set_queue_attributes(QueueUrl=_url("ingest"), Attributes={"VisibilityTimeout": "120"})
         _empty("ingest-dlq")
 
@@ -72,29 +78,33 @@ def _send(client: httpx.Client, tenant: dict[str, Any], stream: str, requests: i
 def test_worker_killed_mid_batch_then_redelivered_stores_each_row_once(
     client: httpx.Client, tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    stream = unique("kill")
-    sent = _send(client, tenant, stream, requests=6, per_request=25)
+    # A batch's requests for one stream land with one commit: three streams make three
+    # commits in the batch, and the worker dies on the second of them.
+    streams = [unique("kill") for _ in range(3)]
+    sent = {stream: _send(client, tenant, stream, requests=2, per_request=25) for stream in streams}
     commits = {"n": 0}
     real_commit = Lake._commit
 
     def dying_commit(self: Lake, *args: Any, **kwargs: Any) -> None:
         commits["n"] += 1
-        if commits["n"] == 3 and when == "before the commit":
+        if commits["n"] == 2 and when == "before the commit":
             raise WorkerKilled
         real_commit(self, *args, **kwargs)
-        if commits["n"] == 3 and when != "before the commit":
+        if commits["n"] == 2 and when != "before the commit":
             raise WorkerKilled
 
-    # When the worker dies on the third message of its first batch
+    # When the worker dies on the second commit of its first batch
     with monkeypatch.context() as patched:
         patched.setattr(Lake, "_commit", dying_commit)
         with pytest.raises(WorkerKilled):
             QueuePoller(INGEST_WORKER, wait_seconds=0).poll_once()
+    assert commits["n"] == 2
     # Then every message it held is redelivered and the rows land exactly once
     drain_ingest()
-    rows = landed_rows(tenant["org"], stream)
-    assert len(rows) == sent
-    assert len({(r["r"], r["i"]) for r in rows}) == sent
+    for stream in streams:
+        rows = landed_rows(tenant["org"], stream)
+        assert len(rows) == sent[stream]
+        assert len({(r["r"], r["i"]) for r in rows}) == sent[stream]
 
 
 @pytest.mark.usefixtures("short_visibility")
@@ -128,3 +138,104 @@ def test_poison_message_goes_to_the_dlq_while_the_batch_lands_and_can_be_redrive
     assert queue_depth() == 1
     assert client.get("/api/v1/ingest/_dlq", headers=root.headers).json()["messages"] == 0
     _empty("ingest")
+
+
+def _message(org: str, stream: str, request_id: str, ndjson: bytes) -> str:
+    import base64
+
+    import cramjam
+
+    payload = base64.b64encode(bytes(cramjam.zstd.compress(ndjson))).decode()
+    message = IngestMessage(
+        request_id, org, stream, received_us=T0, records=1, raw_bytes=len(ndjson), payload_b64=payload
+    )
+    return message.to_json()
+
+
+@pytest.mark.usefixtures("short_visibility")
+def test_a_batch_lands_each_stream_as_one_file_and_one_commit_and_a_redelivery_adds_nothing(
+    client: httpx.Client, tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy, quiet = unique("busy"), unique("quiet")
+    sent = _send(client, tenant, busy, requests=5, per_request=20)
+    _send(client, tenant, quiet, requests=1, per_request=20)
+    commits: list[int] = []
+    real_commit = Lake._commit
+
+    def counted(self: Lake, org_id: str, stream: Any, request_ids: Any, *args: Any, **kwargs: Any) -> None:
+        commits.append(len(request_ids))
+        real_commit(self, org_id, stream, request_ids, *args, **kwargs)
+
+    # When one worker batch holds five requests for one stream and one for another
+    with monkeypatch.context() as patched:
+        patched.setattr(Lake, "_commit", counted)
+        assert QueuePoller(INGEST_WORKER, wait_seconds=0).poll_once() == 6
+    # Then each stream is one commit and one file, and every row is there once
+    assert sorted(commits) == [1, 5]
+    (entry,) = Streams(Table()).manifest(tenant["org"], busy)
+    assert entry["rows"] == sent and len(landed_rows(tenant["org"], busy)) == sent
+    assert len(landed_rows(tenant["org"], quiet)) == 20
+
+    # And a request of the group delivered again (SQS delivers at least once) adds nothing
+    request_id = next(r for r in Lake().landed_of(tenant["org"], [str(entry["request_id"])]))
+    again = _message(tenant["org"], busy, request_id, b'{"_timestamp": %d, "r": 99, "i": 0}\n' % T0)
+    aws.client("sqs").send_message(QueueUrl=_url("ingest"), MessageBody=again)
+    drain_ingest()
+    assert len(landed_rows(tenant["org"], busy)) == sent
+
+
+@pytest.mark.usefixtures("short_visibility")
+def test_a_poison_message_in_a_streams_group_fails_alone_and_its_neighbours_land(
+    client: httpx.Client, tenant: dict[str, Any]
+) -> None:
+    stream = unique("group")
+    sent = _send(client, tenant, stream, requests=3, per_request=10)
+    # A message for the same stream whose payload is not JSON: the worker cannot read its rows
+    poison = _message(tenant["org"], stream, "poison-0", b'{"_timestamp": 1, "broken": \n')
+    aws.client("sqs").send_message(QueueUrl=_url("ingest"), MessageBody=poison)
+
+    poller = QueuePoller(INGEST_WORKER, wait_seconds=0)
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (queue_depth() > 0 or queue_depth("ingest-dlq") == 0):
+        if poller.poll_once() == 0:
+            time.sleep(0.3)
+    assert len(landed_rows(tenant["org"], stream)) == sent
+    assert queue_depth("ingest-dlq") == 1
+
+
+@pytest.mark.usefixtures("short_visibility")
+def test_a_group_killed_before_its_commit_lands_once_and_leaves_no_listed_garbage(
+    client: httpx.Client, tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = unique("reserved")
+    sent = _send(client, tenant, stream, requests=4, per_request=10)
+    real_commit = Lake._commit
+
+    def dying(self: Lake, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("released"):
+            raise WorkerKilled
+        real_commit(self, *args, **kwargs)
+
+    # When the worker dies after writing the group's file, before its commit
+    with monkeypatch.context() as patched:
+        patched.setattr(Lake, "_commit", dying)
+        with pytest.raises(WorkerKilled):
+            QueuePoller(INGEST_WORKER, wait_seconds=0).poll_once()
+    table = Table()
+    mine = f"lake/org={tenant['org']}/stream={stream}/"
+    pending = [
+        i
+        for i in table.query_all(garbage.gc_partition(tenant["org"]), sk_prefix="PENDING#")
+        if i["key"].startswith(mine)
+    ]
+    # Then its object is reserved (the sweep finds it without listing S3), not listed
+    assert pending and Streams(table).manifest(tenant["org"], stream) == []
+    # And after redelivery every row is there once, and a sweep long after removes only what no manifest lists
+    drain_ingest()
+    assert len(landed_rows(tenant["org"], stream)) == sent
+    later = now_us() + 3601 * 1_000_000
+    garbage.sweep(table, get_settings().resource_name("lake"), now_us=later, grace_s=60)
+    garbage.sweep(table, get_settings().resource_name("lake"), now_us=later + 61_000_000)
+    assert len(landed_rows(tenant["org"], stream)) == sent

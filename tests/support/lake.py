@@ -3,8 +3,11 @@ what landed through the manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -26,6 +29,19 @@ def queue_depth(logical: str = "ingest") -> int:
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@contextmanager
+def landing_one_by_one() -> Iterator[None]:
+    """``drain_ingest`` hands the worker one message per invocation: each request lands as
+    its own file (a batch's requests for one stream share one)."""
+    global INGEST_WORKER
+    previous = INGEST_WORKER
+    INGEST_WORKER = dataclasses.replace(previous, batch_size=1)
+    try:
+        yield
+    finally:
+        INGEST_WORKER = previous
 
 
 def drain_ingest(timeout_s: float = 60) -> int:

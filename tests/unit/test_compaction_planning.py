@@ -15,6 +15,7 @@ from molesignal.lake.compaction import (
     lossless_subset,
     merge,
     plan_groups,
+    plan_tiers,
 )
 from molesignal.lake.streams import manifest_sort_key
 from molesignal.lake.visibility import drop_superseded
@@ -178,3 +179,23 @@ def test_nested_compactions_are_dropped_transitively_and_the_filter_is_idempoten
         visible = drop_superseded(list(subset))
         assert drop_superseded(visible) == visible
     assert drop_superseded(everything) == [inputs[2], inputs[3], second]
+
+
+def test_recent_tiers_merge_only_full_sets_of_one_generation_oldest_first() -> None:
+    # Given an hour with 9 new files, 7 first-generation ones, a big file and another hour's files
+    new = [entry(H0, f"{i:04x}", MIB) for i in range(9)]
+    older = [entry(H0, f"zc000001-{i}", 8 * MIB, generation=1) for i in range(7)]
+    big = [entry(H0, "0100", 80 * MIB)]
+    other_hour = [entry(H0 + HOUR, f"{i:04x}", MIB) for i in range(7)]
+    # When the worker plans the tiers it may merge now
+    groups = plan_tiers(new + older + big + other_hour, fanin=8)
+    # Then only the full tier of 8 new files goes, the oldest 8; the 7-file tiers and the big file wait
+    assert [[e["sk"] for e in group] for group in groups] == [[e["sk"] for e in new[:8]]]
+
+
+def test_recent_tiers_merge_each_full_tier_and_skip_one_beyond_the_target_size() -> None:
+    tier0 = [entry(H0, f"{i:04x}", MIB) for i in range(16)]
+    tier1 = [entry(H0, f"zc000001-{i}", 20 * MIB, generation=1) for i in range(8)]  # 160 MiB: over the target
+    groups = plan_tiers(tier0 + tier1, fanin=8)
+    assert [len(g) for g in groups] == [8, 8]
+    assert all(int(e.get("generation", 0)) == 0 for g in groups for e in g)

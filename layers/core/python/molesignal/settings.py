@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # HTTP. Lambda's synchronous payload limit is 6 MB; stay under it with the envelope.
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
+    # Lake. The ingest worker merges an hour's small files as soon as this many of one tier
+    # are there (lake/compaction.py, ADR 0011); 0 leaves it all to the scheduled compaction.
+    recent_compaction_fanin: int = Field(default=8, ge=0, le=80)
+
     # Queries.
     query_engine: str = Field(default="duckdb", pattern="^(duckdb|athena|auto)$")
     query_max_rows: int = Field(default=10_000, ge=1)
@@ -77,6 +81,13 @@ class Settings(BaseSettings):
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)
     default_storage_bytes: int = Field(default=50 * 1024**3, ge=0)
+
+    @field_validator("recent_compaction_fanin")
+    @classmethod
+    def _fanin(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("a fan-in of 1 merges nothing: use 0 (off) or 2..80")
+        return value
 
     @field_validator("table_name", "lake_bucket", "blob_bucket", "export_bucket", "jwt_secret_id")
     @classmethod

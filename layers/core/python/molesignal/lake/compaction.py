@@ -139,6 +139,39 @@ def plan_groups(
     return groups
 
 
+RECENT_FANIN = 8  # files of one tier that the worker merges as soon as an hour holds them
+
+
+def plan_tiers(
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    fanin: int = RECENT_FANIN,
+    small_bytes: int = SMALL_FILE_BYTES,
+    target_bytes: int = TARGET_FILE_BYTES,
+) -> list[list[Mapping[str, Any]]]:
+    """Groups of ``fanin`` small files of one hour and one generation (tier), oldest first.
+
+    What the ingest worker runs right after landing, so a stream fed by many small batches
+    never holds more than ``fanin - 1`` files per tier in an hour between scheduled
+    compactions. Merging within a tier rewrites each row once per tier (log_fanin of the
+    hour's batches) instead of once per merge, as folding every new file into one growing
+    file would.
+    """
+    tiers: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        if int(entry["bytes"]) >= small_bytes or entry.get("no_compact"):
+            continue
+        tiers.setdefault((int(entry["hour_us"]), generation_of(entry)), []).append(entry)
+    groups: list[list[Mapping[str, Any]]] = []
+    for key in sorted(tiers):
+        files = sorted(tiers[key], key=lambda e: str(e["sk"]))
+        while len(files) >= fanin:
+            group, files = files[:fanin], files[fanin:]
+            if sum(int(e["bytes"]) for e in group) <= target_bytes:
+                groups.append(group)
+    return groups
+
+
 # --- merging (pure) ---------------------------------------------------------------------
 def _exceeds_float(column: pa.ChunkedArray) -> bool:
     if column.null_count == len(column):
@@ -467,6 +500,36 @@ class Compactor:
 
     def sweep(self, *, now_us: int | None = None) -> garbage.SweepResult:
         return garbage.sweep(self.table, self.bucket, now_us=now_us, grace_s=self.policy.grace_s)
+
+    # recent hours, right after a landing
+    def compact_recent(
+        self, org_id: str, stream_name: str, hours: Iterable[int], *, fanin: int = RECENT_FANIN, max_rounds: int = 8
+    ) -> list[RoundResult]:
+        """Merge full tiers of small files in the ``hours`` a landing just wrote to."""
+        stream = self.streams.find(org_id, stream_name)
+        if stream is None:
+            return []
+        moment = clock_now_us()
+        results: list[RoundResult] = []
+        for hour in sorted(set(hours)):
+            while len(results) < max_rounds:
+                entries = self.streams.manifest_hours(org_id, stream_name, (hour, hour))
+                small = [e for e in entries if int(e["bytes"]) < self.policy.small_bytes]
+                if len(small) < fanin:
+                    break
+                groups = plan_tiers(
+                    committed_entries(self.table, org_id, small, now_us=moment),
+                    fanin=fanin,
+                    small_bytes=self.policy.small_bytes,
+                    target_bytes=self.policy.target_bytes,
+                )
+                if not groups:
+                    break
+                result = self.compact_group(org_id, stream_name, groups[0], stream_schema=stream.schema)
+                results.append(result)
+                if result.outcome != "committed":
+                    break
+        return results
 
     # a stream, everything
     def compact_stream(

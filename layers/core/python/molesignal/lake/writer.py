@@ -1,4 +1,4 @@
-"""Appending a batch of canonical NDJSON to the lake, exactly once.
+"""Appending batches of canonical NDJSON to the lake, exactly once.
 
 1. A *landed marker* per request id says the batch is already in: a redelivered message
    is recognised before any work.
@@ -9,11 +9,24 @@
    schema and stats, and the org's storage usage — all or nothing. Queries read the
    manifest, never S3 listings, so a file whose transaction never committed is invisible.
    Concurrent writers to one stream are serialised by the stream item's version.
+
+Several requests for one stream (the messages of one worker batch) can land *together*
+(``append_together``): one file per hour holds all their rows and one transaction carries
+every request's marker, so the batch costs one set of objects and one commit instead of
+one per request. Such a file's name depends on the group, which a redelivery may form
+differently, so each object is reserved first (``garbage.reserve_output``, as compaction
+does) and the commit releases the reservation: an object whose commit never came is found
+and deleted by the garbage sweep. A group that cannot commit as one transaction raises
+``LandSeparately`` before anything is written, when some of its records cannot be placed
+in a partition (each request sets its own aside), or when another delivery landed one of
+its requests first; its requests then land one by one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +38,7 @@ import pyarrow.parquet as pq
 from molesignal import aws
 from molesignal.clock import now_s, now_us
 from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
+from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
@@ -47,6 +61,7 @@ from molesignal.storage import keys
 from molesignal.storage.table import Table
 
 MANIFEST_ITEMS_PER_TRANSACTION = 90  # DynamoDB allows 100 actions per transaction
+TRANSACTION_ACTIONS = 100
 LANDED_MARKER_TTL_S = 15 * 24 * 3600  # longer than any SQS retention
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 6, "use_dictionary": True}
 
@@ -71,8 +86,26 @@ class AppendResult:
     quarantined: int = 0  # records set aside because the layout cannot place their timestamp
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One request's records for one stream, as the ingest function enqueued them."""
+
+    request_id: str
+    ndjson: bytes
+
+
+class LandSeparately(Exception):
+    """These requests cannot land together (too many actions for one transaction, or one of
+    them was landed by another delivery meanwhile); land each on its own."""
+
+
 class VersionConflict(Exception):
     """Another writer changed the stream between our read and our commit."""
+
+
+class CommitRefused(VersionConflict):
+    """A condition other than a marker's or the stream's version failed (a manifest entry
+    exists, or a reservation is no longer pending)."""
 
 
 class AlreadyCommitted(Exception):
@@ -194,44 +227,107 @@ class Lake:
     def already_landed(self, org_id: str, request_id: str) -> bool:
         return self.table.get(*landed_key(org_id, request_id)) is not None
 
+    def landed_of(self, org_id: str, request_ids: Sequence[str]) -> set[str]:
+        """Which of ``request_ids`` have landed (one batched read per 100)."""
+        wanted = sorted(set(request_ids))
+        by_pk = {landed_key(org_id, r)[0]: r for r in wanted}
+        found: set[str] = set()
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self.table.name: {
+                    "Keys": [
+                        self.table.marshal(dict(zip(("pk", "sk"), landed_key(org_id, r), strict=True)))
+                        for r in wanted[start : start + 100]
+                    ],
+                    "ProjectionExpression": "pk",
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self.table.client.batch_get_item(RequestItems=request)
+                found.update(by_pk[raw["pk"]["S"]] for raw in response.get("Responses", {}).get(self.table.name, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def append_batch(self, org_id: str, stream_name: str, request_id: str, ndjson: bytes) -> AppendResult:
         if self.already_landed(org_id, request_id):
             return AppendResult(request_id, True, 0, ())
+        return self._append(org_id, stream_name, [Delivery(request_id, ndjson)], request_id, reserve=False)
+
+    def append_together(self, org_id: str, stream_name: str, deliveries: Sequence[Delivery]) -> AppendResult:
+        """Land several requests for one stream as one file per hour and one commit.
+
+        Requests that already landed are left out. Raises ``LandSeparately`` when the group
+        cannot commit as one transaction; nothing of it is then visible.
+        """
+        landed = self.landed_of(org_id, [d.request_id for d in deliveries])
+        todo = [d for d in deliveries if d.request_id not in landed]
+        if not todo:
+            return AppendResult(deliveries[0].request_id if deliveries else "", True, 0, ())
+        if len(todo) == 1:
+            return self._append(org_id, stream_name, todo, todo[0].request_id, reserve=False)
+        return self._append(org_id, stream_name, todo, combined_file_id(todo), reserve=True)
+
+    def _append(
+        self, org_id: str, stream_name: str, deliveries: Sequence[Delivery], file_id: str, *, reserve: bool
+    ) -> AppendResult:
         stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
-        prepared = prepare(ndjson, org_id, stream)
+        prepared = prepare(joined(deliveries), org_id, stream)
         table = placeable_rows(prepared)
         quarantined = prepared.num_rows - table.num_rows
         if quarantined:
-            self._quarantine(org_id, stream_name, request_id, ndjson)
+            if reserve:  # set aside per request, by the per-message path
+                raise LandSeparately("some records cannot be placed in a partition")
+            request_id = deliveries[0].request_id
+            self._quarantine(org_id, stream_name, request_id, deliveries[0].ndjson)
             if not table.num_rows:
                 return AppendResult(request_id, False, 0, (), quarantined)
         batch_schema = schema_of(table)
+        parts = split_by_hour(table)
+        if reserve and len(deliveries) + 2 * len(parts) + 2 > TRANSACTION_ACTIONS:
+            raise LandSeparately(f"{len(deliveries)} requests over {len(parts)} hours need more than one transaction")
         s3 = aws.client("s3")
         files: list[LandedFile] = []
-        for hour, part in split_by_hour(table):
+        for hour, part in parts:
             body = encode_parquet(cluster(part))
-            key = file_key(org_id, stream_name, hour, request_id)
+            key = file_key(org_id, stream_name, hour, file_id)
+            if reserve:
+                try:
+                    garbage.reserve_output(
+                        self.table,
+                        org_id,
+                        key,
+                        manifest_pk=manifest_partition(org_id, stream_name),
+                        manifest_sk=manifest_sort_key(hour, file_id),
+                    )
+                except garbage.Blocked as exc:
+                    raise LandSeparately(f"{key} is being swept") from exc
             s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
-            timestamps = part.column(TIMESTAMP)
+            timestamps = pc.min_max(part.column(TIMESTAMP))
             files.append(
                 LandedFile(
                     key=key,
-                    file_id=request_id,
+                    file_id=file_id,
                     hour_us=hour,
                     rows=part.num_rows,
                     bytes=len(body),
-                    min_ts_us=int(pc.min(timestamps).as_py()),
-                    max_ts_us=int(pc.max(timestamps).as_py()),
+                    min_ts_us=int(timestamps["min"].as_py()),
+                    max_ts_us=int(timestamps["max"].as_py()),
                 )
             )
+        request_ids = [d.request_id for d in deliveries]
         for _attempt in range(20):
             try:
-                self._commit(org_id, stream, request_id, files, batch_schema)
-                return AppendResult(request_id, False, table.num_rows, tuple(files), quarantined)
-            except VersionConflict:
+                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserve)
+                return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined)
+            except VersionConflict as exc:
+                if reserve and isinstance(exc, CommitRefused):
+                    raise LandSeparately("a file of this group cannot be listed") from exc
                 stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
-            except AlreadyCommitted:
-                return AppendResult(request_id, True, 0, ())
+            except AlreadyCommitted as exc:
+                if reserve:
+                    raise LandSeparately("another delivery landed one of these requests") from exc
+                return AppendResult(file_id, True, 0, ())
         raise RuntimeError(f"stream {stream_name!r} kept changing; giving up this delivery (it will be retried)")
 
     def _quarantine(self, org_id: str, stream: str, request_id: str, ndjson: bytes) -> None:
@@ -248,20 +344,46 @@ class Lake:
         )
 
     def _commit(
-        self, org_id: str, stream: Stream, request_id: str, files: list[LandedFile], batch_schema: dict[str, str]
+        self,
+        org_id: str,
+        stream: Stream,
+        request_ids: Sequence[str],
+        files: list[LandedFile],
+        batch_schema: dict[str, str],
+        *,
+        released: bool = False,
     ) -> None:
-        manifest = [self._manifest_put(org_id, stream.name, request_id, f) for f in files]
-        size_ = MANIFEST_ITEMS_PER_TRANSACTION
-        chunks = [manifest[i : i + size_] for i in range(0, len(manifest), size_)]
+        """Markers, manifest entries, stream and usage; ``released``: the files were reserved,
+        and the commit releases them (all in one transaction then)."""
+        manifest = [self._manifest_put(org_id, stream.name, request_ids[0], f) for f in files]
+        if released:
+            manifest += [garbage.release_output(self.table, org_id, f.key) for f in files]
+            chunks = [manifest]
+        else:
+            size_ = MANIFEST_ITEMS_PER_TRANSACTION
+            chunks = [manifest[i : i + size_] for i in range(0, len(manifest), size_)]
         # Earlier chunks only add manifest entries (idempotent by condition); the last one
-        # also carries the marker and the stats, so the batch counts once it is whole.
+        # also carries the markers and the stats, so the batch counts once it is whole.
         for chunk in chunks[:-1]:
             self._transact(chunk, partial_ok=True)
         last = chunks[-1] if chunks else []
         rows = sum(f.rows for f in files)
         size = sum(f.bytes for f in files)
+        markers = [self._marker(org_id, request_id, rows) for request_id in request_ids]
+        self._transact(
+            [
+                *markers,
+                *last,
+                self._stream_update(stream, files, batch_schema),
+                storage_usage_change(self.table, org_id, size),
+            ],
+            markers=len(markers),
+        )
+        note_local_change(org_id)
+
+    def _marker(self, org_id: str, request_id: str, rows: int) -> dict[str, Any]:
         marker_pk, marker_sk = landed_key(org_id, request_id)
-        marker = {
+        return {
             "Put": {
                 "TableName": self.table.name,
                 "Item": self.table.marshal(
@@ -270,15 +392,6 @@ class Lake:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        self._transact(
-            [
-                marker,
-                *last,
-                self._stream_update(stream, files, batch_schema),
-                storage_usage_change(self.table, org_id, size),
-            ]
-        )
-        note_local_change(org_id)
 
     def _manifest_put(self, org_id: str, stream: str, request_id: str, landed: LandedFile) -> dict[str, Any]:
         item = {
@@ -318,7 +431,10 @@ class Lake:
             ":org": stream.org_id,
             ":now": now_us(),
             ":cap": DEFAULT_FIELD_CAP,
-            ":retention": default_retention_days(stream.org_id, stream.name, self.table),
+            # Read only for a new stream: ``if_not_exists`` keeps an existing stream's setting.
+            ":retention": DEFAULT_RETENTION_DAYS
+            if stream.version
+            else default_retention_days(stream.org_id, stream.name, self.table),
             ":rows": sum(f.rows for f in files),
             ":bytes": sum(f.bytes for f in files),
             ":files": len(files),
@@ -345,7 +461,7 @@ class Lake:
             }
         }
 
-    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False) -> None:
+    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False, markers: int = 0) -> None:
         client = self.table.client
         try:
             client.transact_write_items(TransactItems=operations)
@@ -354,10 +470,27 @@ class Lake:
             failed = {i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
             if partial_ok and failed:
                 return  # this chunk of manifest entries was recorded by an earlier delivery
-            if 0 in failed and not partial_ok:
-                raise AlreadyCommitted from exc  # the landed marker exists
+            if failed & set(range(markers)) and not partial_ok:
+                raise AlreadyCommitted from exc  # a landed marker exists
+            if failed - {len(operations) - 2}:  # the stream update comes second to last
+                raise CommitRefused from exc
             if failed or "TransactionConflict" in reasons:
                 # A condition moved under us, or another transaction (compaction, retention)
                 # touched the stream item at the same moment: re-read and try again.
                 raise VersionConflict from exc
             raise
+
+
+def joined(deliveries: Sequence[Delivery]) -> bytes:
+    """The deliveries' NDJSON as one document (each ends its last line)."""
+    if len(deliveries) == 1:
+        return deliveries[0].ndjson
+    return b"".join(d.ndjson if d.ndjson.endswith(b"\n") else d.ndjson + b"\n" for d in deliveries)
+
+
+def combined_file_id(deliveries: Sequence[Delivery]) -> str:
+    """A file id for rows of several requests: the first request id (so it sorts among the
+    writer's ids, before compaction outputs) and a digest of them all."""
+    ids = sorted(d.request_id for d in deliveries)
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return f"{ids[0]}-g{len(ids)}-{digest}"
