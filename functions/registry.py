@@ -207,9 +207,27 @@ OTLP_API = HttpFunction(
     ),
 )
 
+EVENTS_API = HttpFunction(
+    name="events_api",
+    handler="events_api.handler.lambda_handler",
+    description="audit events (spec 001): 202 intake with pre-issued ids, listing, the hash chain",
+    prefixes=("/api/v1/events", "/api/v1/exports"),
+    memory_mb=1024,
+    routes=(
+        Route("POST", "/api/v1/events"),
+        Route("POST", "/api/v1/events/batch"),
+        Route("GET", "/api/v1/events"),
+        Route("GET", "/api/v1/events/{event_id}"),
+        Route("POST", "/api/v1/exports"),
+        Route("GET", "/api/v1/exports"),
+        Route("GET", "/api/v1/exports/{export_id}"),
+        Route("GET", "/api/v1/exports/{export_id}/download"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API),
     workers=(
         QueueWorker(
             name="ingest_worker",
@@ -221,6 +239,26 @@ REGISTRY = Registry(
             timeout_s=120,
             description="lands enqueued records in the Parquet lake, exactly once",
             layers=LAKE_WORKER_LAYERS,
+        ),
+        QueueWorker(
+            name="events_worker",
+            handler="events_worker.handler.lambda_handler",
+            queue="events",
+            batch_size=10,
+            max_batching_window_s=0,  # FIFO: no batching window
+            memory_mb=1024,
+            timeout_s=120,
+            description="chains each org's audit events in order and lands them in the audit_events stream",
+        ),
+        QueueWorker(
+            name="export_worker",
+            handler="export_worker.handler.lambda_handler",
+            queue="exports",
+            batch_size=1,  # one export at a time: each may stream a large result
+            max_batching_window_s=0,
+            memory_mb=3008,
+            timeout_s=900,
+            description="writes export files (CSV, NDJSON, Parquet; gzip) to the exports bucket",
         ),
     ),
     schedules=(

@@ -69,6 +69,17 @@ NEEDS: dict[str, Needs] = {
         encrypt_keys=("content",),
         decrypt_keys=("content",),
     ),
+    # Audit events (spec 001): answers 202 and enqueues to the FIFO events queue; batches too
+    # large for SQS are claim-checked in the lake bucket. Reading events queries the lake.
+    # Exports: creates jobs (table, exports queue) and presigns downloads (a GET on the
+    # exports bucket, signed with this role's rights).
+    "events_api": Needs(
+        read_buckets=("lake", "exports"), put_buckets=("lake",), send_queues=("events", "exports"), athena=True
+    ),
+    # Streams query results from the lake into export files.
+    "export_worker": Needs(read_buckets=("lake",), put_buckets=("exports",)),
+    # Chains each org's events and lands them as audit_events rows; deletes claim checks.
+    "events_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
 }
 
 

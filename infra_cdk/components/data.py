@@ -157,10 +157,13 @@ class DataStore(Construct):
         name = pascal(queue.logical)
         if queue.dlq_retention_s <= MAIN_QUEUE_RETENTION_S:
             raise ValueError(f"queue {queue.logical!r}: DLQ retention must exceed {MAIN_QUEUE_RETENTION_S} s")
+        suffix = ".fifo" if queue.fifo else ""
+        fifo = True if queue.fifo else None
         dlq = sqs.Queue(
             self,
             f"{name}DeadLetterQueue",
-            queue_name=f"{self._config.prefix}-{queue.dlq_logical}",
+            queue_name=f"{self._config.prefix}-{queue.dlq_logical}{suffix}",
+            fifo=fifo,
             retention_period=Duration.seconds(queue.dlq_retention_s),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -168,7 +171,8 @@ class DataStore(Construct):
         main = sqs.Queue(
             self,
             f"{name}Queue",
-            queue_name=f"{self._config.prefix}-{queue.logical}",
+            queue_name=f"{self._config.prefix}-{queue.logical}{suffix}",
+            fifo=fifo,
             visibility_timeout=Duration.seconds(queue.visibility_timeout_s),
             # SQS's default, stated: a DLQ keeps a message's original enqueue time, so the DLQ's
             # retention (14 days) must outlast this one for redriven messages to be kept.

@@ -199,8 +199,11 @@ def test_every_queue_redrives_to_its_encrypted_dlq(synth: Synth) -> None:
     }
     assert len(queues) == 2 * len(RESOURCES.queues)
     for queue in RESOURCES.queues:
-        _, main = queues[f"{PREFIX}-{queue.logical}"]
-        dlq_id, dlq = queues[f"{PREFIX}-{queue.dlq_logical}"]
+        suffix = ".fifo" if queue.fifo else ""
+        _, main = queues[f"{PREFIX}-{queue.logical}{suffix}"]
+        dlq_id, dlq = queues[f"{PREFIX}-{queue.dlq_logical}{suffix}"]
+        assert main.get("FifoQueue", False) is queue.fifo
+        assert dlq.get("FifoQueue", False) is queue.fifo
         assert main["RedrivePolicy"] == {
             "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
             "maxReceiveCount": queue.max_receive_count,
@@ -628,7 +631,8 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
     exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
     lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
     role_of = {fn.name: synth.role_id(synth.function_id(fn.handler)) for fn in REGISTRY.http}
-    query_roles = [role_of["query_api"], role_of["otlp_api"]]  # otlp_api: the session-content read
+    # otlp_api: the session-content read; events_api: listing and reading audit events.
+    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"]]
     statements = _statements_by_role(synth)
     for role, found in statements.items():
         services = {action.split(":")[0] for statement in found for action in _actions(statement)}

@@ -120,12 +120,14 @@ def ensure_queue(queue: QueueDef) -> dict[str, str]:
     """Create a queue and its DLQ with the redrive policy; return both URLs."""
     sqs = aws.client("sqs")
     settings = get_settings()
+    # A FIFO queue's DLQ must be FIFO too; both are FIFO from creation (it cannot be changed).
+    fifo = {"FifoQueue": "true"} if queue.fifo else {}
     dlq_url = sqs.create_queue(
         QueueName=settings.queue_name(queue.dlq_logical),
-        Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_s)},
+        Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_s), **fifo},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=settings.queue_name(queue.logical))["QueueUrl"]
+    url = sqs.create_queue(QueueName=settings.queue_name(queue.logical), Attributes=fifo)["QueueUrl"]
     # Set attributes separately: create_queue refuses to change attributes of an existing queue.
     sqs.set_queue_attributes(
         QueueUrl=url,

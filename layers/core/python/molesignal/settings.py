@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     content_kms_key_id: str = ""
     content_retention_days: int = Field(default=90, ge=1)
 
+    # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
+    export_retention_hours: int = Field(default=24, ge=1)
+    export_max_retention_hours: int = Field(default=7 * 24, ge=1)
+
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)
@@ -102,7 +106,10 @@ class Settings(BaseSettings):
         return f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
-        return f"{self.resource_prefix}-{logical}"
+        from molesignal.resources import RESOURCES, fifo_logicals
+
+        suffix = ".fifo" if logical in fifo_logicals(RESOURCES) else ""
+        return f"{self.resource_prefix}-{logical}{suffix}"
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,10 @@ class VersionConflict(Exception):
 
 class AlreadyCommitted(Exception):
     """Part of this batch's commit was applied by an earlier delivery."""
+
+
+class GuardFailed(Exception):
+    """A caller's extra condition on the commit (``guards``) did not hold; nothing was committed."""
 
 
 def encode_parquet(table: pa.Table) -> bytes:
@@ -194,7 +199,13 @@ class Lake:
     def already_landed(self, org_id: str, request_id: str) -> bool:
         return self.table.get(*landed_key(org_id, request_id)) is not None
 
-    def append_batch(self, org_id: str, stream_name: str, request_id: str, ndjson: bytes) -> AppendResult:
+    def append_batch(
+        self, org_id: str, stream_name: str, request_id: str, ndjson: bytes, *, guards: Sequence[dict[str, Any]] = ()
+    ) -> AppendResult:
+        """Land ``ndjson`` once. ``guards`` are extra transaction operations committed with the
+        batch (the audit chain's head moves in the same transaction as its rows); if one fails,
+        ``GuardFailed`` is raised and nothing is visible. A guarded batch must fit one
+        transaction (at most ``MANIFEST_ITEMS_PER_TRANSACTION`` hour files)."""
         if self.already_landed(org_id, request_id):
             return AppendResult(request_id, True, 0, ())
         stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
@@ -208,7 +219,10 @@ class Lake:
         batch_schema = schema_of(table)
         s3 = aws.client("s3")
         files: list[LandedFile] = []
-        for hour, part in split_by_hour(table):
+        hours = split_by_hour(table)
+        if guards and len(hours) > MANIFEST_ITEMS_PER_TRANSACTION:
+            raise ValueError(f"a guarded batch spans {len(hours)} hours; at most {MANIFEST_ITEMS_PER_TRANSACTION}")
+        for hour, part in hours:
             body = encode_parquet(cluster(part))
             key = file_key(org_id, stream_name, hour, request_id)
             s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
@@ -226,7 +240,7 @@ class Lake:
             )
         for _attempt in range(20):
             try:
-                self._commit(org_id, stream, request_id, files, batch_schema)
+                self._commit(org_id, stream, request_id, files, batch_schema, guards)
                 return AppendResult(request_id, False, table.num_rows, tuple(files), quarantined)
             except VersionConflict:
                 stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
@@ -248,7 +262,13 @@ class Lake:
         )
 
     def _commit(
-        self, org_id: str, stream: Stream, request_id: str, files: list[LandedFile], batch_schema: dict[str, str]
+        self,
+        org_id: str,
+        stream: Stream,
+        request_id: str,
+        files: list[LandedFile],
+        batch_schema: dict[str, str],
+        guards: Sequence[dict[str, Any]] = (),
     ) -> None:
         manifest = [self._manifest_put(org_id, stream.name, request_id, f) for f in files]
         size_ = MANIFEST_ITEMS_PER_TRANSACTION
@@ -273,10 +293,12 @@ class Lake:
         self._transact(
             [
                 marker,
+                *guards,
                 *last,
                 self._stream_update(stream, files, batch_schema),
                 storage_usage_change(self.table, org_id, size),
-            ]
+            ],
+            guard_count=len(guards),
         )
         note_local_change(org_id)
 
@@ -345,7 +367,7 @@ class Lake:
             }
         }
 
-    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False) -> None:
+    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False, guard_count: int = 0) -> None:
         client = self.table.client
         try:
             client.transact_write_items(TransactItems=operations)
@@ -356,6 +378,8 @@ class Lake:
                 return  # this chunk of manifest entries was recorded by an earlier delivery
             if 0 in failed and not partial_ok:
                 raise AlreadyCommitted from exc  # the landed marker exists
+            if failed & set(range(1, 1 + guard_count)):
+                raise GuardFailed from exc
             if failed or "TransactionConflict" in reasons:
                 # A condition moved under us, or another transaction (compaction, retention)
                 # touched the stream item at the same moment: re-read and try again.

@@ -1,0 +1,76 @@
+"""Helpers for audit-event tests: a fresh org (its own chain), events, draining the worker,
+and checking a chain from the lake's rows."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+import registry
+from molesignal.events import canonical, rows
+from molesignal.local.pollers import QueuePoller
+from tests.support.api import Session, create_org, create_user
+from tests.support.lake import landed_rows, queue_depth
+
+EVENTS_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "events_worker")
+EXPORT_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "export_worker")
+
+
+def org_admin(client: httpx.Client, root: Session) -> Session:
+    """An admin of a new org: every test gets a chain of its own."""
+    return create_user(client, root, "admin", org_id=create_org(client, root))
+
+
+def event(action: str = "user.signed_in", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "action": action,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "actor": {"id": "user_1", "type": "user", "name": "Ada"},
+        "targets": [{"id": "team_7", "type": "team"}],
+        "context": {"location": "203.0.113.9", "user_agent": "pytest"},
+        "metadata": {"plan": "pro", "seats": 3},
+    }
+    body.update(overrides)
+    return body
+
+
+def drain_events(timeout_s: float = 60) -> int:
+    """Run the events worker through the real poller until its FIFO queue is empty."""
+    return drain(EVENTS_WORKER, timeout_s)
+
+
+def drain_exports(timeout_s: float = 120) -> int:
+    return drain(EXPORT_WORKER, timeout_s)
+
+
+def drain(worker: Any, timeout_s: float) -> int:
+    poller = QueuePoller(worker, wait_seconds=0)
+    handled = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = poller.poll_once()
+        handled += got
+        if got == 0:
+            if queue_depth(worker.queue) == 0:
+                return handled
+            time.sleep(0.2)
+    raise AssertionError(f"the {worker.queue} queue did not drain")
+
+
+def chain_rows(org_id: str) -> list[dict[str, Any]]:
+    """The org's audit_events rows from the lake, in sequence order."""
+    return sorted(landed_rows(org_id, rows.STREAM), key=lambda r: int(r["seq"]))
+
+
+def assert_unbroken(found: list[dict[str, Any]]) -> None:
+    """Sequence 1..n without gaps or repeats, each hash linking the one before."""
+    assert [int(r["seq"]) for r in found] == list(range(1, len(found) + 1))
+    previous = canonical.GENESIS
+    for row in found:
+        public = rows.from_row(row)
+        assert public["prev_hash"] == previous, f"seq {row['seq']} does not link to the one before"
+        assert public["hash"] == canonical.link(previous, canonical.digest(public)), f"seq {row['seq']} altered"
+        previous = public["hash"]
