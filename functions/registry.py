@@ -217,7 +217,10 @@ EVENTS_API = HttpFunction(
         Route("POST", "/api/v1/events"),
         Route("POST", "/api/v1/events/batch"),
         Route("GET", "/api/v1/events"),
+        Route("GET", "/api/v1/events/verify"),
+        Route("GET", "/api/v1/events/checkpoints"),
         Route("GET", "/api/v1/events/{event_id}"),
+        Route("GET", "/api/v1/events/{event_id}/proof"),
         Route("POST", "/api/v1/exports"),
         Route("GET", "/api/v1/exports"),
         Route("GET", "/api/v1/exports/{export_id}"),
@@ -283,6 +286,13 @@ REGISTRY = Registry(
             schedule="rate(60 minutes)",  # hourly; spelled apart from housekeeping's "rate(1 hour)"
             timeout_s=300,
             description="removes lake files past each stream's retention; bumps the stream's data version",
+        ),
+        ScheduledFunction(
+            name="checkpoint_worker",
+            handler="checkpoint_worker.handler.lambda_handler",
+            schedule="rate(5 minutes)",
+            timeout_s=120,
+            description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
         ),
     ),
 )

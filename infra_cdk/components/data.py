@@ -53,6 +53,7 @@ RESOURCE_ENV: dict[str, str] = {
     "exports": "MOLESIGNAL_EXPORT_BUCKET",
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
+    "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
 }
 
 
@@ -202,12 +203,16 @@ class DataStore(Construct):
     def _key(self, key: KeyDef) -> kms.Key:
         # The alias is the one molesignal.settings.kms_alias() derives locally; deployed
         # functions are given the key's ARN instead (RESOURCE_ENV), which IAM grants name.
+        signing = key.usage == "SIGN_VERIFY"
         return kms.Key(
             self,
             f"{pascal(key.logical)}Key",
             description=key.description,
             alias=f"alias/{self._config.prefix}-{key.logical}",
-            enable_key_rotation=True,
+            # KMS rotates only symmetric keys; a signing key's public half is what auditors pin.
+            enable_key_rotation=not signing,
+            key_spec=kms.KeySpec(key.spec) if signing else None,
+            key_usage=kms.KeyUsage.SIGN_VERIFY if signing else None,
             removal_policy=self._removal,
         )
 
@@ -223,7 +228,7 @@ class DataStore(Construct):
             env.update(self.analytics.environment())
         return env
 
-    def grant(self, role: iam.Role, needs: Needs) -> None:
+    def grant(self, role: iam.Role, needs: Needs) -> None:  # noqa: PLR0912 - one branch per kind of need
         """Grant exactly what ``needs`` lists; unknown logical names fail the synth."""
         if needs.table != "none":
             actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if needs.table == "read_write" else ())
@@ -251,6 +256,10 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:GenerateDataKey")
         for logical in needs.decrypt_keys:
             self._lookup(self.keys, logical, "key").grant_decrypt(role)
+        for logical in needs.sign_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:Sign", "kms:GetPublicKey")
+        for logical in needs.public_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
         if needs.athena:
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")

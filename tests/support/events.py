@@ -74,3 +74,32 @@ def assert_unbroken(found: list[dict[str, Any]]) -> None:
         assert public["prev_hash"] == previous, f"seq {row['seq']} does not link to the one before"
         assert public["hash"] == canonical.link(previous, canonical.digest(public)), f"seq {row['seq']} altered"
         previous = public["hash"]
+
+
+def rewrite_lake(org_id: str, change: Any) -> None:
+    """Tamper with storage: ``change(rows) -> rows`` is applied to every audit_events file of
+    the org and the objects are overwritten in place (the manifest is left as it was)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from molesignal import aws
+    from molesignal.lake.streams import Streams
+    from molesignal.settings import get_settings
+    from molesignal.storage.table import Table
+
+    s3 = aws.client("s3")
+    bucket = get_settings().resource_name("lake")
+    for entry in Streams(Table()).manifest(org_id, rows.STREAM):
+        original = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=entry["key"])["Body"].read()))
+        changed = pa.Table.from_pylist(change(original.to_pylist()), schema=original.schema)
+        sink = io.BytesIO()
+        pq.write_table(changed, sink)
+        s3.put_object(Bucket=bucket, Key=entry["key"], Body=sink.getvalue())
+
+
+def sign_checkpoints() -> Any:
+    from molesignal.local.scheduler import Scheduler
+
+    return Scheduler(tuple(registry.REGISTRY.schedules)).fire("checkpoint_worker")

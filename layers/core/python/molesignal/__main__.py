@@ -1,4 +1,5 @@
-"""``python -m molesignal dev`` runs the local system (see molesignal.local.dev)."""
+"""``python -m molesignal dev`` runs the local system (see molesignal.local.dev);
+``python -m molesignal verify-events`` checks an events export and proofs offline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ def main(argv: list[str]) -> int:
         from molesignal.local.dev import main as dev
 
         return dev()
-    sys.stderr.write("usage: python -m molesignal dev\n")
+    if argv[:1] == ["verify-events"]:
+        from molesignal.events.offline import main as verify_events
+
+        return verify_events(argv[1:])
+    sys.stderr.write("usage: python -m molesignal dev | verify-events EXPORT [--proof P] [--checkpoints C]\n")
     return 2
 
 

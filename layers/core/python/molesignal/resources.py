@@ -71,6 +71,8 @@ class KeyDef:
 
     logical: str
     description: str
+    usage: str = "ENCRYPT_DECRYPT"  # or SIGN_VERIFY
+    spec: str = "SYMMETRIC_DEFAULT"  # or ECC_NIST_P256 for signing
 
 
 @dataclass(frozen=True)
@@ -103,5 +105,13 @@ RESOURCES = Resources(
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
     ),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
-    keys=(KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),),
+    keys=(
+        KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),
+        KeyDef(
+            "events-signing",
+            "Signs checkpoints of each org's audit-event hash chain (ECDSA P-256)",
+            usage="SIGN_VERIFY",
+            spec="ECC_NIST_P256",
+        ),
+    ),
 )

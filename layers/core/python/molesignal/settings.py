@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # OTLP session content (spec 002): the KMS key that wraps per-org data keys, and how long
     # content is kept unless the org sets its own window.
     content_kms_key_id: str = ""
+    # The asymmetric key that signs audit-chain checkpoints (CDK passes its ARN).
+    events_signing_key_id: str = ""
     content_retention_days: int = Field(default=90, ge=1)
 
     # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
@@ -103,6 +105,8 @@ class Settings(BaseSettings):
     def kms_alias(self, logical: str) -> str:
         if logical == "content" and self.content_kms_key_id:
             return self.content_kms_key_id
+        if logical == "events-signing" and self.events_signing_key_id:
+            return self.events_signing_key_id
         return f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
