@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from molesignal.auth.sessions import Sessions
-from molesignal.errors import Unauthorized
+from molesignal.errors import Forbidden, Unauthorized
+from molesignal.ipallow import Allowlists
 from molesignal.observability import logger
 from molesignal.storage.table import Table
 
@@ -34,10 +35,17 @@ def bearer_token(headers: dict[str, str]) -> str:
 
 def resolve(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    table = Table()
     try:
-        principal = Sessions(Table()).authenticate(bearer_token(headers))
+        principal = Sessions(table).authenticate(bearer_token(headers))
     except Unauthorized as exc:
         return {"authenticated": "false", "error_code": exc.code, "error_message": exc.message}
+    # The address API Gateway saw, never a client header (X-Forwarded-For is the client's word).
+    source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "")
+    try:
+        Allowlists(table).check(principal, source_ip)
+    except Forbidden as exc:
+        return {"authenticated": "false", "forbidden": "true", "error_code": exc.code, "error_message": exc.message}
     return {"authenticated": "true", **principal.to_context()}
 
 

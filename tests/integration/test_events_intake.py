@@ -204,3 +204,20 @@ def test_racing_workers_never_fork_the_chain(client: httpx.Client, root: Session
     assert len(found) == 20
     assert_unbroken(found)
     assert Chain(Table()).head(admin.org_id).seq == 20
+
+
+def test_locations_are_geo_enriched_offline_and_private_ones_marked(client: httpx.Client, root: Session) -> None:
+    admin = org_admin(client, root)
+    batch = [
+        event("geo.public", context={"location": "8.8.8.8"}),
+        event("geo.private", context={"location": "10.1.2.3"}),
+        event("geo.loopback", context={"location": "::1"}),
+    ]
+    ids = client.post("/api/v1/events/batch", json={"events": batch}, headers=admin.headers).json()["ids"]
+    drain_events()
+    shown = [client.get(f"/api/v1/events/{i}", headers=admin.headers).json()["context"]["geo"] for i in ids]
+    assert shown == [{"scope": "public", "country": "US", "asn": "GOOGLE"}, {"scope": "private"}, {"scope": "loopback"}]
+    sql = {"sql": "SELECT geo_country, geo_scope FROM audit_events ORDER BY seq"}
+    rows = client.post("/v1/api/sql", json=sql, headers=admin.headers).json()["results"][0]["rows"]
+    assert rows == [["US", "public"], [None, "private"], [None, "loopback"]]
+    assert_unbroken(chain_rows(admin.org_id))

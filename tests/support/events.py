@@ -19,9 +19,14 @@ EVENTS_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "events_w
 EXPORT_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "export_worker")
 
 
-def org_admin(client: httpx.Client, root: Session) -> Session:
-    """An admin of a new org: every test gets a chain of its own."""
-    return create_user(client, root, "admin", org_id=create_org(client, root))
+def org_admin(client: httpx.Client, root: Session, *, plan: dict[str, Any] | None = None) -> Session:
+    """An admin of a new org: every test gets a chain of its own. The org is on an Enterprise
+    plan with room to spare unless ``plan`` says otherwise (tests of plan limits)."""
+    org_id = create_org(client, root)
+    body = plan or {"plan": "enterprise", "requests_per_minute": 1_000_000}
+    response = client.put(f"/api/v1/orgs/{org_id}/plan", json=body, headers=root.headers)
+    assert response.status_code == 200, response.text
+    return create_user(client, root, "admin", org_id=org_id)
 
 
 def event(action: str = "user.signed_in", **overrides: Any) -> dict[str, Any]:

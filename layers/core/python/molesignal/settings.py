@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     export_retention_hours: int = Field(default=24, ge=1)
     export_max_retention_hours: int = Field(default=7 * 24, ge=1)
 
+    # Plan rate limits on the events family (spec 001): a new org's plan, and Enterprise's
+    # default allowance when the org has no number of its own.
+    default_plan: str = Field(default="free", pattern="^(free|starter|pro|enterprise)$")
+    enterprise_requests_per_minute: int = Field(default=10_000, ge=1)
+
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)

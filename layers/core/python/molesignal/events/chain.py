@@ -10,7 +10,7 @@ walks; the blocks and signed checkpoints are what the lake's rows are checked ag
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,7 +159,7 @@ def land(
     org_id: str,
     request_id: str,
     accepted: Sequence[Mapping[str, Any]],
-    enrich: Any = None,
+    enrich: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None,
 ) -> Landed:
     """Chain one request's events onto the org's head and land them as ``audit_events`` rows.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from molesignal.events import geo
 from molesignal.events.chain import Chain, land
 from molesignal.events.checkpoints import CHECKPOINT_EVERY, Checkpoints
 from molesignal.events.message import EventsMessage
@@ -53,7 +54,7 @@ def process_message(body: str, table: Table | None = None) -> Outcome:
     if chain.processed(message.org_id, message.request_id):
         message.forget_claim()
         return Outcome(message.org_id, message.request_id, 0, 0, 0, True)
-    landed = land(chain, Lake(table), message.org_id, message.request_id, message.events())
+    landed = land(chain, Lake(table), message.org_id, message.request_id, message.events(), enrich=geo.enrich)
     message.forget_claim()
     if not landed.duplicate:
         _checkpoint_if_due(table, message.org_id, landed.end.seq)
