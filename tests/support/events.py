@@ -42,12 +42,12 @@ def event(action: str = "user.signed_in", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def drain_events(timeout_s: float = 60) -> int:
+def drain_events(timeout_s: float = 300) -> int:
     """Run the events worker through the real poller until its FIFO queue is empty."""
     return drain(EVENTS_WORKER, timeout_s)
 
 
-def drain_exports(timeout_s: float = 120) -> int:
+def drain_exports(timeout_s: float = 300) -> int:
     return drain(EXPORT_WORKER, timeout_s)
 
 
