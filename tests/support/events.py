@@ -3,7 +3,6 @@ and checking a chain from the lake's rows."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +10,8 @@ import httpx
 
 import registry
 from molesignal.events import canonical, rows
-from molesignal.local.pollers import QueuePoller
 from tests.support.api import Session, create_org, create_user
-from tests.support.lake import landed_rows, queue_depth
+from tests.support.lake import drain, landed_rows
 
 EVENTS_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "events_worker")
 EXPORT_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "export_worker")
@@ -49,20 +47,6 @@ def drain_events(timeout_s: float = 300) -> int:
 
 def drain_exports(timeout_s: float = 300) -> int:
     return drain(EXPORT_WORKER, timeout_s)
-
-
-def drain(worker: Any, timeout_s: float) -> int:
-    poller = QueuePoller(worker, wait_seconds=0)
-    handled = 0
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = poller.poll_once()
-        handled += got
-        if got == 0:
-            if queue_depth(worker.queue) == 0:
-                return handled
-            time.sleep(0.2)
-    raise AssertionError(f"the {worker.queue} queue did not drain")
 
 
 def chain_rows(org_id: str) -> list[dict[str, Any]]:

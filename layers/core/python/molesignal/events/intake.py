@@ -15,17 +15,16 @@ from typing import Any
 
 import orjson
 
-from molesignal.auth.principal import Principal, Role
+from molesignal.auth.principal import Principal
 from molesignal.clock import now_s
-from molesignal.errors import Conflict, Invalid, NotFound, Unavailable
+from molesignal.errors import Conflict, Invalid
 from molesignal.events import message as queue
 from molesignal.events.ids import new_ids
 from molesignal.events.model import EventIn, accepted
+from molesignal.ingest.service import admit_writer
 from molesignal.quotas import Limiter
 from molesignal.storage.table import ConditionFailed, Item, Table
-from molesignal.tenancy import Tenancy
 
-WRITE_ROLES = (Role.INGEST, Role.EDITOR, Role.ADMIN)
 IDEMPOTENCY_TTL_S = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -51,13 +50,8 @@ class EventIntake:
         self.table = table or Table()
 
     def admit(self, principal: Principal) -> None:
-        principal.require(*WRITE_ROLES)
-        try:
-            org = Tenancy(self.table).get_org(principal.org_id)
-        except NotFound:
-            org = {}
-        if org.get("ingestion_paused"):
-            raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
+        """The writers of telemetry may record events; the plan limit is the family's middleware."""
+        admit_writer(self.table, principal)
 
     def accept(self, principal: Principal, events: list[EventIn], key: str | None) -> Accepted:
         org_id = principal.org_id
