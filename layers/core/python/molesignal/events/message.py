@@ -30,10 +30,7 @@ class EventsMessage:
     def to_json(self) -> str:
         body: dict[str, Any] = {"v": 1, "kind": "events", "request_id": self.request_id, "org_id": self.org_id}
         body["count"] = self.count
-        if self.payload_b64 is not None:
-            body["payload"] = self.payload_b64
-        if self.s3_key is not None:
-            body["s3_key"] = self.s3_key
+        body.update(envelope.carried(self.payload_b64, self.s3_key))
         return orjson.dumps(body).decode()
 
     @classmethod
