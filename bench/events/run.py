@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     parser.add_argument("--latency", type=int, default=40, help="samples for (c)")
     parser.add_argument("--export-events", type=int, default=200_000)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--only-export", action="store_true", help="run (d) alone")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     quiet = args.quiet
@@ -156,70 +157,71 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
         admin = http.post("/api/v1/auth/login", json={"user": "bench", "password": "BenchAdmin123!"}).json()
         headers = {"Authorization": f"Bearer {admin['access_token']}"}
 
-        # (a) intake, interleaved with the ingest baseline.
-        progress(f"(a) {args.batches} batches of {args.batch_size}, events vs ingest", quiet)
-        events_s, ingest_s = 0.0, 0.0
-        for b in range(args.batches):
-            batch = [make_event(b * args.batch_size + i) for i in range(args.batch_size)]
-            started = time.perf_counter()
-            response = http.post("/api/v1/events/batch", json={"events": batch}, headers=headers)
-            events_s += time.perf_counter() - started
-            response.raise_for_status()
-            started = time.perf_counter()
-            response = http.post("/api/v1/ingest/bench_flat", json=[flat(e) for e in batch], headers=headers)
-            ingest_s += time.perf_counter() - started
-            response.raise_for_status()
-        total = args.batches * args.batch_size
-        result["a_intake"] = {
-            "events_per_s": r3(total / events_s),
-            "baseline_ingest_rows_per_s": r3(total / ingest_s),
-            "ratio_to_baseline": r3((total / events_s) / (total / ingest_s)),
-        }
-        progress(f"(a) {result['a_intake']}", quiet)
-
-        # (b) worker CPU: the chaining worker vs the ingest worker on the same rows.
-        from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
-        progress("(b) draining both queues, timing each worker's own thread CPU", quiet)
-        from molesignal.events import geo
-
-        started = time.perf_counter()
-        geo.lookup("8.8.8.8")  # the data file loads once per process (a cold start's cost, measured apart)
-        geo_load_s = time.perf_counter() - started
-        _, events_cpu = drain_with(workers["events_worker"], process_message)
-        _, ingest_cpu = drain_with(workers["ingest_worker"], lambda body: ingest_record(SQSRecord({"body": body})))
-        result["b_worker"] = {
-            "events_per_cpu_s": r3(total / events_cpu),
-            "baseline_ingest_rows_per_cpu_s": r3(total / ingest_cpu),
-            "ratio_to_baseline": r3((total / events_cpu) / (total / ingest_cpu)),
-            "geo_data_load_s_once_per_process": r3(geo_load_s),
-        }
-        progress(f"(b) {result['b_worker']}", quiet)
-
-        # (c) 202 -> listable with a poller running the worker.
-        progress(f"(c) {args.latency} single events, 202 to GET 200", quiet)
-        poller = QueuePoller(workers["events_worker"], wait_seconds=1)
-        poller.start()
-        latencies: list[float] = []
-        try:
-            for i in range(args.latency):
+        if not args.only_export:
+            # (a) intake, interleaved with the ingest baseline.
+            progress(f"(a) {args.batches} batches of {args.batch_size}, events vs ingest", quiet)
+            events_s, ingest_s = 0.0, 0.0
+            for b in range(args.batches):
+                batch = [make_event(b * args.batch_size + i) for i in range(args.batch_size)]
                 started = time.perf_counter()
-                response = http.post("/api/v1/events", json=make_event(i), headers=headers)
-                accepted = time.perf_counter()
-                event_id = response.json()["id"]
-                while http.get(f"/api/v1/events/{event_id}", headers=headers).status_code != 200:
-                    time.sleep(0.02)
-                latencies.append((time.perf_counter() - accepted) * 1000)
-                del started
-        finally:
-            poller.stop()
-        result["c_latency_ms"] = {
-            "p50": r3(statistics.median(latencies)),
-            "p99": r3(quantile(latencies, 0.99)),
-            "max": r3(max(latencies)),
-            "samples": len(latencies),
-        }
-        progress(f"(c) {result['c_latency_ms']}", quiet)
+                response = http.post("/api/v1/events/batch", json={"events": batch}, headers=headers)
+                events_s += time.perf_counter() - started
+                response.raise_for_status()
+                started = time.perf_counter()
+                response = http.post("/api/v1/ingest/bench_flat", json=[flat(e) for e in batch], headers=headers)
+                ingest_s += time.perf_counter() - started
+                response.raise_for_status()
+            total = args.batches * args.batch_size
+            result["a_intake"] = {
+                "events_per_s": r3(total / events_s),
+                "baseline_ingest_rows_per_s": r3(total / ingest_s),
+                "ratio_to_baseline": r3((total / events_s) / (total / ingest_s)),
+            }
+            progress(f"(a) {result['a_intake']}", quiet)
+
+            # (b) worker CPU: the chaining worker vs the ingest worker on the same rows.
+            from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+            progress("(b) draining both queues, timing each worker's own thread CPU", quiet)
+            from molesignal.events import geo
+
+            started = time.perf_counter()
+            geo.lookup("8.8.8.8")  # the data file loads once per process (a cold start's cost, measured apart)
+            geo_load_s = time.perf_counter() - started
+            _, events_cpu = drain_with(workers["events_worker"], process_message)
+            _, ingest_cpu = drain_with(workers["ingest_worker"], lambda body: ingest_record(SQSRecord({"body": body})))
+            result["b_worker"] = {
+                "events_per_cpu_s": r3(total / events_cpu),
+                "baseline_ingest_rows_per_cpu_s": r3(total / ingest_cpu),
+                "ratio_to_baseline": r3((total / events_cpu) / (total / ingest_cpu)),
+                "geo_data_load_s_once_per_process": r3(geo_load_s),
+            }
+            progress(f"(b) {result['b_worker']}", quiet)
+
+            # (c) 202 -> listable with a poller running the worker.
+            progress(f"(c) {args.latency} single events, 202 to GET 200", quiet)
+            poller = QueuePoller(workers["events_worker"], wait_seconds=1)
+            poller.start()
+            latencies: list[float] = []
+            try:
+                for i in range(args.latency):
+                    started = time.perf_counter()
+                    response = http.post("/api/v1/events", json=make_event(i), headers=headers)
+                    accepted = time.perf_counter()
+                    event_id = response.json()["id"]
+                    while http.get(f"/api/v1/events/{event_id}", headers=headers).status_code != 200:
+                        time.sleep(0.02)
+                    latencies.append((time.perf_counter() - accepted) * 1000)
+                    del started
+            finally:
+                poller.stop()
+            result["c_latency_ms"] = {
+                "p50": r3(statistics.median(latencies)),
+                "p99": r3(quantile(latencies, 0.99)),
+                "max": r3(max(latencies)),
+                "samples": len(latencies),
+            }
+            progress(f"(c) {result['c_latency_ms']}", quiet)
 
         # (d) exports of --export-events events (chained directly through the worker code).
         from molesignal.auth.principal import Principal, Role

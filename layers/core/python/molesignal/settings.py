@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
     export_retention_hours: int = Field(default=24, ge=1)
     export_max_retention_hours: int = Field(default=7 * 24, ge=1)
+    export_query_timeout_s: float = Field(default=840.0, gt=0)  # under the export worker's 900 s
 
     # Plan rate limits on the events family (spec 001): a new org's plan, and Enterprise's
     # default allowance when the org has no number of its own.

@@ -227,6 +227,7 @@ class Exports:
 
     def _write(self, principal: Principal, spec: ExportSpec, key: str) -> tuple[int, int]:
         service = QueryService(self.table)
+        settings = get_settings()
         handle, path = tempfile.mkstemp(prefix="molesignal-export-")
         try:
             with os.fdopen(handle, "wb") as sink:
@@ -235,7 +236,7 @@ class Exports:
                     _write_events(service, principal, spec.events, writer)
                 else:
                     request = QueryRequest(sql=str(spec.sql), start_us=spec.sql_from_us, end_us=spec.sql_to_us)
-                    for batch in service.stream(principal, request):
+                    for batch in service.stream(principal, request, timeout_s=settings.export_query_timeout_s):
                         writer.write_batch(batch)
                 writer.close()
             size = os.path.getsize(path)
@@ -268,7 +269,7 @@ def _write_events(service: QueryService, principal: Principal, filters: EventFil
     sql = "SELECT * FROM audit_events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"  # noqa: S608
     request = QueryRequest(sql=sql, start_us=filters.received_from_us(), params=params)
     try:
-        batches = service.stream(principal, request)
+        batches = service.stream(principal, request, timeout_s=get_settings().export_query_timeout_s)
     except TableNotFound:
         return
     for batch in batches:
