@@ -19,6 +19,8 @@ HTTP_LAYERS = ("base", "web")
 WORKER_LAYERS = ("base",)
 LAKE_HTTP_LAYERS = ("base", "web", "data")
 LAKE_WORKER_LAYERS = ("base", "data")
+AUDIT_HTTP_LAYERS = ("base", "web", "data", "audit")  # the audit chain: canonical JSON, geo-IP data
+AUDIT_WORKER_LAYERS = ("base", "data", "audit")
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ EVENTS_API = HttpFunction(
     description="audit events (spec 001): 202 intake with pre-issued ids, listing, the hash chain",
     prefixes=("/api/v1/events", "/api/v1/exports"),
     memory_mb=1024,
+    layers=AUDIT_HTTP_LAYERS,
     routes=(
         Route("POST", "/api/v1/events"),
         Route("POST", "/api/v1/events/batch"),
@@ -255,6 +258,7 @@ REGISTRY = Registry(
             max_batching_window_s=0,  # FIFO: no batching window
             memory_mb=1024,
             timeout_s=120,
+            layers=AUDIT_WORKER_LAYERS,
             description="chains each org's audit events in order and lands them in the audit_events stream",
         ),
         QueueWorker(
@@ -265,6 +269,7 @@ REGISTRY = Registry(
             max_batching_window_s=0,
             memory_mb=3008,
             timeout_s=900,
+            layers=LAKE_WORKER_LAYERS,
             description="writes export files (CSV, NDJSON, Parquet; gzip) to the exports bucket",
         ),
     ),
@@ -296,6 +301,7 @@ REGISTRY = Registry(
             handler="checkpoint_worker.handler.lambda_handler",
             schedule="rate(5 minutes)",
             timeout_s=120,
+            layers=AUDIT_WORKER_LAYERS,
             description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
         ),
     ),

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 
 from events_api.timeparams import epoch_us
 from molesignal.events import cursor as cursors
-from molesignal.events.checkpoints import ALGORITHM, Checkpoints, checkpoint_partition, public, public_key_pem
+from molesignal.events.checkpoints import ALGORITHM, Checkpoints, checkpoint_partition, public
+from molesignal.events.public_key import public_key_pem
 from molesignal.events.reading import MAX_PAGE, EventReader
 from molesignal.events.verify import verify
 from molesignal.storage.table import Table
@@ -81,4 +82,5 @@ def list_checkpoints(
 def event_proof(event_id: str, principal: CurrentPrincipal) -> JSONResponse:
     EventReader.admit(principal)
     event = EventReader().get(principal, event_id)
-    return JSONResponse(Checkpoints(Table()).proof(principal.org_id, event))
+    proof = Checkpoints(Table()).proof(principal.org_id, event)
+    return JSONResponse({**proof, "public_key": public_key_pem()})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import rfc8785
@@ -38,18 +37,6 @@ def checkpoint_partition(org_id: str) -> str:
 
 def signed_payload(org_id: str, seq: int, hash_: str, signed_at: str) -> bytes:
     return bytes(rfc8785.dumps({"org_id": org_id, "seq": seq, "hash": hash_, "signed_at": signed_at}))
-
-
-@lru_cache(maxsize=4)
-def _public_key_der(alias: str) -> bytes:
-    return bytes(aws.client("kms").get_public_key(KeyId=alias)["PublicKey"])
-
-
-def public_key_pem() -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
-
-    key = load_der_public_key(_public_key_der(get_settings().kms_alias(KEY_LOGICAL)))
-    return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def public(item: Item) -> dict[str, Any]:
@@ -140,6 +127,5 @@ class Checkpoints:
             "event": event,
             "digests": [digests.get(n, "") for n in range(seq + 1, last + 1)],
             "checkpoint": public(checkpoint),
-            "public_key": public_key_pem(),
             "hash_rule": "hash = SHA-256(prev_hash || SHA-256(JCS(event without prev_hash and hash))) over raw bytes",
         }
