@@ -19,6 +19,8 @@ HTTP_LAYERS = ("base", "web")
 WORKER_LAYERS = ("base",)
 LAKE_HTTP_LAYERS = ("base", "web", "data")
 LAKE_WORKER_LAYERS = ("base", "data")
+AUDIT_HTTP_LAYERS = ("base", "web", "data", "audit")  # the audit chain: canonical JSON, geo-IP data
+AUDIT_WORKER_LAYERS = ("base", "data", "audit")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,10 @@ ADMIN_API = HttpFunction(
         Route("PATCH", "/api/v1/orgs/{org_id}"),
         Route("GET", "/api/v1/orgs/{org_id}/quotas"),
         Route("PUT", "/api/v1/orgs/{org_id}/quotas"),
+        Route("GET", "/api/v1/orgs/{org_id}/ip-allowlist"),
+        Route("PUT", "/api/v1/orgs/{org_id}/ip-allowlist"),
+        Route("GET", "/api/v1/orgs/{org_id}/plan"),
+        Route("PUT", "/api/v1/orgs/{org_id}/plan"),
         Route("GET", "/api/v1/users"),
         Route("POST", "/api/v1/users"),
         Route("GET", "/api/v1/users/{user_id}"),
@@ -237,9 +243,31 @@ OTLP_API = HttpFunction(
     ),
 )
 
+EVENTS_API = HttpFunction(
+    name="events_api",
+    handler="events_api.handler.lambda_handler",
+    description="audit events (spec 001): 202 intake with pre-issued ids, listing, the hash chain",
+    prefixes=("/api/v1/events", "/api/v1/exports"),
+    memory_mb=1024,
+    layers=AUDIT_HTTP_LAYERS,
+    routes=(
+        Route("POST", "/api/v1/events"),
+        Route("POST", "/api/v1/events/batch"),
+        Route("GET", "/api/v1/events"),
+        Route("GET", "/api/v1/events/verify"),
+        Route("GET", "/api/v1/events/checkpoints"),
+        Route("GET", "/api/v1/events/{event_id}"),
+        Route("GET", "/api/v1/events/{event_id}/proof"),
+        Route("POST", "/api/v1/exports"),
+        Route("GET", "/api/v1/exports"),
+        Route("GET", "/api/v1/exports/{export_id}"),
+        Route("GET", "/api/v1/exports/{export_id}/download"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API),
     console=StaticSite(),
     workers=(
         QueueWorker(
@@ -252,6 +280,28 @@ REGISTRY = Registry(
             timeout_s=120,
             description="lands enqueued records in the Parquet lake, exactly once",
             layers=LAKE_WORKER_LAYERS,
+        ),
+        QueueWorker(
+            name="events_worker",
+            handler="events_worker.handler.lambda_handler",
+            queue="events",
+            batch_size=10,
+            max_batching_window_s=0,  # FIFO: no batching window
+            memory_mb=1024,
+            timeout_s=120,
+            layers=AUDIT_WORKER_LAYERS,
+            description="chains each org's audit events in order and lands them in the audit_events stream",
+        ),
+        QueueWorker(
+            name="export_worker",
+            handler="export_worker.handler.lambda_handler",
+            queue="exports",
+            batch_size=1,  # one export at a time: each may stream a large result
+            max_batching_window_s=0,
+            memory_mb=3008,
+            timeout_s=900,
+            layers=LAKE_WORKER_LAYERS,
+            description="writes export files (CSV, NDJSON, Parquet; gzip) to the exports bucket",
         ),
     ),
     schedules=(
@@ -276,6 +326,14 @@ REGISTRY = Registry(
             schedule="rate(60 minutes)",  # hourly; spelled apart from housekeeping's "rate(1 hour)"
             timeout_s=300,
             description="removes lake files past each stream's retention; bumps the stream's data version",
+        ),
+        ScheduledFunction(
+            name="checkpoint_worker",
+            handler="checkpoint_worker.handler.lambda_handler",
+            schedule="rate(5 minutes)",
+            timeout_s=120,
+            layers=AUDIT_WORKER_LAYERS,
+            description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
         ),
     ),
 )

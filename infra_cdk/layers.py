@@ -84,7 +84,14 @@ DEPENDENCY_LAYERS: tuple[DependencyLayer, ...] = (
     DependencyLayer(
         "data",
         ("pyarrow", "duckdb", "duckdb-ext-httpfs", "sqlglot", "pytz"),
-        description="Parquet, DuckDB (httpfs; pytz for TIMESTAMPTZ), the SQL rewriter: functions that touch the lake",
+        description=(
+            "Parquet, DuckDB (with httpfs, pytz for TIMESTAMPTZ) and the SQL rewriter: functions that touch the lake"
+        ),
+    ),
+    DependencyLayer(
+        "audit",
+        ("rfc8785", "geoip2fast"),
+        description="RFC 8785 canonical JSON and offline geo-IP data: the audit-event chain",
     ),
 )
 LAYERS_BY_NAME: dict[str, DependencyLayer] = {layer.name: layer for layer in DEPENDENCY_LAYERS}

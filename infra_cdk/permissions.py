@@ -30,6 +30,8 @@ class Needs:
     athena: bool = False
     encrypt_keys: tuple[str, ...] = ()  # kms:GenerateDataKey (envelope encryption)
     decrypt_keys: tuple[str, ...] = ()  # kms:Decrypt
+    sign_keys: tuple[str, ...] = ()  # kms:Sign, kms:GetPublicKey (asymmetric keys)
+    public_keys: tuple[str, ...] = ()  # kms:GetPublicKey
 
 
 DEFAULT = Needs()
@@ -70,6 +72,26 @@ NEEDS: dict[str, Needs] = {
         encrypt_keys=("content",),
         decrypt_keys=("content",),
     ),
+    # Audit events (spec 001): answers 202 and enqueues to the FIFO events queue; batches too
+    # large for SQS are claim-checked in the lake bucket. Reading events queries the lake.
+    # Exports: creates jobs (table, exports queue) and presigns downloads (a GET on the
+    # exports bucket, signed with this role's rights).
+    # Verification and proofs read the lake directly; checkpoints carry the signing key's public half.
+    "events_api": Needs(
+        read_buckets=("lake", "exports"),
+        put_buckets=("lake",),
+        send_queues=("events", "exports"),
+        athena=True,
+        public_keys=("events-signing",),
+    ),
+    # Streams query results from the lake into export files.
+    "export_worker": Needs(read_buckets=("lake",), put_buckets=("exports",)),
+    # Chains each org's events and lands them as audit_events rows; deletes claim checks.
+    "events_worker": Needs(
+        read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",), sign_keys=("events-signing",)
+    ),
+    # Signs each org's chain head when it has moved since the last checkpoint.
+    "checkpoint_worker": Needs(sign_keys=("events-signing",)),
 }
 
 

@@ -12,8 +12,12 @@ from admin_api.schemas import (
     AuditPage,
     CreateOrgRequest,
     CreateUserRequest,
+    IpAllowlist,
+    IpAllowlistUpdate,
     OrgList,
     OrgOut,
+    PlanBody,
+    PlanOut,
     QuotaBody,
     QuotaOut,
     UpdateOrgRequest,
@@ -25,8 +29,10 @@ from molesignal import audit
 from molesignal.auth.principal import Principal, Role
 from molesignal.auth.session_families import revoke_user_sessions
 from molesignal.errors import Forbidden, NotFound
+from molesignal.ipallow import Allowlists
 from molesignal.lake.maintenance import update_stream_settings
 from molesignal.lake.streams import CONTENT_STREAM
+from molesignal.plans import Plan, Plans
 from molesignal.quotas import Limiter, Quota
 from molesignal.tenancy import Tenancy, public_org, public_user
 from molesignal.web.deps import AdminPrincipal, SourceIp, TableDep, require_role
@@ -122,6 +128,57 @@ def set_quotas(org_id: str, body: QuotaBody, principal: RootPrincipal, table: Ta
         details=quota.to_dict(),
     )
     return QuotaOut.model_validate({**quota.to_dict(), "usage": limiter.usage(org_id)})
+
+
+@orgs_router.get("/{org_id}/ip-allowlist", response_model=IpAllowlist, summary="The org's IP allowlist")
+def get_ip_allowlist(org_id: str, principal: AdminPrincipal, table: TableDep) -> IpAllowlist:
+    Tenancy(table).visible_org(principal, org_id)
+    return IpAllowlist(cidrs=Allowlists(table).get(org_id))
+
+
+@orgs_router.put(
+    "/{org_id}/ip-allowlist",
+    response_model=IpAllowlist,
+    summary="Replace the org's IP allowlist (an empty list allows every address); 409 if it would lock you out",
+)
+def put_ip_allowlist(
+    org_id: str, body: IpAllowlistUpdate, principal: AdminPrincipal, table: TableDep, ip: SourceIp
+) -> IpAllowlist:
+    Tenancy(table).visible_org(principal, org_id)
+    cidrs = Allowlists(table).put(org_id, body.cidrs, by=principal, source_ip=ip, force=body.force)
+    audit.record(
+        table,
+        org_id=org_id,
+        action="org.ip_allowlist.update",
+        actor=principal.actor,
+        target=org_id,
+        source_ip=ip,
+        details={"cidrs": cidrs, "force": body.force},
+    )
+    return IpAllowlist(cidrs=cidrs)
+
+
+@orgs_router.get("/{org_id}/plan", response_model=PlanOut, summary="The org's plan and its requests per minute")
+def get_plan(org_id: str, principal: AdminPrincipal, table: TableDep) -> PlanOut:
+    Tenancy(table).visible_org(principal, org_id)
+    plan, rate = Plans(table).get(org_id)
+    return PlanOut(plan=plan.value, requests_per_minute=rate)
+
+
+@orgs_router.put("/{org_id}/plan", response_model=PlanOut, summary="Set the org's plan (root only)")
+def put_plan(org_id: str, body: PlanBody, principal: AdminPrincipal, table: TableDep, ip: SourceIp) -> PlanOut:
+    principal.require(Role.ROOT)  # like quotas: an org admin may not raise their own allowance
+    plan, rate = Plans(table).set(org_id, Plan(body.plan), body.requests_per_minute)
+    audit.record(
+        table,
+        org_id=org_id,
+        action="org.plan.update",
+        actor=principal.actor,
+        target=org_id,
+        source_ip=ip,
+        details={"plan": plan.value, "requests_per_minute": rate},
+    )
+    return PlanOut(plan=plan.value, requests_per_minute=rate)
 
 
 # --- users -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -116,3 +116,24 @@ class AuditPage(BaseModel):
     items: list[AuditEntry]
     has_more: bool
     next_cursor: str | None
+
+
+class IpAllowlist(BaseModel):
+    cidrs: list[str] = Field(description="IPv4/IPv6 CIDRs allowed to use this org's credentials; empty: any address")
+
+
+class IpAllowlistUpdate(BaseModel):
+    cidrs: list[str] = Field(max_length=200)
+    force: bool = Field(default=False, description="save even if the list refuses the caller's own address")
+
+
+class PlanOut(BaseModel):
+    plan: str = Field(description="free (60/min), starter (300), pro (1,000) or enterprise (custom)")
+    requests_per_minute: int
+
+
+class PlanBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Literal["free", "starter", "pro", "enterprise"]
+    requests_per_minute: int | None = Field(default=None, ge=1, le=10_000_000, description="enterprise only")

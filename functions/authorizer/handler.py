@@ -13,7 +13,8 @@ from typing import Any
 
 from molesignal.auth.credentials import credential_from_header
 from molesignal.auth.sessions import Sessions
-from molesignal.errors import Unauthorized
+from molesignal.errors import Forbidden, Unauthorized
+from molesignal.ipallow import Allowlists
 from molesignal.observability import logger
 from molesignal.storage.table import Table
 from registry import REGISTRY
@@ -24,13 +25,20 @@ BASIC_ROUTES = REGISTRY.basic_auth_route_keys()
 
 def resolve(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    table = Table()
     try:
         token = credential_from_header(
             headers.get("authorization"), basic_allowed=str(event.get("routeKey")) in BASIC_ROUTES
         )
-        principal = Sessions(Table()).authenticate(token)
+        principal = Sessions(table).authenticate(token)
     except Unauthorized as exc:
         return {"authenticated": "false", "error_code": exc.code, "error_message": exc.message}
+    # The address API Gateway saw, never a client header (X-Forwarded-For is the client's word).
+    source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "")
+    try:
+        Allowlists(table).check(principal, source_ip)
+    except Forbidden as exc:
+        return {"authenticated": "false", "forbidden": "true", "error_code": exc.code, "error_message": exc.message}
     return {"authenticated": "true", **principal.to_context()}
 
 

@@ -53,6 +53,7 @@ RESOURCE_ENV: dict[str, str] = {
     "exports": "MOLESIGNAL_EXPORT_BUCKET",
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
+    "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
 }
 
 
@@ -157,10 +158,13 @@ class DataStore(Construct):
         name = pascal(queue.logical)
         if queue.dlq_retention_s <= MAIN_QUEUE_RETENTION_S:
             raise ValueError(f"queue {queue.logical!r}: DLQ retention must exceed {MAIN_QUEUE_RETENTION_S} s")
+        suffix = ".fifo" if queue.fifo else ""
+        fifo = True if queue.fifo else None
         dlq = sqs.Queue(
             self,
             f"{name}DeadLetterQueue",
-            queue_name=f"{self._config.prefix}-{queue.dlq_logical}",
+            queue_name=f"{self._config.prefix}-{queue.dlq_logical}{suffix}",
+            fifo=fifo,
             retention_period=Duration.seconds(queue.dlq_retention_s),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -168,7 +172,8 @@ class DataStore(Construct):
         main = sqs.Queue(
             self,
             f"{name}Queue",
-            queue_name=f"{self._config.prefix}-{queue.logical}",
+            queue_name=f"{self._config.prefix}-{queue.logical}{suffix}",
+            fifo=fifo,
             visibility_timeout=Duration.seconds(queue.visibility_timeout_s),
             # SQS's default, stated: a DLQ keeps a message's original enqueue time, so the DLQ's
             # retention (14 days) must outlast this one for redriven messages to be kept.
@@ -198,12 +203,16 @@ class DataStore(Construct):
     def _key(self, key: KeyDef) -> kms.Key:
         # The alias is the one molesignal.settings.kms_alias() derives locally; deployed
         # functions are given the key's ARN instead (RESOURCE_ENV), which IAM grants name.
+        signing = key.usage == "SIGN_VERIFY"
         return kms.Key(
             self,
             f"{pascal(key.logical)}Key",
             description=key.description,
             alias=f"alias/{self._config.prefix}-{key.logical}",
-            enable_key_rotation=True,
+            # KMS rotates only symmetric keys; a signing key's public half is what auditors pin.
+            enable_key_rotation=not signing,
+            key_spec=kms.KeySpec(key.spec) if signing else None,
+            key_usage=kms.KeyUsage.SIGN_VERIFY if signing else None,
             removal_policy=self._removal,
         )
 
@@ -219,7 +228,7 @@ class DataStore(Construct):
             env.update(self.analytics.environment())
         return env
 
-    def grant(self, role: iam.Role, needs: Needs) -> None:
+    def grant(self, role: iam.Role, needs: Needs) -> None:  # noqa: PLR0912 - one branch per kind of need
         """Grant exactly what ``needs`` lists; unknown logical names fail the synth."""
         if needs.table != "none":
             actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if needs.table == "read_write" else ())
@@ -247,6 +256,10 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:GenerateDataKey")
         for logical in needs.decrypt_keys:
             self._lookup(self.keys, logical, "key").grant_decrypt(role)
+        for logical in needs.sign_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:Sign", "kms:GetPublicKey")
+        for logical in needs.public_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
         if needs.athena:
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")

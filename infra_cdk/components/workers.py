@@ -44,11 +44,14 @@ class QueueWorkers(Construct):
                     worker.name, worker.handler, worker.memory_mb, worker.timeout_s, worker.description, worker.layers
                 ),
             )
+            # Lambda takes no batching window for a FIFO queue: its batches follow the groups.
+            fifo = data.queue_defs[worker.queue].fifo
+            window = None if fifo else Duration.seconds(worker.max_batching_window_s)
             function.add_event_source(
                 event_sources.SqsEventSource(
                     queue,
                     batch_size=worker.batch_size,
-                    max_batching_window=Duration.seconds(worker.max_batching_window_s),
+                    max_batching_window=window,
                     report_batch_item_failures=True,
                 )
             )

@@ -207,8 +207,11 @@ def test_every_queue_redrives_to_its_encrypted_dlq(synth: Synth) -> None:
     }
     assert len(queues) == 2 * len(RESOURCES.queues)
     for queue in RESOURCES.queues:
-        _, main = queues[f"{PREFIX}-{queue.logical}"]
-        dlq_id, dlq = queues[f"{PREFIX}-{queue.dlq_logical}"]
+        suffix = ".fifo" if queue.fifo else ""
+        _, main = queues[f"{PREFIX}-{queue.logical}{suffix}"]
+        dlq_id, dlq = queues[f"{PREFIX}-{queue.dlq_logical}{suffix}"]
+        assert main.get("FifoQueue", False) is queue.fifo
+        assert dlq.get("FifoQueue", False) is queue.fifo
         assert main["RedrivePolicy"] == {
             "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
             "maxReceiveCount": queue.max_receive_count,
@@ -396,7 +399,7 @@ def _statements_by_role(synth: Synth) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_content_key_rotates_and_only_otlp_api_makes_or_opens_data_keys(synth: Synth) -> None:
-    (content,) = RESOURCES.keys
+    content = next(k for k in RESOURCES.keys if k.logical == "content")
     key_id = synth.logical_id(synth.stack.data.keys[content.logical])
     assert synth.props(key_id)["EnableKeyRotation"] is True
     synth.template.has_resource_properties(
@@ -408,10 +411,28 @@ def test_content_key_rotates_and_only_otlp_api_makes_or_opens_data_keys(synth: S
     for role, statements in _statements_by_role(synth).items():
         for statement in statements:
             actions = {a for a in _actions(statement) if a.startswith("kms:")}
-            if actions:
+            if actions and key_id in referenced_ids(statement["Resource"]):
                 assert referenced_ids(statement["Resource"]) == {key_id}, statement
                 kms_actions.setdefault(role, set()).update(actions)
     assert kms_actions == {otlp_role: {"kms:GenerateDataKey", "kms:Decrypt"}}
+
+
+def test_events_signing_key_is_p256_and_only_the_chain_functions_sign(synth: Synth) -> None:
+    signing = next(k for k in RESOURCES.keys if k.logical == "events-signing")
+    key_id = synth.logical_id(synth.stack.data.keys[signing.logical])
+    assert synth.props(key_id)["KeySpec"] == "ECC_NIST_P256"
+    assert synth.props(key_id)["KeyUsage"] == "SIGN_VERIFY"
+    role_of = {name: synth.role_id(synth.function_id(handler)) for name, handler, _, _ in all_functions()}
+    actions: dict[str, set[str]] = {}
+    for role, statements in _statements_by_role(synth).items():
+        for statement in statements:
+            if key_id in referenced_ids(statement["Resource"]):
+                actions.setdefault(role, set()).update(_actions(statement))
+    assert actions == {
+        role_of["events_worker"]: {"kms:Sign", "kms:GetPublicKey"},
+        role_of["checkpoint_worker"]: {"kms:Sign", "kms:GetPublicKey"},
+        role_of["events_api"]: {"kms:GetPublicKey"},
+    }
 
 
 def test_jwt_secret_is_readable_only_by_authorizer_and_auth_api(synth: Synth) -> None:
@@ -452,7 +473,8 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
         allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
-        allowed |= {synth.logical_id(data.keys[k]) for k in (*needs.encrypt_keys, *needs.decrypt_keys)}
+        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.sign_keys, *needs.public_keys)
+        allowed |= {synth.logical_id(data.keys[k]) for k in keys}
         if needs.athena:
             assert data.analytics is not None
             allowed |= {
@@ -640,14 +662,31 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
     exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
     lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
     role_of = {fn.name: synth.role_id(synth.function_id(fn.handler)) for fn in REGISTRY.http}
-    query_roles = [role_of["query_api"], role_of["otlp_api"]]  # otlp_api: the session-content read
+    # otlp_api: the session-content read; events_api: listing and reading audit events.
+    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"]]
     statements = _statements_by_role(synth)
     for role, found in statements.items():
         services = {action.split(":")[0] for statement in found for action in _actions(statement)}
         if role not in query_roles:
             assert not services & {"athena", "glue"}, role
     for query_role in query_roles:
-        _check_athena_statements(statements[query_role], workgroup_id, database_id, exports_id)
+        mine = statements[query_role]
+        if query_role == role_of["events_api"]:
+            # It also presigns export downloads: a read grant on the exports bucket, checked apart.
+            reads = [
+                s
+                for s in mine
+                if exports_id in referenced_ids(s["Resource"])
+                and "athena-results" not in json.dumps(s["Resource"])
+                and (
+                    any(a.startswith("s3:GetObject") for a in _actions(s))
+                    or sorted(_actions(s)) == ["s3:GetBucketLocation", "s3:ListBucket"]
+                )
+                and not any(a.startswith("s3:PutObject") for a in _actions(s))
+            ]
+            assert reads, "events_api reads export files to presign them"
+            mine = [s for s in mine if all(s is not r for r in reads)]
+        _check_athena_statements(mine, workgroup_id, database_id, exports_id)
     # Athena reads the lake with the function's own rights; query_api only reads it.
     on_lake = {
         a for s in statements[role_of["query_api"]] if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)

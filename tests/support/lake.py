@@ -46,17 +46,22 @@ def landing_one_by_one() -> Iterator[None]:
 
 def drain_ingest(timeout_s: float = 60) -> int:
     """Run the ingest worker until the queue is empty; returns messages handled."""
-    poller = QueuePoller(INGEST_WORKER, wait_seconds=0)
+    return drain(INGEST_WORKER, timeout_s)
+
+
+def drain(worker: Any, timeout_s: float) -> int:
+    """Run ``worker`` through the real poller until its queue is empty; returns messages handled."""
+    poller = QueuePoller(worker, wait_seconds=0)
     handled = 0
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         got = poller.poll_once()
         handled += got
         if got == 0:
-            if queue_depth() == 0:
+            if queue_depth(worker.queue) == 0:
                 return handled
             time.sleep(0.2)
-    raise AssertionError("the ingest queue did not drain")
+    raise AssertionError(f"the {worker.queue} queue did not drain")
 
 
 def landed_rows(org_id: str, stream: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev);
-``openapi`` prints the merged OpenAPI document (the console's API types are generated from it)."""
+``openapi`` prints the merged OpenAPI document (the console's API types are generated from it);
+``verify-events`` checks an events export and proofs offline."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ def main(argv: list[str]) -> int:
 
         sys.stdout.write(json.dumps(openapi_merge.merged(), indent=1, sort_keys=True) + "\n")
         return 0
-    sys.stderr.write("usage: python -m molesignal dev|openapi\n")
+    if argv[:1] == ["verify-events"]:
+        from molesignal.events.offline import main as verify_events
+
+        return verify_events(argv[1:])
+    sys.stderr.write("usage: python -m molesignal dev | openapi | verify-events EXPORT [--proof P] [--checkpoints C]\n")
     return 2
 
 

@@ -7,13 +7,14 @@ from typing import Any
 
 from molesignal.settings import get_settings
 
-_clients: dict[tuple[str, str | None, str], Any] = {}
+_clients: dict[tuple[str, str | None, str, str | None], Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str) -> Any:
+def client(service: str, *, signature_version: str | None = None) -> Any:
+    """``signature_version="s3v4"`` for presigned S3 links (SigV4: X-Amz-Date, X-Amz-Expires)."""
     settings = get_settings()
-    key = (service, settings.aws_endpoint_url, settings.aws_region)
+    key = (service, settings.aws_endpoint_url, settings.aws_region, signature_version)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -28,6 +29,7 @@ def client(service: str) -> Any:
                 s3={"addressing_style": "path"},
                 connect_timeout=5,
                 read_timeout=30,
+                signature_version=signature_version,
             )
             found = boto3.session.Session().client(
                 service,

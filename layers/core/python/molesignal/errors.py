@@ -22,6 +22,12 @@ class Invalid(DomainError):
     code = "invalid_argument"
 
 
+class Unprocessable(Invalid):
+    """Well-formed input that fails validation (spec 001 answers 422 for these)."""
+
+    code = "validation_failed"
+
+
 class Unauthorized(DomainError):
     code = "unauthorized"
 
@@ -36,6 +42,12 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class Gone(DomainError):
+    """The resource existed and has expired (an export past its lifetime)."""
+
+    code = "gone"
 
 
 class PayloadTooLarge(DomainError):

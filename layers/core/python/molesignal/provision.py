@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from molesignal import aws
-from molesignal.resources import RESOURCES, QueueDef, Resources, TableDef
+from molesignal.resources import RESOURCES, KeyDef, QueueDef, Resources, TableDef
 from molesignal.settings import get_settings
 
 
@@ -24,7 +24,7 @@ def provision(resources: Resources = RESOURCES) -> dict[str, Any]:
     for queue in resources.queues:
         created[f"queue:{queue.logical}"] = ensure_queue(queue)
     for key in resources.keys:
-        created[f"key:{key.logical}"] = _ensure_kms_key(settings.kms_alias(key.logical), key.description)
+        created[f"key:{key.logical}"] = _ensure_kms_key(settings.kms_alias(key.logical), key)
     for secret in resources.secrets:
         created[f"secret:{secret.logical}"] = _ensure_secret(
             settings.resource_name(secret.logical), secret.generate_bytes, secret.description
@@ -120,12 +120,14 @@ def ensure_queue(queue: QueueDef) -> dict[str, str]:
     """Create a queue and its DLQ with the redrive policy; return both URLs."""
     sqs = aws.client("sqs")
     settings = get_settings()
+    # A FIFO queue's DLQ must be FIFO too; both are FIFO from creation (it cannot be changed).
+    fifo = {"FifoQueue": "true"} if queue.fifo else {}
     dlq_url = sqs.create_queue(
         QueueName=settings.queue_name(queue.dlq_logical),
-        Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_s)},
+        Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_s), **fifo},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=settings.queue_name(queue.logical))["QueueUrl"]
+    url = sqs.create_queue(QueueName=settings.queue_name(queue.logical), Attributes=fifo)["QueueUrl"]
     # Set attributes separately: create_queue refuses to change attributes of an existing queue.
     sqs.set_queue_attributes(
         QueueUrl=url,
@@ -139,14 +141,14 @@ def ensure_queue(queue: QueueDef) -> dict[str, str]:
     return {"url": url, "dlq_url": dlq_url}
 
 
-def _ensure_kms_key(alias: str, description: str) -> str:
+def _ensure_kms_key(alias: str, key: KeyDef) -> str:
     kms = aws.client("kms")
     try:
         kms.describe_key(KeyId=alias)
         return alias
     except kms.exceptions.NotFoundException:
         pass
-    key_id = kms.create_key(Description=description, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+    key_id = kms.create_key(Description=key.description, KeyUsage=key.usage, KeySpec=key.spec)["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=alias, TargetKeyId=key_id)
     return alias
 

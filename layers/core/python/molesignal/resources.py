@@ -44,10 +44,18 @@ class QueueDef:
     visibility_timeout_s: int = 120
     max_receive_count: int = 5  # deliveries before a message is redriven to the DLQ
     dlq_retention_s: int = 14 * 24 * 3600
+    # FIFO: messages of one group (an org) are delivered one batch at a time, in order; the
+    # queue and its DLQ are then named "<name>.fifo", as SQS requires.
+    fifo: bool = False
 
     @property
     def dlq_logical(self) -> str:
         return f"{self.logical}-dlq"
+
+
+def fifo_logicals(resources: Resources) -> frozenset[str]:
+    """Logical names (queues and their DLQs) of the FIFO queues."""
+    return frozenset(name for q in resources.queues if q.fifo for name in (q.logical, q.dlq_logical))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class KeyDef:
 
     logical: str
     description: str
+    usage: str = "ENCRYPT_DECRYPT"  # or SIGN_VERIFY
+    spec: str = "SYMMETRIC_DEFAULT"  # or ECC_NIST_P256 for signing
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,20 @@ RESOURCES = Resources(
         BucketDef("blobs", "content-addressed blobs (sha256)"),
         BucketDef("exports", "export files served through presigned links"),
     ),
-    queues=(QueueDef("ingest", visibility_timeout_s=120, max_receive_count=5),),
+    queues=(
+        QueueDef("ingest", visibility_timeout_s=120, max_receive_count=5),
+        # Audit events, grouped by org: the hash chain needs each org's batches in order.
+        QueueDef("events", visibility_timeout_s=120, max_receive_count=5, fifo=True),
+        QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
+    ),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
-    keys=(KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),),
+    keys=(
+        KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),
+        KeyDef(
+            "events-signing",
+            "Signs checkpoints of each org's audit-event hash chain (ECDSA P-256)",
+            usage="SIGN_VERIFY",
+            spec="ECC_NIST_P256",
+        ),
+    ),
 )

@@ -75,7 +75,19 @@ class Settings(BaseSettings):
     # OTLP session content (spec 002): the KMS key that wraps per-org data keys, and how long
     # content is kept unless the org sets its own window.
     content_kms_key_id: str = ""
+    # The asymmetric key that signs audit-chain checkpoints (CDK passes its ARN).
+    events_signing_key_id: str = ""
     content_retention_days: int = Field(default=90, ge=1)
+
+    # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
+    export_retention_hours: int = Field(default=24, ge=1)
+    export_max_retention_hours: int = Field(default=7 * 24, ge=1)
+    export_query_timeout_s: float = Field(default=840.0, gt=0)  # under the export worker's 900 s
+
+    # Plan rate limits on the events family (spec 001): a new org's plan, and Enterprise's
+    # default allowance when the org has no number of its own.
+    default_plan: str = Field(default="free", pattern="^(free|starter|pro|enterprise)$")
+    enterprise_requests_per_minute: int = Field(default=10_000, ge=1)
 
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
@@ -112,10 +124,15 @@ class Settings(BaseSettings):
     def kms_alias(self, logical: str) -> str:
         if logical == "content" and self.content_kms_key_id:
             return self.content_kms_key_id
+        if logical == "events-signing" and self.events_signing_key_id:
+            return self.events_signing_key_id
         return f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
-        return f"{self.resource_prefix}-{logical}"
+        from molesignal.resources import RESOURCES, fifo_logicals
+
+        suffix = ".fifo" if logical in fifo_logicals(RESOURCES) else ""
+        return f"{self.resource_prefix}-{logical}{suffix}"
 
 
 @lru_cache(maxsize=1)

@@ -38,10 +38,7 @@ class IngestMessage:
             "records": self.records,
             "raw_bytes": self.raw_bytes,
         }
-        if self.payload_b64 is not None:
-            body["payload"] = self.payload_b64
-        if self.s3_key is not None:
-            body["s3_key"] = self.s3_key
+        body.update(carried(self.payload_b64, self.s3_key))
         return orjson.dumps(body).decode()
 
     @classmethod
@@ -59,6 +56,16 @@ class IngestMessage:
             payload_b64=body.get("payload"),
             s3_key=body.get("s3_key"),
         )
+
+
+def carried(payload_b64: str | None, s3_key: str | None) -> dict[str, str]:
+    """A message's payload fields: the payload inline, or the claim check's key."""
+    fields: dict[str, str] = {}
+    if payload_b64 is not None:
+        fields["payload"] = payload_b64
+    if s3_key is not None:
+        fields["s3_key"] = s3_key
+    return fields
 
 
 def encode_records(records: list[dict[str, Any]]) -> bytes:

@@ -77,6 +77,20 @@ class _StreamBatch:
     indexes: list[int] = field(default_factory=list)
 
 
+def admit_writer(table: Table, principal: Principal) -> Item:
+    """May this caller write telemetry into its org now? (role, and the org not paused).
+
+    Returns the org item (empty if the org has none)."""
+    principal.require(Role.INGEST, Role.EDITOR, Role.ADMIN)
+    try:
+        org = Tenancy(table).get_org(principal.org_id)
+    except NotFound:
+        org = {}
+    if org.get("ingestion_paused"):
+        raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
+    return org
+
+
 class Ingestor:
     def __init__(self, table: Table | None = None) -> None:
         self.table = table or Table()
@@ -86,13 +100,7 @@ class Ingestor:
 
         Returns the org item (empty if the org has none) so callers can apply its settings
         without reading it again."""
-        principal.require(Role.INGEST, Role.EDITOR, Role.ADMIN)
-        try:
-            org = Tenancy(self.table).get_org(principal.org_id)
-        except NotFound:
-            org = {}
-        if org.get("ingestion_paused"):
-            raise Unavailable("service unavailable: ingestion is paused for this org", code="ingestion_paused")
+        org = admit_writer(self.table, principal)
         Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
         return org
 

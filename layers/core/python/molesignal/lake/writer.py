@@ -94,6 +94,10 @@ class Delivery:
     ndjson: bytes
 
 
+class GuardFailed(Exception):
+    """A caller's extra condition on the commit (``guards``) did not hold; nothing was committed."""
+
+
 class LandSeparately(Exception):
     """These requests cannot land together (too many actions for one transaction, or one of
     them was landed by another delivery meanwhile); land each on its own."""
@@ -249,10 +253,18 @@ class Lake:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def append_batch(self, org_id: str, stream_name: str, request_id: str, ndjson: bytes) -> AppendResult:
+    def append_batch(
+        self, org_id: str, stream_name: str, request_id: str, ndjson: bytes, *, guards: Sequence[dict[str, Any]] = ()
+    ) -> AppendResult:
+        """Land ``ndjson`` once. ``guards`` are extra transaction operations committed with the
+        batch (the audit chain's head moves in the same transaction as its rows); if one fails,
+        ``GuardFailed`` is raised and nothing is visible. A guarded batch must fit one
+        transaction (at most ``MANIFEST_ITEMS_PER_TRANSACTION`` hour files)."""
         if self.already_landed(org_id, request_id):
             return AppendResult(request_id, True, 0, ())
-        return self._append(org_id, stream_name, [Delivery(request_id, ndjson)], request_id, reserve=False)
+        return self._append(
+            org_id, stream_name, [Delivery(request_id, ndjson)], request_id, reserve=False, guards=guards
+        )
 
     def append_together(self, org_id: str, stream_name: str, deliveries: Sequence[Delivery]) -> AppendResult:
         """Land several requests for one stream as one file per hour and one commit.
@@ -269,7 +281,14 @@ class Lake:
         return self._append(org_id, stream_name, todo, combined_file_id(todo), reserve=True)
 
     def _append(
-        self, org_id: str, stream_name: str, deliveries: Sequence[Delivery], file_id: str, *, reserve: bool
+        self,
+        org_id: str,
+        stream_name: str,
+        deliveries: Sequence[Delivery],
+        file_id: str,
+        *,
+        reserve: bool,
+        guards: Sequence[dict[str, Any]] = (),
     ) -> AppendResult:
         stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
         prepared = prepare(joined(deliveries), org_id, stream)
@@ -284,8 +303,7 @@ class Lake:
                 return AppendResult(request_id, False, 0, (), quarantined)
         batch_schema = schema_of(table)
         parts = split_by_hour(table)
-        if reserve and len(deliveries) + 2 * len(parts) + 2 > TRANSACTION_ACTIONS:
-            raise LandSeparately(f"{len(deliveries)} requests over {len(parts)} hours need more than one transaction")
+        _check_one_transaction(len(deliveries), len(parts), reserve=reserve, guarded=bool(guards))
         s3 = aws.client("s3")
         files: list[LandedFile] = []
         for hour, part in parts:
@@ -318,7 +336,7 @@ class Lake:
         request_ids = [d.request_id for d in deliveries]
         for _attempt in range(20):
             try:
-                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserve)
+                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserve, guards=guards)
                 return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined)
             except VersionConflict as exc:
                 if reserve and isinstance(exc, CommitRefused):
@@ -352,9 +370,10 @@ class Lake:
         batch_schema: dict[str, str],
         *,
         released: bool = False,
+        guards: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Markers, manifest entries, stream and usage; ``released``: the files were reserved,
-        and the commit releases them (all in one transaction then)."""
+        """Markers, the caller's guards, manifest entries, stream and usage; ``released``: the
+        files were reserved, and the commit releases them (all in one transaction then)."""
         manifest = [self._manifest_put(org_id, stream.name, request_ids[0], f) for f in files]
         if released:
             manifest += [garbage.release_output(self.table, org_id, f.key) for f in files]
@@ -373,11 +392,13 @@ class Lake:
         self._transact(
             [
                 *markers,
+                *guards,
                 *last,
                 self._stream_update(stream, files, batch_schema),
                 storage_usage_change(self.table, org_id, size),
             ],
             markers=len(markers),
+            guards=len(guards),
         )
         note_local_change(org_id)
 
@@ -461,7 +482,9 @@ class Lake:
             }
         }
 
-    def _transact(self, operations: list[dict[str, Any]], *, partial_ok: bool = False, markers: int = 0) -> None:
+    def _transact(
+        self, operations: list[dict[str, Any]], *, partial_ok: bool = False, markers: int = 0, guards: int = 0
+    ) -> None:
         client = self.table.client
         try:
             client.transact_write_items(TransactItems=operations)
@@ -472,6 +495,8 @@ class Lake:
                 return  # this chunk of manifest entries was recorded by an earlier delivery
             if failed & set(range(markers)) and not partial_ok:
                 raise AlreadyCommitted from exc  # a landed marker exists
+            if failed & set(range(markers, markers + guards)):
+                raise GuardFailed from exc
             if failed - {len(operations) - 2}:  # the stream update comes second to last
                 raise CommitRefused from exc
             if failed or "TransactionConflict" in reasons:
@@ -479,6 +504,15 @@ class Lake:
                 # touched the stream item at the same moment: re-read and try again.
                 raise VersionConflict from exc
             raise
+
+
+def _check_one_transaction(requests: int, hours: int, *, reserve: bool, guarded: bool) -> None:
+    """Refuse before writing anything what would need a commit split over transactions: a
+    guarded batch (its guards must commit with all of its files) or a reserved group."""
+    if guarded and hours > MANIFEST_ITEMS_PER_TRANSACTION:
+        raise ValueError(f"a guarded batch spans {hours} hours; at most {MANIFEST_ITEMS_PER_TRANSACTION}")
+    if reserve and requests + 2 * hours + 2 > TRANSACTION_ACTIONS:
+        raise LandSeparately(f"{requests} requests over {hours} hours need more than one transaction")
 
 
 def joined(deliveries: Sequence[Delivery]) -> bytes:

@@ -77,7 +77,11 @@ class LocalSystem:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self.gateway = Gateway(self.registry, region=get_settings().aws_region)
-        config = uvicorn.Config(self.gateway, lifespan="off", log_level="warning", access_log=False)
+        # proxy_headers off: like API Gateway, the source address is the TCP peer's, never what a
+        # client's X-Forwarded-For claims (uvicorn would trust it from 127.0.0.1).
+        config = uvicorn.Config(
+            self.gateway, lifespan="off", log_level="warning", access_log=False, proxy_headers=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="gateway", daemon=True

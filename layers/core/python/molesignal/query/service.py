@@ -239,13 +239,16 @@ class QueryService:
             self.cache.put(org_id, key, outcome.to_cache())
         return outcome
 
-    def stream(self, principal: Principal, request: QueryRequest) -> Iterator[Any]:
-        """Arrow record batches of the result; streaming bypasses the cache (spec 000)."""
+    def stream(self, principal: Principal, request: QueryRequest, *, timeout_s: float | None = None) -> Iterator[Any]:
+        """Arrow record batches of the result; streaming bypasses the cache (spec 000).
+
+        ``timeout_s`` defaults to the API's query timeout; the export worker, which is not
+        behind API Gateway, allows its own (longer) one."""
         plan = self.plan(principal, request)
         self._resolve_files(plan, principal, request)
         self._choose_engine(plan, streaming=True)
         sql = self._duckdb_sql(plan, principal, request)
-        return DuckEngine().stream(sql, plan.uris, timeout_s=get_settings().query_timeout_s)
+        return DuckEngine().stream(sql, plan.uris, timeout_s=timeout_s or get_settings().query_timeout_s)
 
     @staticmethod
     def _duckdb_sql(plan: Plan, principal: Principal, request: QueryRequest) -> str:

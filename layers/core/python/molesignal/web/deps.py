@@ -32,6 +32,9 @@ def current_principal(request: Request) -> Principal:
     context = authorizer_context(request)
     if context is None:
         raise Unauthorized("unauthorized: no authorizer context", code="missing_token")
+    if str(context.get("forbidden")) == "true":
+        # A valid credential used from an address outside its org's IP allowlist.
+        raise Forbidden(str(context.get("error_message") or "forbidden"), code=str(context.get("error_code")))
     if str(context.get("authenticated")) != "true":
         raise Unauthorized(
             str(context.get("error_message") or "unauthorized"), code=str(context.get("error_code") or "invalid_token")

@@ -9,6 +9,10 @@ from typing import Any
 class Family(StrEnum):
     CORE = "core"  # spec 000: {"error": "..."} (+ machine "code")
     SQL = "sql"  # spec 004: {"status": "error", "results": [], "took": ..., "error": {...}}
+    EVENTS = "events"  # spec 001: {"error": "<code>", "message": "..."}; 422 for validation
+
+
+_EVENTS_PREFIXES = ("/api/v1/events", "/api/v1/exports")
 
 
 _SQL_PREFIXES = ("/v1/api/", "/v1/files/")
@@ -34,6 +38,8 @@ _SQL_CODES = {
 def family_for_path(path: str) -> Family:
     if path in _SQL_EXACT or path.startswith(_SQL_PREFIXES):
         return Family.SQL
+    if any(path == p or path.startswith(p + "/") for p in _EVENTS_PREFIXES):
+        return Family.EVENTS
     return Family.CORE
 
 
@@ -48,6 +54,11 @@ def error_body(
             "took": round(took_ms, 3),
             "error": {"code": sql_code, "message": message, "details": details},
         }
+    if family is Family.EVENTS:
+        events_body: dict[str, Any] = {"error": code, "message": message}
+        if details is not None:
+            events_body["errors"] = details
+        return events_body
     body: dict[str, Any] = {"error": message, "code": code}
     if details is not None:
         body["details"] = details

@@ -13,14 +13,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from molesignal import errors as domain
 from molesignal.observability import logger
-from molesignal.web.envelopes import error_body, family_for_path
+from molesignal.web.envelopes import Family, error_body, family_for_path
 
 STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
+    domain.Unprocessable: 422,
     domain.Invalid: 400,
     domain.Unauthorized: 401,
     domain.Forbidden: 403,
     domain.NotFound: 404,
     domain.Conflict: 409,
+    domain.Gone: 410,
     domain.PayloadTooLarge: 413,
     domain.StorageQuotaExceeded: 413,
     domain.UnsupportedMediaType: 415,
@@ -97,6 +99,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(request, 400, "malformed_json", "invalid argument: request body is not valid JSON")
     message, details = describe_validation(errors)
+    if family_for_path(request.url.path) is Family.EVENTS:
+        # Spec 001: well-formed JSON that fails validation is 422, and the message names the field.
+        return error_response(request, 422, "validation_failed", message, details=details)
     return error_response(request, 400, "invalid_argument", message, details=details)
 
 
