@@ -4,6 +4,7 @@ import { onSessionChange, type StoredSession } from "./api/session";
 import { Busy } from "./components/ui";
 import { navigate, onLinkClick, useLocation } from "./lib/router";
 import { AuditPage } from "./pages/admin/AuditPage";
+import { EventsPage } from "./pages/events/EventsPage";
 import { OrgsPage } from "./pages/admin/OrgsPage";
 import { TokensPage } from "./pages/admin/TokensPage";
 import { UsersPage } from "./pages/admin/UsersPage";
@@ -23,6 +24,7 @@ const NAV: NavItem[] = [
   { href: "/query", label: "Query" },
   { href: "/streams", label: "Streams" },
   { href: "/ingest", label: "Ingest" },
+  { href: "/events", label: "Events" },
   { href: "/admin/tokens", label: "Tokens" },
   { href: "/admin/users", label: "Users", roles: ["root", "admin"] },
   { href: "/admin/orgs", label: "Orgs & quotas", roles: ["root", "admin"] },
@@ -101,6 +103,7 @@ function Page({ path, session }: { path: string; session: StoredSession }) {
   if (path === "/streams") return <StreamsPage />;
   if (path.startsWith("/streams/")) return <StreamDetailPage name={decodeURIComponent(path.slice(9))} session={session} />;
   if (path.startsWith("/ingest")) return <IngestPage />;
+  if (path.startsWith("/events")) return <EventsPage />;
   if (path.startsWith("/admin/tokens")) return <TokensPage session={session} />;
   if (path.startsWith("/admin/users")) return <UsersPage session={session} />;
   if (path.startsWith("/admin/orgs")) return <OrgsPage session={session} />;

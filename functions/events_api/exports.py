@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events_api.timeparams import epoch_us
@@ -122,10 +122,24 @@ def get_export(export_id: str, principal: CurrentPrincipal) -> JSONResponse:
     "/{export_id}/download",
     status_code=302,
     summary="302 to a presigned link (15 minutes at most); 409 until completed, 410 once expired",
-    responses={302: {"description": "Location: the presigned URL"}, 409: {}, 410: {}},
+    description=(
+        "Answers 302 with the presigned link in `Location`. A client that asks for "
+        "`Accept: application/json` (and not HTML) gets 200 `{\"url\"}` instead: a browser app cannot "
+        "read a cross-origin redirect's target, and cannot send its bearer token on a plain link."
+    ),
+    responses={
+        302: {"description": "Location: the presigned URL"},
+        200: {"description": "`{url}` when the request accepts application/json"},
+        409: {},
+        410: {},
+    },
 )
-def download_export(export_id: str, principal: CurrentPrincipal) -> RedirectResponse:
+def download_export(export_id: str, principal: CurrentPrincipal, request: Request) -> Response:
     principal.require(*EXPORT_ROLES)
     if not export_id:
         raise Unprocessable("invalid argument: export id is required")
-    return RedirectResponse(Exports().download_url(principal.org_id, export_id), status_code=302)
+    url = Exports().download_url(principal.org_id, export_id)
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        return JSONResponse({"url": url})
+    return RedirectResponse(url, status_code=302)

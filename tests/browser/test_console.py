@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -258,3 +259,51 @@ def test_fast_typing_keeps_every_keystroke(page: Any) -> None:
     page.get_by_role("button", name="Run query").click()
     page.get_by_role("table").get_by_text("Rows 1 to 2 of 2").wait_for()
     assert editor.inner_text().strip() == typed
+
+
+def test_events_list_filter_verify_and_export_download(page: Any, dev_url: str) -> None:
+    headers = api_login(dev_url)
+    actions = ["user.login", "user.login", "file.delete"]
+    batch = [
+        {
+            "action": action,
+            "occurred_at": f"2026-12-06T10:0{i}:00.123456Z",
+            "actor": {"id": f"u{i}", "type": "user", "name": f"User {i}"},
+            "targets": [{"id": "doc-1", "type": "document"}],
+            "context": {"location": "203.0.113.7", "user_agent": "browser-test"},
+            "version": 1,
+        }
+        for i, action in enumerate(actions)
+    ]
+    sent = httpx.post(f"{dev_url}/api/v1/events/batch", json={"events": batch}, headers=headers)
+    assert sent.status_code == 202, sent.text
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{dev_url}/api/v1/events", headers=headers).json()["total"] < 3:  # the events worker chains them
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+    sign_in(page)
+    page.get_by_role("link", name="Events", exact=True).click()
+    table = page.get_by_role("table").first
+    table.get_by_text("3 events match").wait_for()
+    page.get_by_label("Action").fill("file.delete")
+    page.get_by_role("button", name="Show events").click()
+    table.get_by_text("1 events match").wait_for()
+    assert "action=file.delete" in page.url  # the filter is in the URL to share
+    page.get_by_role("button", name=re.compile(r"Details of event \d+ file.delete")).click()
+    assert '"203.0.113.7"' in page.get_by_label("Event as JSON").inner_text()
+
+    page.get_by_role("button", name="Verify chain").click()
+    page.get_by_role("status").filter(has_text="Chain verified").wait_for()
+
+    page.get_by_label("Format").select_option("csv")
+    page.get_by_role("button", name="Start export").click()
+    download_button = page.get_by_role("button", name=re.compile("^Download export "))
+    download_button.wait_for(timeout=60_000)  # the page polls while the job runs
+    with page.expect_download() as started:
+        download_button.click()
+    saved = started.value.path()
+    assert saved is not None
+    text = Path(saved).read_text()
+    assert "file.delete" in text and "user.login" not in text  # the filtered events, as CSV
+    assert_accessible(page)

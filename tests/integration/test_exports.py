@@ -69,6 +69,21 @@ def test_events_export_download_equals_the_events(client: httpx.Client, org: Ses
     assert read_events(data, fmt) == listed(client, org)
 
 
+def test_a_json_client_gets_the_link_in_the_body(client: httpx.Client, org: Session) -> None:
+    # The console's case: a browser app cannot read a cross-origin redirect's Location.
+    created = export(client, org, {"format": "ndjson", "events": {}})
+    drain_exports()
+    headers = {**org.headers, "Accept": "application/json"}
+    response = client.get(f"/api/v1/exports/{created['id']}/download", headers=headers)
+    assert response.status_code == 200, response.text
+    link = response.json()["url"]
+    assert 0 < int(parse_qs(urlparse(link).query)["X-Amz-Expires"][0]) <= jobs.LINK_TTL_S
+    assert read_events(httpx.get(link, timeout=30).content, "ndjson") == listed(client, org)
+    # A browser navigation (HTML first) keeps the redirect.
+    html = {**org.headers, "Accept": "text/html,application/json;q=0.9"}
+    assert client.get(f"/api/v1/exports/{created['id']}/download", headers=html).status_code == 302
+
+
 def test_filtered_events_export(client: httpx.Client, org: Session) -> None:
     created = export(client, org, {"format": "ndjson", "events": {"actions": ["file.write"]}})
     drain_exports()
