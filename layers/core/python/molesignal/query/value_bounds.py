@@ -52,8 +52,7 @@ def check_value_sizes(tree: exp.Expr, *, limit: int) -> None:
     """Refuse the query if a function would provably build a value larger than ``limit`` bytes."""
     sizes = _Sizes(limit)
     for node in tree.walk():
-        if isinstance(node, exp.Func):
-            sizes.of(node)
+        sizes.of(node)
 
 
 def _number(node: exp.Expr | None) -> float | None:
