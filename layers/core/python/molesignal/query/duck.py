@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from molesignal.query.confined import ConnectionSpec
 from molesignal.query.deadline import Deadline
-from molesignal.query.engine_pool import EngineCall, load_rows, ndjson_chunks
+from molesignal.query.engine_pool import POOL, EngineCall, load_rows, ndjson_chunks
 from molesignal.settings import get_settings
 
 _TYPE_NAMES = {
@@ -97,6 +97,12 @@ def connection_spec(uris: tuple[str, ...]) -> ConnectionSpec:
         uris=uris,
         s3_secret_sql=_s3_secret_sql() if any(u.startswith("s3://") for u in uris) else None,
     )
+
+
+def warm_engines() -> None:
+    """Start the engine processes now (a cold function's init phase) rather than on its first query."""
+    settings = get_settings()
+    POOL.warm(size=settings.query_workers, address_space_bytes=settings.query_worker_memory_bytes)
 
 
 class DuckEngine:
