@@ -83,6 +83,25 @@ def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
     return None if payload is None else (kind, payload)
 
 
+# Engine types whose Python values are always of the classes above (or plain str/int/...):
+# their columns cross as they are; other columns go through ``portable`` value by value.
+_PLAIN_TYPES = frozenset(
+    "BIGINT INTEGER SMALLINT TINYINT UBIGINT UINTEGER USMALLINT UTINYINT HUGEINT UHUGEINT DOUBLE FLOAT "
+    "VARCHAR BOOLEAN BLOB DATE TIMESTAMP TIME INTERVAL UUID".split()
+)
+
+
+def _plain_column(engine_type: str) -> bool:
+    return engine_type in _PLAIN_TYPES or engine_type.startswith("DECIMAL(")
+
+
+def portable_rows(rows: list[tuple[Any, ...]], engine_types: list[str]) -> list[tuple[Any, ...]]:
+    loose = [i for i, kind in enumerate(engine_types) if not _plain_column(kind)]
+    if not loose:
+        return rows
+    return [tuple(portable(v) if i in loose else v for i, v in enumerate(row)) for row in rows]
+
+
 def portable(value: Any) -> Any:
     """The value with only types the parent accepts (anything else becomes its text, as in
     ``values.jsonable``); zone-aware times get a fixed offset (no pytz/zoneinfo objects)."""
@@ -147,7 +166,7 @@ def _rows(request: dict[str, Any], out: IO[bytes]) -> None:
         raise QueryLimitExceeded(
             f"QUERY_LIMIT_EXCEEDED: the result has more than {max_rows} rows; add a LIMIT or aggregate"
         )
-    payload = pickle.dumps({"columns": columns, "rows": [tuple(portable(v) for v in row) for row in rows]}, 5)
+    payload = pickle.dumps({"columns": columns, "rows": portable_rows(rows, [kind for _, kind in columns])}, 5)
     if len(payload) > max_bytes:
         raise QueryResultTooLarge.over(max_bytes)
     write_frame(out, b"R", payload)
