@@ -86,8 +86,28 @@ def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
 # Engine types whose Python values are always of the classes above (or plain str/int/...):
 # their columns cross as they are; other columns go through ``portable`` value by value.
 _PLAIN_TYPES = frozenset(
-    "BIGINT INTEGER SMALLINT TINYINT UBIGINT UINTEGER USMALLINT UTINYINT HUGEINT UHUGEINT DOUBLE FLOAT "
-    "VARCHAR BOOLEAN BLOB DATE TIMESTAMP TIME INTERVAL UUID".split()
+    [
+        "BIGINT",
+        "INTEGER",
+        "SMALLINT",
+        "TINYINT",
+        "UBIGINT",
+        "UINTEGER",
+        "USMALLINT",
+        "UTINYINT",
+        "HUGEINT",
+        "UHUGEINT",
+        "DOUBLE",
+        "FLOAT",
+        "VARCHAR",
+        "BOOLEAN",
+        "BLOB",
+        "DATE",
+        "TIMESTAMP",
+        "TIME",
+        "INTERVAL",
+        "UUID",
+    ]
 )
 
 
