@@ -10,7 +10,7 @@ endpoints. Paging, polling and timeouts beyond what moto does are driven with a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from molesignal.query import glue as glue_module
 from molesignal.query.athena import AthenaEngine
 from molesignal.query.errors import InvalidSql, QueryLimitExceeded, QueryTimeout
 from molesignal.query.service import lake_uri
-from molesignal.settings import get_settings, reset_settings
+from molesignal.settings import get_settings
 from molesignal.storage.table import Table
 from tests.support.api import Session, assert_core_error, assert_sql_error, bearer, create_api_token, create_org
 from tests.support.api import create_user as new_user
@@ -38,20 +38,6 @@ RANGE = (T0, T0 + 3 * HOUR_US)
 
 
 # --- fixtures and helpers ----------------------------------------------------------------
-@pytest.fixture
-def use_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set MOLESIGNAL_* variables for one test; the handlers run in this process and see them."""
-
-    def set_env(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
-        reset_settings()
-
-    yield set_env
-    monkeypatch.undo()
-    reset_settings()
-
-
 @pytest.fixture
 def tenant(client: httpx.Client, root: Session) -> dict[str, Any]:
     org = create_org(client, root)

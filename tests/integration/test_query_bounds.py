@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from molesignal.query.engine_pool import POOL
-from molesignal.settings import reset_settings
 from molesignal.web.envelopes import STREAM_ABORTED_KEY
 from tests.support.api import (
     Session,
@@ -41,20 +40,6 @@ SMALL_ENGINE = {"query_worker_memory_bytes": 800 * MiB, "query_memory_limit": "1
 # One DuckDB vector (2048 rows) of this takes seconds, and DuckDB looks for an interrupt only
 # between vectors: the old timer-and-interrupt let such a query run far past its limit.
 SLOW_VALUE = "levenshtein(repeat('a', 6000 + (i % 2)::INTEGER), repeat('b', 6000))"
-
-
-@pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set query settings for one test (the gateway and its handlers run in this process)."""
-
-    def set_limits(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
-        reset_settings()
-
-    yield set_limits
-    monkeypatch.undo()
-    reset_settings()
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +89,13 @@ def _works(client: httpx.Client, who: Session) -> None:
 
 
 def test_a_query_over_the_engine_memory_cap_fails_in_its_own_process(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: 1,500 copies of a 1 MB value from a CTE column, concatenated (no literal
     says how big it gets, so nothing refuses it before it runs), and a list of 60 million
     elements sized by a column. Before the fix such values grew the server's own process by
     gigabytes. Now the engine process hits its address-space cap and the answer is a 400."""
-    limits(**SMALL_ENGINE)
+    use_env(**SMALL_ENGINE)
     copies = ", ".join(["x"] * 1500)
     concat = f"WITH v AS (SELECT repeat('x', 1000000) AS x) SELECT length(concat({copies})) AS n FROM v"
     scalar_range = "WITH k AS (SELECT 60000000 AS n) SELECT length(range(n)) AS n FROM k"
@@ -146,11 +131,11 @@ def test_amplifying_functions_with_literal_sizes_are_refused_before_they_run(
 
 
 def test_an_answer_larger_than_the_result_cap_is_refused(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: a 100 kB value, with the result cap lowered to 64 kB (the default, 5 MiB,
     keeps answers under Lambda's 6 MB response payload)."""
-    limits(query_max_result_bytes=64 * 1024, query_stream_batch_rows=1000)
+    use_env(query_max_result_bytes=64 * 1024, query_stream_batch_rows=1000)
     _refused_everywhere(client, viewer, "SELECT repeat('x', 100000) AS s", 400, "QUERY_RESULT_TOO_LARGE")
     small = _query(client, viewer, "SELECT repeat('x', 1000) AS s")
     assert small.status_code == 200 and small.json()["rows"] == [{"s": "x" * 1000}]
@@ -163,11 +148,11 @@ def test_an_answer_larger_than_the_result_cap_is_refused(
 
 
 def test_a_stream_over_its_row_cap_ends_with_an_error_line(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: 100,000 rows streamed with the stream row cap at 25,000. The rows sent
     are complete lines; the last line is the documented error line, not a plain-text 500."""
-    limits(query_max_stream_rows=25_000, query_stream_batch_rows=10_000)
+    use_env(query_max_stream_rows=25_000, query_stream_batch_rows=10_000)
     lines = _lines(_query(client, viewer, "SELECT range AS i FROM range(100000)", ndjson=True))
     *rows, last = lines
     assert [r["i"] for r in rows] == list(range(20_000))
@@ -176,12 +161,12 @@ def test_a_stream_over_its_row_cap_ends_with_an_error_line(
 
 
 def test_a_stream_interrupted_by_the_timeout_ends_with_an_error_line(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: a stream whose first 200,000 rows are cheap and whose later rows take
     seconds each, under a 2 s timeout. Before the fix the timer's interrupt surfaced as pyarrow's
     ``OSError: INTERRUPT`` and the client got a plain-text 500."""
-    limits(query_timeout_s=2)
+    use_env(query_timeout_s=2)
     # DuckDB computes about 1 MB of result ahead of the reader: the cheap rows fill more than that.
     sql = f"SELECT i, CASE WHEN i < 200000 THEN 0 ELSE {SLOW_VALUE} END AS d FROM range(1000000) t(i)"
     started = time.perf_counter()
@@ -195,11 +180,11 @@ def test_a_stream_interrupted_by_the_timeout_ends_with_an_error_line(
 
 
 def test_a_query_the_engine_cannot_interrupt_is_stopped_at_the_deadline(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: 100 rows of a scalar that takes seconds per row, all in one DuckDB vector,
     under a 2 s timeout. The report saw QUERY_TIMEOUT after 36-50 s with a 25 s limit."""
-    limits(query_timeout_s=2)
+    use_env(query_timeout_s=2)
     sql = f"SELECT max({SLOW_VALUE}) AS d FROM range(100) t(i)"
     for send, check in ((_query, assert_core_error), (_sql, assert_sql_error)):
         started = time.perf_counter()
@@ -209,11 +194,11 @@ def test_a_query_the_engine_cannot_interrupt_is_stopped_at_the_deadline(
 
 
 def test_concurrent_queries_wait_for_an_engine_process_within_their_deadline(
-    client: httpx.Client, viewer: Session, limits: Callable[..., None]
+    client: httpx.Client, viewer: Session, use_env: Callable[..., None]
 ) -> None:
     """Hostile input: three slow queries at once against one engine process. They do not add
     up: one runs, the others wait for it, and each answer comes by its deadline."""
-    limits(query_timeout_s=2, query_workers=1)
+    use_env(query_timeout_s=2, query_workers=1)
     sql = f"SELECT max({SLOW_VALUE}) AS d FROM range(100) t(i)"
     with ThreadPoolExecutor(max_workers=3) as pool:
         answers = list(pool.map(lambda _: _query(client, viewer, sql), range(3)))

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -26,21 +26,8 @@ from molesignal.query.errors import (
     QueryResultTooLarge,
     QueryTimeout,
 )
-from molesignal.settings import reset_settings
 
 SLOW = "SELECT max(levenshtein(repeat('a', 6000 + (i % 2)::INTEGER), repeat('b', 6000))) FROM range(100) t(i)"
-
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    def set_values(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
-        reset_settings()
-
-    yield set_values
-    monkeypatch.undo()
-    reset_settings()
 
 
 def run(sql: str, budget_s: float = 30, **limits: int) -> list[tuple[object, ...]]:
@@ -83,8 +70,8 @@ def test_rows_and_bytes_are_capped_in_the_engine_process() -> None:
         DuckEngine().execute("SELECT repeat('x', 5000) AS s", (), max_rows=10, deadline=Deadline(30), max_bytes=1024)
 
 
-def test_a_query_past_its_deadline_is_killed_and_its_process_replaced(settings: Callable[..., None]) -> None:
-    settings(query_workers=1)
+def test_a_query_past_its_deadline_is_killed_and_its_process_replaced(use_env: Callable[..., None]) -> None:
+    use_env(query_workers=1)
     POOL.shutdown()
     run("SELECT 1")
     [before] = engine_pids()
@@ -97,8 +84,8 @@ def test_a_query_past_its_deadline_is_killed_and_its_process_replaced(settings: 
     assert engine_pids() != {before}
 
 
-def test_an_allocation_over_the_cap_fails_in_the_engine_process(settings: Callable[..., None]) -> None:
-    settings(query_worker_memory_bytes=800 * 1024 * 1024, query_memory_limit="128MB")
+def test_an_allocation_over_the_cap_fails_in_the_engine_process(use_env: Callable[..., None]) -> None:
+    use_env(query_worker_memory_bytes=800 * 1024 * 1024, query_memory_limit="128MB")
     with pytest.raises(QueryMemoryExceeded, match="more memory than one query may use"):
         run("SELECT length(repeat('x', k)) AS n FROM (SELECT 1500000000 AS k)")
     assert run("SELECT 4") == [(4,)]
@@ -129,8 +116,8 @@ def test_engine_errors_keep_their_codes_and_the_process() -> None:
     assert engine_pids() == pids
 
 
-def test_queries_wait_for_a_free_process_and_give_up_at_their_deadline(settings: Callable[..., None]) -> None:
-    settings(query_workers=1)
+def test_queries_wait_for_a_free_process_and_give_up_at_their_deadline(use_env: Callable[..., None]) -> None:
+    use_env(query_workers=1)
     held = EngineCall(Deadline(30), size=1, address_space_bytes=2 * 1024**3)
     try:
         with pytest.raises(QueryBusy, match="all 1 query engine processes stayed busy"):
@@ -144,9 +131,9 @@ def test_queries_wait_for_a_free_process_and_give_up_at_their_deadline(settings:
         held.close()
 
 
-def test_a_changed_cap_starts_processes_with_the_new_cap(settings: Callable[..., None]) -> None:
+def test_a_changed_cap_starts_processes_with_the_new_cap(use_env: Callable[..., None]) -> None:
     run("SELECT 1")
-    settings(query_worker_memory_bytes=900 * 1024 * 1024)
+    use_env(query_worker_memory_bytes=900 * 1024 * 1024)
     run("SELECT 1")
     assert {e.address_space_bytes for e in POOL._idle} == {900 * 1024 * 1024}
 
