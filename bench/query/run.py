@@ -368,7 +368,7 @@ def measure_cache(bench: Bench, count: int) -> dict[str, Any]:
         def ddb_hit(hit: Callable[[], None] = hit) -> None:
             # Another instance: nothing in memory (results, the planner's memo, parsed queries).
             with ResultCache._lock:
-                ResultCache._memory.clear()
+                ResultCache.forget_all()
             forget_instance_memory()
             hit()
 
