@@ -19,6 +19,7 @@ from molesignal.errors import DomainError, Invalid
 from molesignal.lake.maintenance import delete_stream, update_stream_settings
 from molesignal.lake.streams import Streams
 from molesignal.observability import logger
+from molesignal.query.answer_size import response_bytes
 from molesignal.query.correlate import correlate, correlation_key
 from molesignal.query.deadline import Deadline
 from molesignal.query.errors import InvalidSql, QueryResultTooLarge
@@ -78,7 +79,7 @@ def _bounded_json(payload: dict[str, Any]) -> JSONResponse:
     """The answer, unless its JSON is larger than one response may be."""
     response = JSONResponse(payload)
     limit = get_settings().query_max_result_bytes
-    if len(response.body) > limit:
+    if response_bytes(response.body) > limit:
         raise QueryResultTooLarge.over(limit)
     return response
 

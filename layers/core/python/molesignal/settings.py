@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     # ``query_worker_memory_bytes`` (the function's memory must hold the workers' caps together).
     query_workers: int = Field(default=2, ge=1, le=16)
     query_worker_memory_bytes: int = Field(default=2 * 1024**3, ge=256 * 1024**2)
-    # An answer (JSON, or an NDJSON stream) stays under Lambda's 6 MB response payload.
+    # An answer (JSON, or an NDJSON stream) stays under Lambda's 6 MB response payload,
+    # counted as the response carries it (query/answer_size.py).
     query_max_result_bytes: int = Field(default=5 * 1024**2, ge=1024)
     query_max_stream_rows: int = Field(default=1_000_000, ge=1)
     query_stream_batch_rows: int = Field(default=10_000, ge=1)

@@ -32,6 +32,7 @@ import uuid
 from typing import IO, Any
 
 from molesignal.errors import DomainError
+from molesignal.query.answer_size import response_bytes
 from molesignal.query.confined import ConnectionSpec, open_confined, short_error, single_select
 from molesignal.query.errors import QueryLimitExceeded, QueryResultTooLarge
 
@@ -209,7 +210,7 @@ def _ndjson(request: dict[str, Any], out: IO[bytes]) -> None:
                     f"QUERY_LIMIT_EXCEEDED: the stream has more than {max_rows} rows; add a LIMIT or aggregate"
                 )
             chunk = encode_batch(batch)
-            sent += len(chunk)
+            sent += response_bytes(chunk)
             if sent > max_bytes:
                 raise QueryResultTooLarge.over(max_bytes)
             write_frame(out, b"N", chunk)
