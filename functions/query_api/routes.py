@@ -79,7 +79,7 @@ def _bounded_json(payload: dict[str, Any]) -> JSONResponse:
     """The answer, unless its JSON is larger than one response may be."""
     response = JSONResponse(payload)
     limit = get_settings().query_max_result_bytes
-    if response_bytes(response.body) > limit:
+    if response_bytes(bytes(response.body)) > limit:
         raise QueryResultTooLarge.over(limit)
     return response
 
