@@ -466,7 +466,7 @@ STAGES = (
     ("confine_rewrite", "optimised, confined rewrite (duckdb_sql: sqlglot)"),
     (
         "engine_process",
-        "the engine process (ADR 0008): request over the pipe, DuckDB connect + confine, execute, "
+        "the engine process (ADR 0011): request over the pipe, DuckDB connect + confine, execute, "
         "fetch, rows back (DuckEngine.execute)",
     ),
     ("other", "the rest (QueryService(), Plan, jsonable rows, outcome)"),

@@ -317,7 +317,7 @@ def test_a_failed_athena_query_is_invalid_sql_in_both_envelopes(
 def test_a_query_past_the_time_budget_is_stopped(
     client: httpx.Client, tenant: dict[str, Any], use_env: Callable[..., None]
 ) -> None:
-    # The budget counts from the request's arrival (ADR 0008): leave the planning its share.
+    # The budget counts from the request's arrival (ADR 0011): leave the planning its share.
     use_env(query_engine="athena", query_timeout_s=3)
     before = execution_ids()
     # Executions stay QUEUED until advanced 1000 times: the engine's budget runs out first.

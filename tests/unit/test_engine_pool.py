@@ -63,6 +63,13 @@ def test_values_cross_the_pipe_as_the_engine_made_them() -> None:
     assert row[6:9] == ([1, None], {"k": "v"}, None) and row[9] != row[9]
 
 
+def test_zoned_times_cross_with_a_fixed_offset() -> None:
+    """DuckDB hands TIMESTAMPTZ values to Python with a pytz zone; the pipe carries the instant."""
+    [(moment,)] = run("SELECT TIMESTAMPTZ '2020-01-02 03:04:05+00' AS t")
+    assert moment == dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    assert type(moment.tzinfo) is dt.timezone
+
+
 def test_rows_and_bytes_are_capped_in_the_engine_process() -> None:
     with pytest.raises(QueryLimitExceeded, match="more than 100 rows"):
         run("SELECT * FROM range(1000)")

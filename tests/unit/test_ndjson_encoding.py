@@ -31,7 +31,9 @@ SELECT range AS i, (range % 200)::UTINYINT AS u, range * 1.5 AS d, (range / 3)::
   {'a': range, 'b': 'x'} AS st, NULL AS n, 'nan'::DOUBLE AS nan, '-inf'::DOUBLE AS inf, -0.0::DOUBLE AS nz,
   123.45::DECIMAL(10, 2) AS dec, 'a'::ENUM('a', 'b') AS e, DATE '2020-01-02' AS dt, INTERVAL 3 DAY AS iv,
   '\\x00\\x01'::BLOB AS bl, 9223372036854775807 AS mx, 18446744073709551615::UBIGINT AS umx, 0.1::FLOAT AS f01,
-  1e300 AS huge_double, MAP {'k': range} AS m, -5::TINYINT AS neg
+  1e300 AS huge_double, MAP {'k': range} AS m, -5::TINYINT AS neg,
+  170141183460469231731687303715884105727::HUGEINT - range AS huge, (range / 7)::DECIMAL(38, 10) AS exact,
+  TIMESTAMPTZ '2020-01-01 00:00:00+00' + to_seconds(range) AS tz
 FROM range(3000)
 """
 

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     query_max_scan_bytes: int = Field(default=4 * 1024**3, ge=1)  # beyond it: Athena (auto) or refuse
     query_memory_limit: str = "1GB"  # DuckDB's own limit (its buffer manager)
     query_threads: int = Field(default=2, ge=1)
-    # What one query may allocate and return (docs/security.md, ADR 0008). Each query runs in
+    # What one query may allocate and return (docs/security.md, ADR 0011). Each query runs in
     # one of ``query_workers`` engine processes per instance, its address space capped at
     # ``query_worker_memory_bytes`` (the function's memory must hold the workers' caps together).
     query_workers: int = Field(default=2, ge=1, le=16)

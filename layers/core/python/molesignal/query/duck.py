@@ -1,6 +1,6 @@
 """The embedded engine: DuckDB, confined to the files a plan names, in a bounded process.
 
-Queries run in an engine process of the pool (``query/engine_pool.py``, ADR 0008) on a
+Queries run in an engine process of the pool (``query/engine_pool.py``, ADR 0011) on a
 fresh confined connection (``query/confined.py``); this module builds what the process needs
 from the settings and turns its answers back into results. The function's own process never
 imports DuckDB.

@@ -1,4 +1,4 @@
-"""The engine processes of one function instance, and the calls into them (ADR 0008).
+"""The engine processes of one function instance, and the calls into them (ADR 0011).
 
 A pool of at most ``query_workers`` processes (``query/engine_process.py``), started on first
 use and then reused, each with its address space capped at ``query_worker_memory_bytes``. A

@@ -38,9 +38,9 @@ class QueryResultTooLarge(Invalid):
 
     code = "QUERY_RESULT_TOO_LARGE"
 
-    @classmethod
-    def over(cls, limit: int) -> QueryResultTooLarge:
-        return cls(
+    @staticmethod
+    def over(limit: int) -> QueryResultTooLarge:
+        return QueryResultTooLarge(
             f"QUERY_RESULT_TOO_LARGE: the result is larger than {limit:,} bytes; "
             "select fewer columns or rows, or aggregate"
         )

@@ -9,7 +9,7 @@ query that would build one larger than ``query_max_value_bytes`` is refused with
 ``QUERY_MEMORY_EXCEEDED`` and the function named.
 
 This is a courtesy, not the bound: sizes that come from data, or that grow through a column
-of a subquery, are unknown here. The engine process's address-space cap (ADR 0008) is what
+of a subquery, are unknown here. The engine process's address-space cap (ADR 0011) is what
 holds for every query. Table functions in ``FROM`` (``FROM range(1e9)``) stream rows and are
 not values; they are bounded by the row and time limits.
 """
