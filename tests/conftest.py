@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -53,3 +53,21 @@ def admin(client: httpx.Client) -> Session:
 def root(client: httpx.Client) -> Session:
     ensure_setup(client)
     return login(client, "root", ROOT_PASSWORD)
+
+
+@pytest.fixture
+def use_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set settings (``MOLESIGNAL_<NAME>``) for one test: ``use_env(query_timeout_s=2)``.
+
+    The gateway and the handlers run in the test process, so they see the values at once.
+    """
+    from molesignal.settings import reset_settings
+
+    def set_env(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
+        reset_settings()
+
+    yield set_env
+    monkeypatch.undo()
+    reset_settings()

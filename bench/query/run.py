@@ -368,7 +368,7 @@ def measure_cache(bench: Bench, count: int) -> dict[str, Any]:
         def ddb_hit(hit: Callable[[], None] = hit) -> None:
             # Another instance: nothing in memory (results, the planner's memo, parsed queries).
             with ResultCache._lock:
-                ResultCache._memory.clear()
+                ResultCache.forget_all()
             forget_instance_memory()
             hit()
 
@@ -447,8 +447,7 @@ def stage_timers() -> Iterator[StageTimer]:
     timer.wrap(Streams, "manifest_hours", "manifest_ddb")
     timer.wrap(ResultCache, "get", "cache_get")
     timer.wrap(service_module, "duckdb_sql", "confine_rewrite")
-    timer.wrap(DuckEngine, "connect", "duckdb_connect_confine")
-    timer.wrap(DuckEngine, "execute", "duckdb_engine_total")
+    timer.wrap(DuckEngine, "execute", "engine_process")
     timer.wrap(botocore.parsers.ResponseParser, "parse", "aws_parse")
     timer.wrap(BaseClient, "_make_api_call", "aws_calls_ms")
     # moto's handling of each DynamoDB action, in the emulator's server thread.
@@ -465,8 +464,11 @@ STAGES = (
     ("streams_ddb", "stream list from DynamoDB (Streams.all)"),
     ("manifest_ddb", "manifest from DynamoDB (Streams.manifest_hours)"),
     ("confine_rewrite", "optimised, confined rewrite (duckdb_sql: sqlglot)"),
-    ("duckdb_connect_confine", "DuckDB connect + SET allowed_paths/lock (DuckEngine.connect)"),
-    ("duckdb_execute_fetch", "DuckDB execute + fetch (DuckEngine.execute minus connect)"),
+    (
+        "engine_process",
+        "the engine process (ADR 0018): request over the pipe, DuckDB connect + confine, execute, "
+        "fetch, rows back (DuckEngine.execute)",
+    ),
     ("other", "the rest (QueryService(), Plan, jsonable rows, outcome)"),
 )
 
@@ -475,8 +477,6 @@ def staged_run(fn: Callable[[], Any]) -> tuple[dict[str, float], dict[str, int]]
     with stage_timers() as timer:
         total, _ = timed(fn)
     spent = {k: 0.0 for k, _ in STAGES} | {k: 0.0 for k in NESTED} | dict(timer.spent)
-    if "duckdb_engine_total" in spent:
-        spent["duckdb_execute_fetch"] = spent.pop("duckdb_engine_total") - spent["duckdb_connect_confine"]
     spent["other"] = 0.0
     spent["other"] = total - sum(v for k, v in spent.items() if k not in NESTED)
     spent["total"] = total
@@ -721,7 +721,7 @@ def print_report(result: dict[str, Any]) -> None:
         )
     print("\nproduct path breakdown, ms (medians of the breakdown runs; direct DuckDB median for reference):")
     names = [s for s, _ in STAGES]
-    short = ["parse+guard", "streams DDB", "manifest DDB", "confine", "duck connect", "duck exec", "other"]
+    short = ["parse+guard", "streams DDB", "manifest DDB", "confine", "engine proc", "other"]
     print(
         f"  {'query':<15} "
         + " ".join(f"{n:>12}" for n in short)

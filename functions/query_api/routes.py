@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
-import orjson
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from molesignal import audit
 from molesignal.auth.principal import Role
 from molesignal.clock import now_us
-from molesignal.errors import Invalid
+from molesignal.errors import DomainError, Invalid
 from molesignal.lake.maintenance import delete_stream, update_stream_settings
 from molesignal.lake.streams import Streams
+from molesignal.observability import logger
+from molesignal.query.answer_size import response_bytes
 from molesignal.query.correlate import correlate, correlation_key
-from molesignal.query.errors import InvalidSql
-from molesignal.query.service import READ_ROLES, QueryOutcome, QueryRequest, QueryService
-from molesignal.query.values import jsonable
+from molesignal.query.deadline import Deadline
+from molesignal.query.errors import InvalidSql, QueryResultTooLarge
+from molesignal.query.service import READ_ROLES, QueryRequest, QueryService
+from molesignal.settings import get_settings
 from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
+from molesignal.web.envelopes import stream_error_line
 from molesignal.web.errors import describe_validation
 from query_api.schemas import (
     MAX_US,
@@ -40,8 +45,43 @@ router = APIRouter(tags=["query"])
 streams_router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
 
 
+T = TypeVar("T")
+# The engine is stopped at the deadline and answers QUERY_TIMEOUT itself; the watchdog below is
+# for what cannot be stopped (a DynamoDB call, a thread busy elsewhere), so it waits a little longer.
+_WATCHDOG_GRACE_S = 0.5
+
+
 def _wants_ndjson(request: Request) -> bool:
     return "application/x-ndjson" in request.headers.get("accept", "").lower()
+
+
+def _deadline(request: Request) -> Deadline:
+    """The query budget, counted from when the request reached this function."""
+    started = request.scope.get("molesignal.started")
+    return Deadline(get_settings().query_timeout_s, started=started if isinstance(started, float) else None)
+
+
+async def _within(deadline: Deadline, work: Callable[[], T]) -> T:
+    """``work`` on a worker thread, answered by the deadline whatever it is blocked on.
+
+    A thread cannot be stopped: past the deadline it is left to finish on its own. It can do
+    no harm there: its engine process is killed at the deadline, and it writes no cache entry
+    once the deadline has passed (``QueryService.run``).
+    """
+    try:
+        with anyio.fail_after(deadline.remaining() + _WATCHDOG_GRACE_S):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except TimeoutError as exc:
+        raise deadline.exceeded("waiting for the answer") from exc
+
+
+def _bounded_json(payload: dict[str, Any]) -> JSONResponse:
+    """The answer, unless its JSON is larger than one response may be."""
+    response = JSONResponse(payload)
+    limit = get_settings().query_max_result_bytes
+    if response_bytes(bytes(response.body)) > limit:
+        raise QueryResultTooLarge.over(limit)
+    return response
 
 
 @router.post(
@@ -50,30 +90,45 @@ def _wants_ndjson(request: Request) -> bool:
     summary="SQL over the org's streams within a µs time range (NDJSON with Accept: application/x-ndjson)",
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> Any:
+async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> Any:
+    deadline = _deadline(request)
     service = QueryService()
-    service.admit(principal)
     spec = QueryRequest(sql=body.sql, start_us=body.time_range.start, end_us=body.time_range.end)
     if _wants_ndjson(request):
-        batches = service.stream(principal, spec)
-        return StreamingResponse(_ndjson(batches), media_type="application/x-ndjson")
-    outcome = service.run(principal, spec)
-    names = [c.name for c in outcome.columns]
-    return JSONResponse(
-        {
-            "rows": [dict(zip(names, row, strict=True)) for row in outcome.rows],
-            "columns": names,
-            "scanned_rows": outcome.scanned_rows,
-            "took_ms": round(outcome.took_ms, 3),
-            "cache_hit": outcome.cache_hit,
-        }
-    )
+
+        def start_stream() -> Iterator[bytes]:
+            service.admit(principal)
+            return service.stream(principal, spec, deadline=deadline)
+
+        chunks = await _within(deadline, start_stream)
+        return StreamingResponse(_ndjson(chunks), media_type="application/x-ndjson")
+
+    def answer() -> JSONResponse:
+        service.admit(principal)
+        outcome = service.run(principal, spec, deadline=deadline)
+        names = [c.name for c in outcome.columns]
+        return _bounded_json(
+            {
+                "rows": [dict(zip(names, row, strict=True)) for row in outcome.rows],
+                "columns": names,
+                "scanned_rows": outcome.scanned_rows,
+                "took_ms": round(outcome.took_ms, 3),
+                "cache_hit": outcome.cache_hit,
+            }
+        )
+
+    return await _within(deadline, answer)
 
 
-def _ndjson(batches: Iterator[Any]) -> Iterator[bytes]:
-    for batch in batches:
-        for row in batch.to_pylist():
-            yield orjson.dumps({k: jsonable(v) for k, v in row.items()}) + b"\n"
+def _ndjson(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The stream's chunks; a failure after the first row ends it with one error line."""
+    try:
+        yield from chunks
+    except DomainError as exc:
+        yield stream_error_line(exc.code, exc.message)
+    except Exception:
+        logger.exception("query stream failed")
+        yield stream_error_line("internal", "internal error")
 
 
 async def _sql_body(request: Request) -> SqlBody:
@@ -143,31 +198,38 @@ def _validated(body: bytes | dict[str, Any]) -> SqlBody:
 )
 async def sql(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     started = time.perf_counter()
+    deadline = _deadline(request)
     body = await _sql_body(request)
     service = QueryService()
-    service.admit(principal)
-    outcome: QueryOutcome = service.run(principal, QueryRequest(sql=body.sql, params=body.params))
-    return JSONResponse(
-        {
-            "status": "success",
-            "results": [
-                {
-                    "schema": [
-                        {"name": c.name, "data_type": c.data_type, "index": i} for i, c in enumerate(outcome.columns)
-                    ],
-                    "rows": outcome.rows,
-                    "row_count": len(outcome.rows),
-                    "as_user": principal.actor,
-                }
-            ],
-            "took": round((time.perf_counter() - started) * 1000, 3),
-        }
-    )
+
+    def answer() -> JSONResponse:
+        service.admit(principal)
+        outcome = service.run(principal, QueryRequest(sql=body.sql, params=body.params), deadline=deadline)
+        return _bounded_json(
+            {
+                "status": "success",
+                "results": [
+                    {
+                        "schema": [
+                            {"name": c.name, "data_type": c.data_type, "index": i}
+                            for i, c in enumerate(outcome.columns)
+                        ],
+                        "rows": outcome.rows,
+                        "row_count": len(outcome.rows),
+                        "as_user": principal.actor,
+                    }
+                ],
+                "took": round((time.perf_counter() - started) * 1000, 3),
+            }
+        )
+
+    return await _within(deadline, answer)
 
 
 # --- correlation -------------------------------------------------------------
 @router.get("/api/v1/correlate", summary="Spans, logs and events sharing a trace_id or session_id, time-ordered")
-def correlate_route(
+async def correlate_route(
+    request: Request,
     principal: CurrentPrincipal,
     trace_id: Annotated[str | None, Query(max_length=64)] = None,
     session_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -180,10 +242,24 @@ def correlate_route(
     start_us = start if start is not None else end_us - 7 * 86_400_000_000
     if start_us >= end_us:
         raise Invalid("invalid argument: start must be < end", code="invalid_argument")
+    deadline = _deadline(request)
     service = QueryService()
-    service.admit(principal)
-    items = correlate(service, principal, column=column, value=value, start_us=start_us, end_us=end_us, limit=limit)
-    return JSONResponse({column: value, "start": start_us, "end": end_us, "count": len(items), "items": items})
+
+    def answer() -> JSONResponse:
+        service.admit(principal)
+        items = correlate(
+            service,
+            principal,
+            column=column,
+            value=value,
+            start_us=start_us,
+            end_us=end_us,
+            limit=limit,
+            deadline=deadline,
+        )
+        return _bounded_json({column: value, "start": start_us, "end": end_us, "count": len(items), "items": items})
+
+    return await _within(deadline, answer)
 
 
 # --- streams ---------------------------------------------------------------

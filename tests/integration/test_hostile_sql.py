@@ -43,6 +43,10 @@ HOUR = 3_600_000_000
 ATTACKER_ROWS = 12
 ATTACKER_TIMESTAMP_SUM = sum(T0 + i * 1000 for i in range(ATTACKER_ROWS - 1)) + T0 + 99_000  # as ingested below
 QUERY_TIMEOUT_S = "2"  # resource attacks run alone, under this engine timeout instead of the 25 s default
+# Memory attacks run alone with the engine process's address space capped this low (the
+# default is 2 GiB): a huge allocation then fails at once instead of being made, so the corpus
+# proves the bound without allocating gigabytes.
+SMALL_ENGINE = {"QUERY_WORKER_MEMORY_BYTES": str(800 * 1024 * 1024), "QUERY_MEMORY_LIMIT": "128MB"}
 
 
 @dataclass
@@ -97,9 +101,10 @@ def _s3_objects() -> set[tuple[str, str, str]]:
 
 
 @contextmanager
-def short_query_timeout() -> Iterator[None]:
+def query_settings(**values: str) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOLESIGNAL_QUERY_TIMEOUT_S", QUERY_TIMEOUT_S)
+        for name, value in values.items():
+            patch.setenv(f"MOLESIGNAL_{name}", value)
         reset_settings()
         try:
             yield
@@ -224,11 +229,14 @@ class Attack:
     code: str | None = None  # the refusal's code (both envelopes carry the same one)
     check: Check | None = None  # for a query that runs: what its rows must be
     params: tuple[Any, ...] = ()  # /v1/api/sql only; the other routes have no params
-    resource: bool = False  # runs until a limit: fired alone, JSON only (a stream has no row cap, by design)
+    resource: bool = False  # runs until a time or row limit: fired alone, JSON only
+    memory: bool = False  # allocates until the engine's cap: fired alone, under SMALL_ENGINE
     writes: tuple[str, ...] = field(default=())  # files under {tmp} that must not appear
 
 
 NOT_FOUND, DENIED, INVALID = (404, "TABLE_NOT_FOUND"), (403, "PERMISSION_DENIED"), (400, "INVALID_SQL")
+MEMORY = (400, "QUERY_MEMORY_EXCEEDED")
+COPIES = ", ".join(["x"] * 1500)
 VICTIM_FILES = "s3://{bucket}/lake/org={victim}/**/*.parquet"
 
 ATTACKS: list[Attack] = [
@@ -673,6 +681,89 @@ ATTACKS: list[Attack] = [
         "QUERY_TIMEOUT",
         resource=True,
     ),
+    # --- memory: values that would grow past what one query may use (issue 11, item 4) ---------
+    # Sizes written as literals are refused before the engine runs, with the function named.
+    Attack("repeat-huge", "repeat() of 1.5e9: a 1.5 GB answer before", "SELECT repeat('x', 1500000000) AS s", *MEMORY),
+    Attack("lpad-huge", "lpad to 1.5e9 characters", "SELECT lpad('a', 1500000000, 'x') AS s", *MEMORY),
+    Attack("rpad-huge", "rpad to 1.5e9 characters", "SELECT rpad('a', 1500000000, 'x') AS s", *MEMORY),
+    Attack("printf-width", "a printf width of 1.5e9", "SELECT printf('%01500000000d', 1) AS s", *MEMORY),
+    Attack(
+        "printf-star", "a printf width taken from an argument", "SELECT printf('%0*d', 1500000000, 1) AS s", *MEMORY
+    ),
+    Attack("format-width", "a format width of 1.5e9", "SELECT format('{{:>1500000000}}', 'x') AS s", *MEMORY),
+    Attack(
+        "format-nested", "a format width from an argument", "SELECT format('{{:>{{}}}}', 'x', 1500000000) AS s", *MEMORY
+    ),
+    Attack(
+        "unnest-range",
+        "unnest of a 1e8-element list: 15 GB RSS before",
+        "SELECT count(*) FROM unnest(range(100000000))",
+        *MEMORY,
+    ),
+    Attack("scalar-range", "a scalar range of 3e7 elements", "SELECT length(range(30000000)) AS n", *MEMORY),
+    Attack(
+        "timestamp-range",
+        "a list of every second of 130 years",
+        "SELECT length(range(TIMESTAMP '1970-01-01', TIMESTAMP '2100-01-01', INTERVAL 1 SECOND)) AS n",
+        *MEMORY,
+    ),
+    Attack(
+        "replace-amplification",
+        "replace() nested to grow a value tenfold per level",
+        "SELECT length(" + "replace(" * 8 + "repeat('x', 1000)" + ", 'x', 'xxxxxxxxxx')" * 8 + ") AS n",
+        *MEMORY,
+    ),
+    Attack(
+        "concat-literal-copies",
+        "concat() of 1,500 copies of a 1 MB literal value",
+        "SELECT length(concat(" + ", ".join(["repeat('x', 1000000)"] * 1500) + ")) AS n",
+        *MEMORY,
+    ),
+    Attack("list-repeat", "repeat() of a list", "SELECT length(repeat([1, 2, 3], 100000000)) AS n", *MEMORY),
+    # Sizes that come from data: nothing refuses them up front; the engine process's cap holds.
+    Attack(
+        "concat-column-copies",
+        "concat() of 1,500 copies of a 1 MB column value",
+        f"WITH v AS (SELECT repeat('x', 1000000) AS x) SELECT length(concat({COPIES})) AS n FROM v",
+        *MEMORY,
+        memory=True,
+    ),
+    Attack(
+        "repeat-from-column",
+        "repeat() with its count from a column",
+        "SELECT length(repeat('x', k)) AS n FROM (SELECT 1500000000 AS k)",
+        *MEMORY,
+        memory=True,
+    ),
+    Attack(
+        "lpad-from-column",
+        "lpad() with its length from a column",
+        "SELECT length(lpad('a', k, 'x')) AS n FROM (SELECT 1500000000 AS k)",
+        *MEMORY,
+        memory=True,
+    ),
+    Attack(
+        "range-from-column",
+        "a scalar range sized by a column",
+        "SELECT length(range(k)) AS n FROM (SELECT 100000000 AS k)",
+        *MEMORY,
+        memory=True,
+    ),
+    Attack(
+        "format-from-data",
+        "a format string built from data",
+        "SELECT length(format(p, 'x')) AS n FROM (SELECT '{{:>' || 1500000000 || '}}' AS p)",
+        *MEMORY,
+        memory=True,
+    ),
+    Attack(
+        "replace-from-column",
+        "replace() amplification through a column",
+        "WITH v AS (SELECT repeat('x', 10000000) AS x) SELECT length(replace(replace(x, 'x', "
+        "'xxxxxxxxxx'), 'x', 'xxxxxxxxxx')) AS n FROM v",
+        *MEMORY,
+        memory=True,
+    ),
 ]
 
 assert len({a.id for a in ATTACKS}) == len(ATTACKS) >= 40, "attack ids are unique, and there are at least 40"
@@ -680,13 +771,14 @@ assert len({a.id for a in ATTACKS}) == len(ATTACKS) >= 40, "attack ids are uniqu
 
 # --- firing them -------------------------------------------------------------------------
 # /v1/api/sql and /api/v1/query for every attack; /api/v1/query as NDJSON for those that run
-# (a refusal happens in the same plan step, before any streaming starts).
+# (a refusal happens in the same plan step, before any streaming starts) and for the memory
+# attacks (they fail before their first row, so the stream answers with a 4xx, not a row).
 ROUTES = ("sql", "query", "ndjson")
 CASES = [
     pytest.param(attack, route, id=f"{attack.id}-{route}")
     for attack in ATTACKS
     for route in ROUTES
-    if route != "ndjson" or (attack.status == 200 and not attack.resource)
+    if route != "ndjson" or (attack.status == 200 and not attack.resource) or attack.code == MEMORY[1]
 ]
 
 
@@ -701,17 +793,26 @@ def answers(
     request: pytest.FixtureRequest, http: httpx.Client, world: World, before: dict[str, Any]
 ) -> dict[tuple[str, str], Future[httpx.Response]]:
     """Every selected case, fired once (each case then judges its own answer): the corpus
-    concurrently, then the resource attacks one by one under a short engine timeout."""
+    concurrently, then the resource attacks one by one under a short engine timeout, then the
+    memory attacks one by one under a small engine address space."""
     selected: list[tuple[Attack, str]] = [
         (item.callspec.params["attack"], item.callspec.params["route"])
         for item in request.session.items
         if item.module is request.module and "attack" in getattr(getattr(item, "callspec", None), "params", {})
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = {(a.id, route): pool.submit(_send, http, world, a, route) for a, route in selected if not a.resource}
-    with short_query_timeout(), ThreadPoolExecutor(max_workers=1) as alone:
+        answers = {
+            (a.id, route): pool.submit(_send, http, world, a, route)
+            for a, route in selected
+            if not (a.resource or a.memory)
+        }
+    with query_settings(QUERY_TIMEOUT_S=QUERY_TIMEOUT_S), ThreadPoolExecutor(max_workers=1) as alone:
         for a, route in selected:
             if a.resource:
+                answers[(a.id, route)] = alone.submit(_send, http, world, a, route)
+    with query_settings(**SMALL_ENGINE), ThreadPoolExecutor(max_workers=1) as alone:
+        for a, route in selected:
+            if a.memory:
                 answers[(a.id, route)] = alone.submit(_send, http, world, a, route)
     return answers
 

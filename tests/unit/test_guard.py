@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from molesignal.errors import DomainError
+from molesignal.query.deadline import Deadline
 from molesignal.query.duck import DuckEngine
 from molesignal.query.errors import InvalidSql, PermissionDenied, TableNotFound
 from molesignal.query.guard import GuardedQuery, StreamScan, analyze_query, rewrite_query
@@ -177,18 +178,18 @@ def test_params_without_a_value_are_refused(sql: str, params: tuple[Any, ...]) -
 )
 def test_engine_refuses_anything_but_one_select(sql: str) -> None:
     with pytest.raises(PermissionDenied):
-        DuckEngine().execute(sql, (), max_rows=10, timeout_s=5)
+        DuckEngine().execute(sql, (), max_rows=10, deadline=Deadline(5))
 
 
 def test_engine_runs_a_pivot_over_values_from_the_data() -> None:
     """DuckDB expands it into a generated CREATE TYPE (no source text) before the SELECT."""
     sql = "WITH t AS (SELECT 'a' AS k, 1 AS v UNION ALL SELECT 'b', 2) SELECT * FROM (PIVOT t ON k USING sum(v))"
-    assert DuckEngine().execute(sql, (), max_rows=10, timeout_s=5).rows == [(1, 2)]
+    assert DuckEngine().execute(sql, (), max_rows=10, deadline=Deadline(5)).rows == [(1, 2)]
 
 
 def test_engine_resolves_no_python_variable_as_a_table() -> None:
     result = DuckEngine().execute(
-        "SELECT current_setting('python_enable_replacements') AS v", (), max_rows=1, timeout_s=5
+        "SELECT current_setting('python_enable_replacements') AS v", (), max_rows=1, deadline=Deadline(5)
     )
     assert result.rows == [(False,)]
 
@@ -196,11 +197,11 @@ def test_engine_resolves_no_python_variable_as_a_table() -> None:
 def test_engine_stream_fails_before_the_response_starts() -> None:
     """A refused or broken statement raises on the call, not while a 200 is being streamed."""
     with pytest.raises(InvalidSql):
-        DuckEngine().stream("SELECT no_such_column", (), timeout_s=5)
+        DuckEngine().stream("SELECT no_such_column", (), deadline=Deadline(5))
     with pytest.raises(PermissionDenied):
-        DuckEngine().stream("ATTACH ':memory:' AS x", (), timeout_s=5)
-    batches = DuckEngine().stream("SELECT 1 AS one", (), timeout_s=5)
-    assert [row for batch in batches for row in batch.to_pylist()] == [{"one": 1}]
+        DuckEngine().stream("ATTACH ':memory:' AS x", (), deadline=Deadline(5))
+    chunks = DuckEngine().stream("SELECT 1 AS one", (), deadline=Deadline(5))
+    assert b"".join(chunks) == b'{"one":1}\n'
 
 
 def test_regexp_full_match_is_allowed_though_sqlglot_types_it() -> None:

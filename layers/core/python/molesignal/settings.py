@@ -60,8 +60,20 @@ class Settings(BaseSettings):
     query_max_rows: int = Field(default=10_000, ge=1)
     query_timeout_s: float = Field(default=25.0, gt=0)  # under API Gateway's 29 s
     query_max_scan_bytes: int = Field(default=4 * 1024**3, ge=1)  # beyond it: Athena (auto) or refuse
-    query_memory_limit: str = "1GB"
+    query_memory_limit: str = "1GB"  # DuckDB's own limit (its buffer manager)
     query_threads: int = Field(default=2, ge=1)
+    # What one query may allocate and return (docs/security.md, ADR 0018). Each query runs in
+    # one of ``query_workers`` engine processes per instance, its address space capped at
+    # ``query_worker_memory_bytes`` (the function's memory must hold the workers' caps together).
+    query_workers: int = Field(default=2, ge=1, le=16)
+    query_worker_memory_bytes: int = Field(default=2 * 1024**3, ge=256 * 1024**2)
+    # An answer (JSON, or an NDJSON stream) stays under Lambda's 6 MB response payload,
+    # counted as the response carries it (query/answer_size.py).
+    query_max_result_bytes: int = Field(default=5 * 1024**2, ge=1024)
+    query_max_stream_rows: int = Field(default=1_000_000, ge=1)
+    query_stream_batch_rows: int = Field(default=10_000, ge=1)
+    # The largest value a query may build from literals (repeat, lpad, format widths, lists ...).
+    query_max_value_bytes: int = Field(default=64 * 1024**2, ge=1024)
     query_cache_ttl_s: int = Field(default=3600, ge=0)
     # How stale the planner's memo of an org's stream list and manifests may be (query/snapshot.py).
     query_stream_list_ttl_s: float = Field(default=1.0, ge=0)

@@ -24,6 +24,7 @@ from molesignal.events.ids import is_event_id, new_ids
 from molesignal.events.model import iso_us
 from molesignal.events.reading import EventFilter
 from molesignal.exports.formats import MEDIA, Writer, extension
+from molesignal.query.deadline import Deadline
 from molesignal.query.service import QueryRequest, QueryService
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
@@ -236,7 +237,9 @@ class Exports:
                     _write_events(service, principal, spec.events, writer)
                 else:
                     request = QueryRequest(sql=str(spec.sql), start_us=spec.sql_from_us, end_us=spec.sql_to_us)
-                    for batch in service.stream(principal, request, timeout_s=settings.export_query_timeout_s):
+                    for batch in service.stream_batches(
+                        principal, request, deadline=Deadline(settings.export_query_timeout_s)
+                    ):
                         writer.write_batch(batch)
                 writer.close()
             size = os.path.getsize(path)
@@ -269,7 +272,7 @@ def _write_events(service: QueryService, principal: Principal, filters: EventFil
     sql = "SELECT * FROM audit_events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"  # noqa: S608
     request = QueryRequest(sql=sql, start_us=filters.received_from_us(), params=params)
     try:
-        batches = service.stream(principal, request, timeout_s=get_settings().export_query_timeout_s)
+        batches = service.stream_batches(principal, request, deadline=Deadline(get_settings().export_query_timeout_s))
     except TableNotFound:
         return
     for batch in batches:

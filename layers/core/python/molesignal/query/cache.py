@@ -24,6 +24,9 @@ from molesignal.storage.table import Table
 
 MAX_ITEM_BYTES = 350_000
 MAX_MEMORY_ENTRIES = 512
+# Answers may be up to query_max_result_bytes each: bound the instance's copies by size too,
+# or 512 large answers would hold gigabytes of the function's memory.
+MAX_MEMORY_BYTES = 64 * 1024 * 1024
 
 
 def cache_key(
@@ -49,6 +52,7 @@ class ResultCache:
         self.ttl_s = ttl_s
 
     _memory: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+    _memory_bytes = 0
     _lock = threading.Lock()
 
     def get(self, org_id: str, key: str) -> dict[str, Any] | None:
@@ -78,9 +82,20 @@ class ResultCache:
                 {"pk": f"QCACHE#{org_id}", "sk": key, "payload": blob.decode(), "expires_at": now_s() + self.ttl_s}
             )
 
+    @classmethod
+    def forget_all(cls) -> None:
+        """Empty this instance's in-memory copies (benchmarks: what another instance sees)."""
+        with cls._lock:
+            cls._memory.clear()
+            cls._memory_bytes = 0
+
     def _remember(self, memory_key: str, blob: bytes, ttl_s: int) -> None:
+        cls = type(self)
         with self._lock:
+            replaced = self._memory.pop(memory_key, None)
+            cls._memory_bytes -= len(replaced[1]) if replaced else 0
             self._memory[memory_key] = (time.monotonic() + ttl_s, blob)
-            self._memory.move_to_end(memory_key)
-            while len(self._memory) > MAX_MEMORY_ENTRIES:
-                self._memory.popitem(last=False)
+            cls._memory_bytes += len(blob)
+            while len(self._memory) > MAX_MEMORY_ENTRIES or cls._memory_bytes > MAX_MEMORY_BYTES:
+                _, (_, evicted) = self._memory.popitem(last=False)
+                cls._memory_bytes -= len(evicted)

@@ -13,6 +13,7 @@ from typing import Any
 from molesignal.auth.principal import Principal
 from molesignal.errors import Invalid
 from molesignal.lake.streams import CONTENT_STREAM
+from molesignal.query.deadline import Deadline
 from molesignal.query.service import QueryRequest, QueryService
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -42,14 +43,17 @@ def correlate(
     start_us: int | None,
     end_us: int | None,
     limit: int,
+    deadline: Deadline | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of every stream that has ``column``, matching ``value``, oldest first."""
+    """Rows of every stream that has ``column``, matching ``value``, oldest first (all the
+    streams' queries within one ``deadline``)."""
     items: list[dict[str, Any]] = []
     for stream in service.known_streams(principal.org_id).values():
         if column not in stream.schema or stream.name == CONTENT_STREAM:
             continue
         sql = f'SELECT * FROM "{stream.name}" WHERE {column} = $1 ORDER BY _timestamp LIMIT {int(limit)}'  # noqa: S608
-        outcome = service.run(principal, QueryRequest(sql=sql, start_us=start_us, end_us=end_us, params=[value]))
+        request = QueryRequest(sql=sql, start_us=start_us, end_us=end_us, params=[value])
+        outcome = service.run(principal, request, deadline=deadline)
         names = [c.name for c in outcome.columns]
         for row in outcome.rows:
             record = {k: v for k, v in zip(names, row, strict=True) if v is not None}

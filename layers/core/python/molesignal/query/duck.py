@@ -1,27 +1,23 @@
-"""The embedded engine: DuckDB, confined to the files a plan names.
+"""The embedded engine: DuckDB, confined to the files a plan names, in a bounded process.
 
-Each query gets a fresh in-memory connection. S3 is read through the httpfs extension
-shipped in the ``duckdb-ext-httpfs`` package (no downloads at run time). Before the
-tenant's SQL runs, ``allowed_paths`` is set to exactly the plan's files, external access
-is switched off and the configuration is locked, so even SQL that slipped past the guard
-could read nothing else, write nothing and change no setting. The engine also parses the SQL
-itself and runs it only if it is exactly one SELECT statement (``ATTACH ':memory:'``, for one,
-needs no external access).
+Queries run in an engine process of the pool (``query/engine_pool.py``, ADR 0018) on a
+fresh confined connection (``query/confined.py``); this module builds what the process needs
+from the settings and turns its answers back into results. The function's own process never
+imports DuckDB.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import duckdb
-
-from molesignal.query.errors import InvalidSql, PermissionDenied, QueryLimitExceeded, QueryTimeout
+from molesignal.query.confined import ConnectionSpec
+from molesignal.query.deadline import Deadline
+from molesignal.query.engine_pool import POOL, EngineCall, load_rows, stream_chunks
 from molesignal.settings import get_settings
 
 _TYPE_NAMES = {
@@ -92,109 +88,95 @@ def _s3_secret_sql() -> str:
     return f"CREATE OR REPLACE SECRET molesignal_lake ({', '.join(parts)})"
 
 
-def _quoted_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+def connection_spec(uris: tuple[str, ...]) -> ConnectionSpec:
+    settings = get_settings()
+    return ConnectionSpec(
+        extension_directory=_extension_directory(),
+        memory_limit=settings.query_memory_limit,
+        threads=settings.query_threads,
+        uris=uris,
+        s3_secret_sql=_s3_secret_sql() if any(u.startswith("s3://") for u in uris) else None,
+    )
+
+
+def warm_engines() -> None:
+    """Start the engine processes now (a cold function's init phase) rather than on its first query."""
+    settings = get_settings()
+    POOL.warm(size=settings.query_workers, address_space_bytes=settings.query_worker_memory_bytes)
 
 
 class DuckEngine:
-    def connect(self, uris: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    def _call(self, deadline: Deadline, request: dict[str, Any]) -> EngineCall:
         settings = get_settings()
-        connection = duckdb.connect(
-            config={
-                "autoinstall_known_extensions": "false",
-                "autoload_known_extensions": "false",
-                "extension_directory": _extension_directory(),
-                "memory_limit": settings.query_memory_limit,
-                "threads": str(settings.query_threads),
-                # Never resolve an unknown table name to a Python variable of the calling code.
-                "python_enable_replacements": "false",
-            }
-        )
-        if any(u.startswith("s3://") for u in uris):
-            connection.execute("LOAD httpfs")
-            connection.execute(_s3_secret_sql())
-        connection.execute(f"SET allowed_paths = {_quoted_list(uris)}")
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
-        return connection
+        call = EngineCall(deadline, size=settings.query_workers, address_space_bytes=settings.query_worker_memory_bytes)
+        call.start(request)
+        return call
 
-    def execute(self, sql: str, uris: tuple[str, ...], *, max_rows: int, timeout_s: float) -> EngineResult:
-        connection = self.connect(uris)
-        timer = threading.Timer(timeout_s, connection.interrupt)
-        timer.start()
-        try:
-            cursor = connection.execute(_single_select(connection, sql))
-            rows = cursor.fetchmany(max_rows + 1)
-            columns = [Column(d[0], str(d[1])) for d in cursor.description or []]
-        except duckdb.InterruptException as exc:
-            raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
-        except duckdb.PermissionException as exc:
-            # Only reachable if SQL got past the guard: the engine's own confinement held.
-            raise InvalidSql(f"INVALID_SQL: {exc}") from exc
-        except duckdb.Error as exc:
-            raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
-        finally:
-            timer.cancel()
-            connection.close()
-        if len(rows) > max_rows:
-            raise QueryLimitExceeded(
-                f"QUERY_LIMIT_EXCEEDED: the result has more than {max_rows} rows; add a LIMIT or aggregate"
-            )
-        return EngineResult(columns, rows)
+    def execute(
+        self, sql: str, uris: tuple[str, ...], *, max_rows: int, deadline: Deadline, max_bytes: int | None = None
+    ) -> EngineResult:
+        limit = get_settings().query_max_result_bytes if max_bytes is None else max_bytes
+        request = {
+            "mode": "rows",
+            "sql": sql,
+            "connection": connection_spec(uris).to_wire(),
+            "max_rows": max_rows,
+            "max_bytes": limit,
+        }
+        call = self._call(deadline, request)
+        _, payload = call.next_frame("running the query")
+        call.close()
+        answer = load_rows(payload)
+        return EngineResult([Column(name, kind) for name, kind in answer["columns"]], answer["rows"])
 
-    def stream(self, sql: str, uris: tuple[str, ...], *, timeout_s: float, batch_rows: int = 5000) -> Iterator[Any]:
-        """Arrow record batches, for NDJSON streaming (no row cap: the client reads as it goes).
+    def stream(
+        self,
+        sql: str,
+        uris: tuple[str, ...],
+        *,
+        deadline: Deadline,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+    ) -> Iterator[bytes]:
+        """The result as NDJSON chunks (one per record batch).
 
-        The statement is prepared and started before this returns, so a query the engine refuses
-        fails here, as an ordinary error, rather than after the response has begun.
+        The first chunk has been produced before this returns, so a query that fails before
+        its first row (refused, broken, over a limit, out of time) raises here, as an
+        ordinary error, rather than after the response has begun.
         """
-        connection = self.connect(uris)
-        timer = threading.Timer(timeout_s, connection.interrupt)
-        timer.start()
-        try:
-            reader = connection.execute(_single_select(connection, sql)).fetch_record_batch(batch_rows)
-        except BaseException as exc:
-            timer.cancel()
-            connection.close()
-            if isinstance(exc, duckdb.InterruptException):
-                raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
-            if isinstance(exc, duckdb.Error):
-                raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
-            raise
-        return _batches(reader, connection, timer, timeout_s)
+        settings = get_settings()
+        return self._chunks(
+            "ndjson",
+            sql,
+            uris,
+            deadline=deadline,
+            max_rows=settings.query_max_stream_rows if max_rows is None else max_rows,
+            max_bytes=settings.query_max_result_bytes if max_bytes is None else max_bytes,
+        )
 
+    def stream_batches(
+        self, sql: str, uris: tuple[str, ...], *, deadline: Deadline, max_rows: int, max_bytes: int
+    ) -> Iterator[Any]:
+        """The result as Arrow record batches, for readers that are not an HTTP answer (exports)."""
+        import pyarrow as pa
 
-def _batches(
-    reader: Any, connection: duckdb.DuckDBPyConnection, timer: threading.Timer, timeout_s: float
-) -> Iterator[Any]:
-    try:
-        yield from reader
-    except duckdb.InterruptException as exc:
-        raise QueryTimeout(f"QUERY_TIMEOUT: the query ran longer than {timeout_s:g} s") from exc
-    finally:
-        timer.cancel()
-        connection.close()
+        for chunk in self._chunks("arrow", sql, uris, deadline=deadline, max_rows=max_rows, max_bytes=max_bytes):
+            yield from pa.ipc.open_stream(chunk).read_all().to_batches()
 
-
-def _single_select(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """The engine's own parse of the SQL: it runs exactly one SELECT statement, nothing else.
-
-    The one exception is DuckDB's own expansion of a PIVOT over values read from the data: its
-    parser puts a generated ``CREATE TYPE ... AS ENUM`` first. Those carry no source text, unlike
-    any statement the caller could have written, and only they may precede the SELECT.
-    """
-    try:
-        statements = connection.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise InvalidSql(f"INVALID_SQL: {_short(exc)}") from exc
-    generated = all(s.type.name == "CREATE" and not s.query.strip() for s in statements[:-1])
-    if not statements or statements[-1].type.name != "SELECT" or not generated:
-        got = ", ".join(s.type.name for s in statements) or "nothing"
-        raise PermissionDenied(f"PERMISSION_DENIED: the engine runs exactly one SELECT statement (got {got})")
-    return sql
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    # Engine messages may quote file URIs; they are this org's own files, but keep them out.
-    return text.split(" - file system operations")[0][:500]
+    def _chunks(
+        self, mode: str, sql: str, uris: tuple[str, ...], *, deadline: Deadline, max_rows: int, max_bytes: int
+    ) -> Iterator[bytes]:
+        request = {
+            "mode": mode,
+            "sql": sql,
+            "connection": connection_spec(uris).to_wire(),
+            "max_rows": max_rows,
+            "max_bytes": max_bytes,
+            "batch_rows": get_settings().query_stream_batch_rows,
+        }
+        call = self._call(deadline, request)
+        first = call.next_frame("running the query")
+        if first[0] == b"D":
+            call.close()
+            return iter(())
+        return stream_chunks(call, first)

@@ -14,10 +14,12 @@ from molesignal.auth.principal import Principal, Role
 from molesignal.lake.layout import stream_prefix
 from molesignal.lake.streams import SEALED_COLUMNS, Stream, Streams, inside
 from molesignal.query.cache import ResultCache, cache_key
+from molesignal.query.deadline import Deadline
 from molesignal.query.duck import Column, DuckEngine
 from molesignal.query.errors import PermissionDenied, QueryLimitExceeded
 from molesignal.query.guard import Analysis, StreamScan, analyze_query, duckdb_sql
 from molesignal.query.snapshot import SNAPSHOTS
+from molesignal.query.value_bounds import check_value_sizes
 from molesignal.query.values import jsonable
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
@@ -164,6 +166,7 @@ class QueryService:
 
     def plan(self, principal: Principal, request: QueryRequest) -> Plan:
         analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params)
+        check_value_sizes(analysis.tree, limit=get_settings().query_max_value_bytes)
         return Plan(analysis=analysis, streams=self.known_streams(principal.org_id))
 
     def _resolve_files(
@@ -199,12 +202,20 @@ class QueryService:
         return cache_key(org_id, normalized, request.start_us, request.end_us, versions, hidden=hidden)
 
     def run(
-        self, principal: Principal, request: QueryRequest, *, use_cache: bool = True, reveal_sealed: bool = False
+        self,
+        principal: Principal,
+        request: QueryRequest,
+        *,
+        use_cache: bool = True,
+        reveal_sealed: bool = False,
+        deadline: Deadline | None = None,
     ) -> QueryOutcome:
-        """Run a tenant's query. ``reveal_sealed`` serves sealed columns too; only the audited
-        content read passes it, and such a run never touches the result cache."""
+        """Run a tenant's query, from the cache or the engine, within ``deadline`` (default: the
+        query timeout). ``reveal_sealed`` serves sealed columns too; only the audited content
+        read passes it, and such a run never touches the result cache."""
         use_cache = use_cache and not reveal_sealed
         started = time.perf_counter()
+        deadline = deadline or Deadline(get_settings().query_timeout_s)
         org_id = principal.org_id
         looked_up: str | None = None
         if use_cache:
@@ -223,9 +234,11 @@ class QueryService:
             cached = self.cache.get(org_id, key) if key and key != looked_up else None
             if cached is not None:
                 return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
+        deadline.check("reading the manifest")
         self._resolve_files(plan, principal, request, reveal_sealed=reveal_sealed)
         engine = self._choose_engine(plan)
-        result = self._execute(engine, plan, principal, request)
+        deadline.check("starting the engine")
+        result = self._execute(engine, plan, principal, request, deadline)
         outcome = QueryOutcome(
             columns=result.columns,
             rows=[[jsonable(v) for v in row] for row in result.rows],
@@ -236,19 +249,33 @@ class QueryService:
             engine=engine,
         )
         if key:
+            deadline.check("writing the result cache")
             self.cache.put(org_id, key, outcome.to_cache())
         return outcome
 
-    def stream(self, principal: Principal, request: QueryRequest, *, timeout_s: float | None = None) -> Iterator[Any]:
-        """Arrow record batches of the result; streaming bypasses the cache (spec 000).
-
-        ``timeout_s`` defaults to the API's query timeout; the export worker, which is not
-        behind API Gateway, allows its own (longer) one."""
+    def stream(
+        self, principal: Principal, request: QueryRequest, *, deadline: Deadline | None = None
+    ) -> Iterator[bytes]:
+        """The result as NDJSON chunks; streaming bypasses the cache (spec 000)."""
+        deadline = deadline or Deadline(get_settings().query_timeout_s)
         plan = self.plan(principal, request)
+        deadline.check("reading the manifest")
         self._resolve_files(plan, principal, request)
         self._choose_engine(plan, streaming=True)
         sql = self._duckdb_sql(plan, principal, request)
-        return DuckEngine().stream(sql, plan.uris, timeout_s=timeout_s or get_settings().query_timeout_s)
+        deadline.check("starting the engine")
+        return DuckEngine().stream(sql, plan.uris, deadline=deadline)
+
+    def stream_batches(self, principal: Principal, request: QueryRequest, *, deadline: Deadline) -> Iterator[Any]:
+        """Arrow record batches of the result, for the export worker: not an HTTP answer, so
+        neither the answer's row cap nor its byte cap applies; its own deadline does."""
+        plan = self.plan(principal, request)
+        deadline.check("reading the manifest")
+        self._resolve_files(plan, principal, request)
+        self._choose_engine(plan, streaming=True)
+        sql = self._duckdb_sql(plan, principal, request)
+        deadline.check("starting the engine")
+        return DuckEngine().stream_batches(sql, plan.uris, deadline=deadline, max_rows=2**62, max_bytes=2**62)
 
     @staticmethod
     def _duckdb_sql(plan: Plan, principal: Principal, request: QueryRequest) -> str:
@@ -276,7 +303,7 @@ class QueryService:
             raise QueryLimitExceeded("QUERY_LIMIT_EXCEEDED: streaming is served by the embedded engine only")
         return choice
 
-    def _execute(self, engine: str, plan: Plan, principal: Principal, request: QueryRequest) -> Any:
+    def _execute(self, engine: str, plan: Plan, principal: Principal, request: QueryRequest, deadline: Deadline) -> Any:
         settings = get_settings()
         if engine == "athena":
             from molesignal.query.athena import AthenaEngine
@@ -289,9 +316,7 @@ class QueryService:
                 start_us=request.start_us,
                 end_us=request.end_us,
                 max_rows=settings.query_max_rows,
-                timeout_s=settings.query_timeout_s,
+                timeout_s=max(deadline.remaining(), 0.001),
             )
         sql = self._duckdb_sql(plan, principal, request)
-        return DuckEngine().execute(
-            sql, plan.uris, max_rows=settings.query_max_rows, timeout_s=settings.query_timeout_s
-        )
+        return DuckEngine().execute(sql, plan.uris, max_rows=settings.query_max_rows, deadline=deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -63,3 +64,14 @@ def error_body(
     if details is not None:
         body["details"] = details
     return body
+
+
+# Marks the line that ends an NDJSON stream early. No result column has this name: names
+# starting with ``__ms_`` are reserved (the SQL guard refuses them).
+STREAM_ABORTED_KEY = "__ms_aborted"
+
+
+def stream_error_line(code: str, message: str) -> bytes:
+    """The last line of an NDJSON answer that failed after its first row (docs/api.md):
+    the core envelope, marked so that it cannot be mistaken for a row."""
+    return json.dumps({"error": message, "code": code, STREAM_ABORTED_KEY: True}).encode() + b"\n"
