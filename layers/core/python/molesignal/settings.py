@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5080
     emulator_port: int = 4566
+    # Where the local system keeps its state (relative paths: from the working directory, which
+    # is the checkout under `make dev`); ":memory:" keeps everything in memory, lost at exit.
+    data_dir: str = ".molesignal"
+    # Force each acknowledged write to disk (survives a power cut, not only a killed process).
+    data_fsync: bool = True
+    # `make dev` prints one line per request (method, path, status, ms); false silences it.
+    log_requests: bool = True
+    # The level of the functions' own (JSON) logs on the `make dev` console.
+    log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)
