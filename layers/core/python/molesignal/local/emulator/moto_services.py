@@ -34,6 +34,8 @@ from molesignal.observability import logger
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
+# moto's SQS locks itself, and a long poll must not hold back the send it waits for.
+UNSERIALISED = frozenset({"sqs"})
 # Services whose changes cannot be replayed (random key material, generated secrets, ids).
 SNAPSHOT_ON_CHANGE = frozenset({"kms", "secretsmanager"})
 JOURNAL_MAX_ENTRIES = 5000
@@ -68,6 +70,16 @@ _KEPT_ENVIRON = (
 )
 _FRAME = struct.Struct(">II")  # payload length, CRC-32 of the payload
 _SNAPSHOT_MAGIC = b"MOLESIGNAL-MOTO-SNAPSHOT 1\n"
+
+
+# moto's backends are module-level, shared by every emulator in the process: so are the locks.
+_service_locks: dict[str, threading.RLock] = {}
+_service_locks_guard = threading.Lock()
+
+
+def service_lock(service: str) -> threading.RLock:
+    with _service_locks_guard:
+        return _service_locks.setdefault(service, threading.RLock())
 
 
 def is_change(environ: dict[str, Any]) -> bool:
@@ -190,7 +202,7 @@ class ServiceJournal:
         self.service = service
         self.directory = directory
         self.fsync = fsync
-        self.lock = threading.RLock()  # the service's request lock
+        self.lock = service_lock(service)  # serialises the service's requests
         self._sync_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self.generation = 0
@@ -397,6 +409,8 @@ class MotoServices:
             return found
 
     def __call__(self, environ: dict[str, Any], start_response: Any, service: str) -> Iterable[bytes]:
+        if service in UNSERIALISED and self.directory is None:
+            return self.app(environ, start_response)
         journal = self._journal(service)
         durable = self.directory is not None and is_change(environ)
         body = b""
