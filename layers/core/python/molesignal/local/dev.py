@@ -50,6 +50,9 @@ def main() -> int:
 
     settings = get_settings()
     logger.setLevel(settings.log_level)  # the request lines say what happened; JSON logs on demand
+    if settings.log_level not in ("DEBUG", "INFO"):
+        # The functions' CloudWatch metric lines (EMF JSON) would interleave with the request lines.
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     registry = _load_registry()
     data_dir = data_directory(settings.data_dir)
     system = LocalSystem(
