@@ -317,15 +317,8 @@ class S3Api:
             start = (args["start-after"], False)
         listing = self.store.list_objects(bucket, prefix=prefix, delimiter=delimiter, start=start, max_keys=max_keys)
         encode = _encoder(args.get("encoding-type"))
-        parts = [
-            f'<ListBucketResult xmlns="{_NS}"><Name>{_text(bucket)}</Name><Prefix>{encode(prefix)}</Prefix>',
-            f"<MaxKeys>{max_keys}</MaxKeys><KeyCount>{len(listing.objects) + len(listing.common_prefixes)}</KeyCount>",
-            f"<IsTruncated>{str(listing.truncated).lower()}</IsTruncated>",
-        ]
-        if delimiter:
-            parts.append(f"<Delimiter>{encode(delimiter)}</Delimiter>")
-        if args.get("encoding-type"):
-            parts.append(f"<EncodingType>{_text(args['encoding-type'])}</EncodingType>")
+        parts = _listing_head(bucket, args, listing, max_keys, encode)
+        parts.append(f"<KeyCount>{len(listing.objects) + len(listing.common_prefixes)}</KeyCount>")
         if token:
             parts.append(f"<ContinuationToken>{_text(token)}</ContinuationToken>")
         if args.get("start-after"):
@@ -346,17 +339,10 @@ class S3Api:
             start = (key_successor(marker), True)  # a marker that is a common prefix skips its group
         listing = self.store.list_objects(bucket, prefix=prefix, delimiter=delimiter, start=start, max_keys=max_keys)
         encode = _encoder(args.get("encoding-type"))
-        parts = [
-            f'<ListBucketResult xmlns="{_NS}"><Name>{_text(bucket)}</Name><Prefix>{encode(prefix)}</Prefix>',
-            f"<Marker>{encode(marker)}</Marker><MaxKeys>{max_keys}</MaxKeys>",
-            f"<IsTruncated>{str(listing.truncated).lower()}</IsTruncated>",
-        ]
-        if delimiter:
-            parts.append(f"<Delimiter>{encode(delimiter)}</Delimiter>")
-            if listing.truncated and listing.last:
-                parts.append(f"<NextMarker>{encode(listing.last)}</NextMarker>")
-        if args.get("encoding-type"):
-            parts.append(f"<EncodingType>{_text(args['encoding-type'])}</EncodingType>")
+        parts = _listing_head(bucket, args, listing, max_keys, encode)
+        parts.append(f"<Marker>{encode(marker)}</Marker>")
+        if delimiter and listing.truncated and listing.last:
+            parts.append(f"<NextMarker>{encode(listing.last)}</NextMarker>")
         parts += _contents(listing, encode, owner=True)
         parts.append("</ListBucketResult>")
         return _xml("".join(parts))
@@ -572,6 +558,20 @@ def _encoder(encoding: str | None) -> Any:
     if encoding == "url":
         return lambda value: _text(quote(value, safe="/"))
     return _text
+
+
+def _listing_head(bucket: str, args: Any, listing: Listing, max_keys: int, encode: Any) -> list[str]:
+    """The elements both ListObjects versions open their answer with."""
+    parts = [
+        f'<ListBucketResult xmlns="{_NS}"><Name>{_text(bucket)}</Name>',
+        f"<Prefix>{encode(args.get('prefix', ''))}</Prefix>",
+        f"<MaxKeys>{max_keys}</MaxKeys><IsTruncated>{str(listing.truncated).lower()}</IsTruncated>",
+    ]
+    if args.get("delimiter"):
+        parts.append(f"<Delimiter>{encode(args['delimiter'])}</Delimiter>")
+    if args.get("encoding-type"):
+        parts.append(f"<EncodingType>{_text(args['encoding-type'])}</EncodingType>")
+    return parts
 
 
 def _contents(listing: Listing, encode: Any, *, owner: bool) -> list[str]:

@@ -234,6 +234,19 @@ class ObjectStore:
             raise
         return _Written(relative, size, digests.md5.digest())
 
+    def _write_verified(
+        self, chunks: Iterable[bytes], content_md5: str | None, checksum: tuple[str, str] | None
+    ) -> _Written:
+        """Write the bytes, then check them against the digests the request sent."""
+        digests = _Digests(checksum[0] if checksum else None)
+        written = self._write_blob(chunks, digests)
+        try:
+            _verify(digests, written, content_md5, checksum)
+        except S3Error:
+            self._drop_blob(written.blob)
+            raise
+        return written
+
     def _drop_blob(self, relative: str) -> None:
         (self.blobs / relative).unlink(missing_ok=True)
 
@@ -315,13 +328,7 @@ class ObjectStore:
             raise no_such_bucket(bucket)
         if if_none_match and self._find(bucket, key) is not None:
             raise S3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
-        digests = _Digests(checksum[0] if checksum else None)
-        written = self._write_blob(chunks, digests)
-        try:
-            _verify(digests, written, content_md5, checksum)
-        except S3Error:
-            self._drop_blob(written.blob)
-            raise
+        written = self._write_verified(chunks, content_md5, checksum)
         checksums = dict(meta.checksums)
         if checksum:
             checksums[checksum[0]] = checksum[1]
@@ -509,13 +516,7 @@ class ObjectStore:
             raise S3Error("InvalidArgument", 400, "Part number must be an integer between 1 and 10000, inclusive")
         with self._lock:
             self._require_upload(self._conn(), upload_id, bucket, key)
-        digests = _Digests(None)
-        written = self._write_blob(chunks, digests)
-        try:
-            _verify(digests, written, content_md5, None)
-        except S3Error:
-            self._drop_blob(written.blob)
-            raise
+        written = self._write_verified(chunks, content_md5, None)
         etag = f'"{written.md5.hex()}"'
         with self._lock:
             db = self._conn()
