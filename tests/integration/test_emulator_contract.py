@@ -433,6 +433,90 @@ def test_dynamodb_concurrent_transactions_and_queries_all_succeed(endpoint: str)
     assert int(count) == workers * rounds
 
 
+def _table(ddb: Any) -> str:
+    name = f"contract-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    return name
+
+
+def _key(pk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}}
+
+
+def test_dynamodb_a_cancelled_transaction_changes_nothing(endpoint: str) -> None:
+    ddb = _client("dynamodb", endpoint)
+    table = _table(ddb)
+    ddb.put_item(TableName=table, Item={**_key("B"), "n": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={**_key("C"), "v": {"S": "kept"}})
+    # Given a transaction whose last condition fails after three changes
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**_key("A"), "v": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _key("B"),
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": _key("C")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": _key("D"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    # Then every item is as it was
+    assert "Item" not in ddb.get_item(TableName=table, Key=_key("A"))
+    assert ddb.get_item(TableName=table, Key=_key("B"))["Item"]["n"] == {"N": "1"}
+    assert ddb.get_item(TableName=table, Key=_key("C"))["Item"]["v"] == {"S": "kept"}
+    # and the table still takes transactions
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": _key("A")}}])
+    assert ddb.scan(TableName=table)["Count"] == 3
+
+
+def test_dynamodb_transactions_copy_only_what_they_name_and_keep_no_copies(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto deep-copied every table a transaction named (time in proportion to the table) and
+    kept every model object it ever made (memory growing with transactions x table size)."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    ddb = _client("dynamodb", endpoint)
+    table = _table(ddb)
+    for i in range(100):
+        ddb.put_item(TableName=table, Item={**_key(f"seed-{i}"), "v": {"S": "x" * 100}})
+    copies = {"n": 0}
+    real_deepcopy = Item.__deepcopy__
+
+    def counted(item: Any, memo: Any) -> Any:
+        copies["n"] += 1
+        return real_deepcopy(item, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    alive_before = len(list(Item.instances_tracked))
+    for i in range(50):
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": _key(f"t-{i}")}}])
+    assert copies["n"] <= 50 * 2, f"{copies['n']} item copies for 50 one-item transactions"
+    grown = len(list(Item.instances_tracked)) - alive_before
+    assert grown <= 50 + 10, f"{grown} items are kept alive for 50 new ones"
+
+
 def test_data_dir_is_refused_while_another_emulator_holds_it(tmp_path: Path) -> None:
     first = Emulator(port=0, data_dir=tmp_path, fsync=False)
     first.start()

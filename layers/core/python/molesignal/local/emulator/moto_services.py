@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from molesignal.local.emulator import moto_patches
 from molesignal.local.emulator.files import write_atomically
 from molesignal.observability import logger
 
@@ -362,6 +363,7 @@ class MotoServices:
     def __init__(self, directory: Path | None, *, fsync: bool) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        moto_patches.apply()
         self.app: WsgiApp = DomainDispatcherApplication(create_backend_app)
         self.directory = directory
         self.fsync = fsync
@@ -412,6 +414,11 @@ class MotoServices:
         if service in UNSERIALISED and self.directory is None:
             return self.app(environ, start_response)
         journal = self._journal(service)
+        answer = self._serve(journal, environ, service)
+        start_response(answer.status, answer.headers)
+        return [answer.body]
+
+    def _serve(self, journal: ServiceJournal, environ: dict[str, Any], service: str) -> _Answer:
         durable = self.directory is not None and is_change(environ)
         body = b""
         if durable:
@@ -422,6 +429,7 @@ class MotoServices:
         snapshot = False
         with journal.lock:
             answer = call_wsgi(self.app, environ)
+            moto_patches.weaken_instance_trackers()  # the classes of a service moto has just imported
             if durable and answer.ok:
                 sequence = journal.append(environ, body)
                 snapshot = service in SNAPSHOT_ON_CHANGE or journal.needs_snapshot()
@@ -429,11 +437,11 @@ class MotoServices:
             journal.snapshot()  # before answering: a KMS key is not the client's until it is on disk
         elif sequence:
             journal.wait_durable(sequence)
-        start_response(answer.status, answer.headers)
-        return [answer.body]
+        return answer
 
     def reset(self) -> None:
         """After moto's own reset: record the empty state as every service's snapshot."""
+        moto_patches.weaken_instance_trackers()  # moto's reset put plain lists back
         for journal in list(self._journals.values()):
             if self.directory is not None:
                 journal.snapshot()
