@@ -3,7 +3,7 @@
 With a data directory (the default for ``make dev`` and the tests), S3 objects are files
 and SQS queues live in SQLite under it, and moto's other services are journaled there
 (see ``moto_services``), so the state survives a restart or a ``kill -9``. Without one,
-moto holds everything in memory, as moto's own server does. ADR 0008 weighs the options.
+moto holds everything in memory, as moto's own server does. ADR 0011 weighs the options.
 """
 
 from __future__ import annotations
