@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from molesignal.local.emulator.dispatch import service_of
 from molesignal.local.emulator.moto_services import ServiceJournal, _Pickler, is_change
+from molesignal.local.emulator.sqs_store import QueueStore
 
 CREDENTIAL = "testing/20261206/eu-west-1/{service}/aws4_request"
 
@@ -110,3 +112,26 @@ def test_kms_private_keys_survive_a_snapshot(make_key: Any) -> None:
     pickler.dump({"keys": [key]})
     restored = pickle.loads(buffer.getvalue())["keys"][0]  # noqa: S301 - our own bytes
     assert restored.public_key().public_numbers() == key.public_key().public_numbers()
+
+
+def test_idle_long_polls_wait_instead_of_waking_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pollers long-polling empty queues: each empty receive used to wake every other
+    waiter, which received (empty) and woke the first again — a busy loop."""
+    store = QueueStore(tmp_path / "queues.sqlite", fsync=False).open()
+    for name in ("a", "b"):
+        store.create_queue(name, {}, {})
+    attempts = {"n": 0}
+    real = store._receive_now
+
+    def counted(*args: Any) -> Any:
+        attempts["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(store, "_receive_now", counted)
+    pollers = [threading.Thread(target=store.receive, args=(name,), kwargs={"wait_s": 2}) for name in ("a", "b")]
+    for poller in pollers:
+        poller.start()
+    for poller in pollers:
+        poller.join()
+    store.close()
+    assert attempts["n"] <= 10  # a look when called, then about one a second each while waiting

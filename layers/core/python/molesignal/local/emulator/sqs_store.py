@@ -215,14 +215,16 @@ class QueueStore:
     def release_in_flight(self) -> int:
         """Make every received-but-undeleted message visible again. The local system's pollers
         run in the emulator's process, so after a restart nobody still holds those messages."""
-        with self._write() as db:
+        with self._write(wakes=True) as db:
             return db.execute(
                 "UPDATE messages SET visible_at = ? WHERE receive_count > 0 AND visible_at > ?",
                 (time.time(), time.time()),
             ).rowcount
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, wakes: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; ``wakes`` when it may have made messages receivable, so that long
+        polls look again (a receive that only hides messages wakes nobody)."""
         with self._lock:
             db = self._conn()
             db.execute("BEGIN IMMEDIATE")
@@ -232,7 +234,8 @@ class QueueStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-            self._changed.notify_all()
+            if wakes:
+                self._changed.notify_all()
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -325,7 +328,7 @@ class QueueStore:
         return json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": count})
 
     def set_attributes(self, name: str, attributes: dict[str, str]) -> None:
-        with self._write() as db:
+        with self._write(wakes=True) as db:
             current = self._attributes(db, name)
             current.update(self._validated(db, attributes, fifo=name.endswith(".fifo")))
             db.execute(
@@ -418,7 +421,7 @@ class QueueStore:
 
     def send(self, name: str, messages: list[Outgoing]) -> list[Sent | SqsError]:
         """Send messages; each answer is what was sent or why that one was refused."""
-        with self._write() as db:
+        with self._write(wakes=True) as db:
             attributes = self._attributes(db, name)
             return [self._send_one(db, name, attributes, m) for m in messages]
 
@@ -529,6 +532,7 @@ class QueueStore:
                             "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL WHERE seq = ?",
                             (target, now, seq),
                         )
+                        self._changed.notify_all()  # a long poll on the DLQ may take it (after the commit)
                         continue
                 receipt = base64.urlsafe_b64encode(f"{name}\n{message_id}\n{uuid.uuid4().hex}".encode()).decode()
                 db.execute(
@@ -632,7 +636,7 @@ class QueueStore:
             return answers
 
     def change_visibility(self, name: str, changes: list[tuple[str, int]]) -> list[SqsError | None]:
-        with self._write() as db:
+        with self._write(wakes=True) as db:
             self._attributes(db, name)
             answers: list[SqsError | None] = []
             now = time.time()
