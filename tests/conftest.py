@@ -28,6 +28,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     reset_settings()
     # The same durable emulator `make dev` runs, on a data directory of its own
     # (MOLESIGNAL_DATA_DIR=:memory: runs the suite on moto's in-memory services instead).
+    # Without fsync (10-20 % faster here): what survives a killed process is the same, and
+    # test_durability runs the real `make dev` command with its fsync'd default.
     in_memory = get_settings().data_dir.strip() == ":memory:"
     local = LocalSystem(
         registry.REGISTRY,
@@ -36,7 +38,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         run_pollers=False,
         run_scheduler=False,
         data_dir=None if in_memory else tmp_path_factory.mktemp("data"),
-        fsync=get_settings().data_fsync,
+        fsync=False,
     )
     local.start()
     yield local
