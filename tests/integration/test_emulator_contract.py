@@ -537,3 +537,50 @@ def test_data_dir_is_refused_while_another_emulator_holds_it(tmp_path: Path) -> 
             Emulator(port=0, data_dir=tmp_path, fsync=False).start()
     finally:
         first.stop()
+
+
+RESET_SCRIPT = """
+import sys, httpx, boto3
+from pathlib import Path
+from botocore.config import Config
+from molesignal.local.emulator import Emulator
+
+def clients(url):
+    kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t",
+              config=Config(s3={"addressing_style": "path"}))
+    return boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("dynamodb", **kw)
+
+data = Path(sys.argv[1])
+emulator = Emulator(port=0, data_dir=data, fsync=False)
+url = emulator.start()
+s3, sqs, ddb = clients(url)
+s3.create_bucket(Bucket="reset-me")
+s3.put_object(Bucket="reset-me", Key="k", Body=b"x")
+sqs.send_message(QueueUrl=sqs.create_queue(QueueName="reset-me")["QueueUrl"], MessageBody="m")
+ddb.create_table(TableName="reset-me", BillingMode="PAY_PER_REQUEST",
+                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+assert httpx.post(url + "/moto-api/reset").status_code == 200
+print("after reset", len(s3.list_buckets()["Buckets"]), len(sqs.list_queues().get("QueueUrls", [])),
+      len(ddb.list_tables()["TableNames"]))
+emulator.stop()
+again = Emulator(port=0, data_dir=data, fsync=False)
+s3, sqs, ddb = clients(again.start())
+print("after restart", len(s3.list_buckets()["Buckets"]), len(sqs.list_queues().get("QueueUrls", [])),
+      len(ddb.list_tables()["TableNames"]))
+again.stop()
+"""
+
+
+def test_moto_api_reset_empties_every_store_for_good(tmp_path: Path) -> None:
+    """``POST /moto-api/reset`` clears moto's services and the local S3 and SQS, and a restart
+    does not bring anything back. (In a process of its own: a reset clears every moto
+    backend in the process, the test session's included.)"""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", RESET_SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["after reset 0 0 0", "after restart 0 0 0"]
