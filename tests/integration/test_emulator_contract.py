@@ -392,14 +392,10 @@ def test_sqs_fifo_deduplicates_and_keeps_group_order(sqs: Any) -> None:
 # -- DynamoDB behind the emulator ------------------------------------------------------------
 
 
-def test_dynamodb_concurrent_transactions_and_queries_all_succeed(emulator_url: str) -> None:
-    """moto's DynamoDB raised "dictionary changed size during iteration" (a 500) when
-    ``transact_write_items`` ran while other requests read the same table; the emulator
-    serialises DynamoDB requests, so every call succeeds and every increment counts."""
-    ddb = _client("dynamodb", emulator_url, max_pool_connections=32)
-    table = f"contract-{uuid.uuid4().hex[:8]}"
+def _table(ddb: Any) -> str:
+    name = f"contract-{uuid.uuid4().hex[:8]}"
     ddb.create_table(
-        TableName=table,
+        TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -407,6 +403,15 @@ def test_dynamodb_concurrent_transactions_and_queries_all_succeed(emulator_url: 
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     )
+    return name
+
+
+def test_dynamodb_concurrent_transactions_and_queries_all_succeed(emulator_url: str) -> None:
+    """moto's DynamoDB raised "dictionary changed size during iteration" (a 500) when
+    ``transact_write_items`` ran while other requests read the same table; the emulator
+    serialises DynamoDB requests, so every call succeeds and every increment counts."""
+    ddb = _client("dynamodb", emulator_url, max_pool_connections=32)
+    table = _table(ddb)
     errors: list[str] = []
     workers, rounds = 8, 15
 
@@ -443,20 +448,6 @@ def test_dynamodb_concurrent_transactions_and_queries_all_succeed(emulator_url: 
     assert errors == []
     count = ddb.get_item(TableName=table, Key={"pk": {"S": "C"}, "sk": {"S": "count"}})["Item"]["n"]["N"]
     assert int(count) == workers * rounds
-
-
-def _table(ddb: Any) -> str:
-    name = f"contract-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
-    return name
 
 
 def _key(pk: str) -> dict[str, Any]:

@@ -378,25 +378,24 @@ class ObjectStore:
             bucket, key, int(size), str(etag), float(modified), ObjectMeta.from_row(content_type, meta)
         ), str(blob)
 
-    def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        with self._lock:
-            db = self._conn()
-            self._require_bucket(db, bucket)
-            found = self._row(db, bucket, key)
+    def _lookup(self, bucket: str, key: str) -> tuple[ObjectInfo, str]:
+        """The object and its file (the caller holds the lock)."""
+        db = self._conn()
+        self._require_bucket(db, bucket)
+        found = self._row(db, bucket, key)
         if found is None:
             raise no_such_key(key)
-        return found[0]
+        return found
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        with self._lock:
+            return self._lookup(bucket, key)[0]
 
     def open_object(self, bucket: str, key: str) -> tuple[ObjectInfo, IO[bytes]]:
         """The object and an open file of its bytes (opened under the lock, so a concurrent
         overwrite or delete cannot take the file away between lookup and open)."""
         with self._lock:
-            db = self._conn()
-            self._require_bucket(db, bucket)
-            found = self._row(db, bucket, key)
-            if found is None:
-                raise no_such_key(key)
-            info, blob = found
+            info, blob = self._lookup(bucket, key)
             return info, open(self.blobs / blob, "rb")
 
     def delete_object(self, bucket: str, key: str) -> None:
