@@ -20,13 +20,26 @@ os.environ.setdefault("MOLESIGNAL_RESOURCE_PREFIX", f"mstest{uuid.uuid4().hex[:6
 
 
 @pytest.fixture(scope="session")
-def system() -> Iterator[Any]:
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import registry
     from molesignal.local.system import LocalSystem
-    from molesignal.settings import reset_settings
+    from molesignal.settings import get_settings, reset_settings
 
     reset_settings()
-    local = LocalSystem(registry.REGISTRY, port=0, emulator_port=0, run_pollers=False, run_scheduler=False)
+    # The same durable emulator `make dev` runs, on a data directory of its own
+    # (MOLESIGNAL_DATA_DIR=:memory: runs the suite on moto's in-memory services instead).
+    # Without fsync (10-20 % faster here): what survives a killed process is the same, and
+    # test_durability runs the real `make dev` command with its fsync'd default.
+    in_memory = get_settings().data_dir.strip() == ":memory:"
+    local = LocalSystem(
+        registry.REGISTRY,
+        port=0,
+        emulator_port=0,
+        run_pollers=False,
+        run_scheduler=False,
+        data_dir=None if in_memory else tmp_path_factory.mktemp("data"),
+        fsync=False,
+    )
     local.start()
     yield local
     local.stop()

@@ -124,7 +124,7 @@ def get_export(export_id: str, principal: CurrentPrincipal) -> JSONResponse:
     summary="302 to a presigned link (15 minutes at most); 409 until completed, 410 once expired",
     description=(
         "Answers 302 with the presigned link in `Location`. A client that asks for "
-        "`Accept: application/json` (and not HTML) gets 200 `{\"url\"}` instead: a browser app cannot "
+        '`Accept: application/json` (and not HTML) gets 200 `{"url"}` instead: a browser app cannot '
         "read a cross-origin redirect's target, and cannot send its bearer token on a plain link."
     ),
     responses={

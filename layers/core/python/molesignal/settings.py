@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     emulator_port: int = 4566
     # The built web console (default: console/dist in the checkout).
     console_dir: str = ""
+    # Where the local system keeps its state (relative paths: from the working directory, which
+    # is the checkout under `make dev`); ":memory:" keeps everything in memory, lost at exit.
+    data_dir: str = ".molesignal"
+    # Force each acknowledged write to disk (survives a power cut, not only a killed process).
+    data_fsync: bool = True
+    # `make dev` prints one line per request (method, path, status, ms); false silences it.
+    log_requests: bool = True
+    # The level of the functions' own (JSON) logs on the `make dev` console.
+    log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)

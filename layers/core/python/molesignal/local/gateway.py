@@ -57,9 +57,17 @@ def _new_loop_per_thread() -> None:
 
 
 class Gateway:
-    def __init__(self, registry: RegistryLike, *, region: str = "us-east-1", max_workers: int = 32) -> None:
+    def __init__(
+        self,
+        registry: RegistryLike,
+        *,
+        region: str = "us-east-1",
+        max_workers: int = 32,
+        request_log: Callable[[str], None] | None = None,
+    ) -> None:
         self.registry = registry
         self.region = region
+        self.request_log = request_log
         self.routes = registry.all_routes()
         self.default = next(((r, f) for r, f in self.routes if r.path == "$default"), None)
         self.console = _console_files(registry)
@@ -89,6 +97,13 @@ class Gateway:
                     return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        status = await self._serve(scope, receive, send)
+        if self.request_log is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self.request_log(f"{scope['method']} {scope['path']} {status} {elapsed_ms:.1f} ms")
+
+    async def _serve(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> int:
         body = b""
         more = True
         while more:
@@ -99,7 +114,7 @@ class Gateway:
                 await _respond(
                     send, 413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}'
                 )
-                return
+                return 413
         try:
             status, headers, cookies, payload = await self.dispatch(scope, body)
         except Exception:
@@ -111,6 +126,7 @@ class Gateway:
                 b'{"message":"Internal Server Error"}',
             )
         await _respond(send, status, headers, cookies, payload)
+        return status
 
     async def dispatch(self, scope: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], list[str], bytes]:
         method = scope["method"].upper()

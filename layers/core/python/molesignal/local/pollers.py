@@ -60,10 +60,17 @@ class QueuePoller:
         self._thread = threading.Thread(target=self._run, name=f"poller-{self.worker.name}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Stop after the current receive or batch (see ``join``)."""
         self._stop.set()
+
+    def join(self, timeout: float) -> None:
         if self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 5)
+            self._thread.join(timeout=max(0.0, timeout))
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.join(self.wait_seconds + 5)
 
     def _run(self) -> None:
         url = self.queue_url

@@ -64,10 +64,16 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
+
+    def join(self, timeout: float) -> None:
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=max(0.0, timeout))
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.join(5)
 
     def _run(self) -> None:
         due = {f.name: time.monotonic() + rate_seconds(f.schedule) for f in self.schedules}

@@ -6,7 +6,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from molesignal import aws
@@ -29,6 +31,9 @@ class LocalSystem:
     emulator_port: int = 4566
     run_pollers: bool = True
     run_scheduler: bool = True
+    data_dir: Path | None = None  # None: the emulator keeps everything in memory
+    fsync: bool = True
+    request_log: Callable[[str], None] | None = None
     emulator: Emulator | None = None
     gateway: Gateway | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
@@ -59,7 +64,7 @@ class LocalSystem:
         if configured:
             self.endpoint_url = configured  # LocalStack or another emulator the caller runs
             return
-        self.emulator = Emulator(host=self.host, port=self.emulator_port)
+        self.emulator = Emulator(host=self.host, port=self.emulator_port, data_dir=self.data_dir, fsync=self.fsync)
         self.endpoint_url = self.emulator.start()
         # The local process is its own Lambda runtime: handlers read the endpoint from settings.
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
@@ -76,11 +81,16 @@ class LocalSystem:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        self.gateway = Gateway(self.registry, region=get_settings().aws_region)
+        self.gateway = Gateway(self.registry, region=get_settings().aws_region, request_log=self.request_log)
         # proxy_headers off: like API Gateway, the source address is the TCP peer's, never what a
         # client's X-Forwarded-For claims (uvicorn would trust it from 127.0.0.1).
         config = uvicorn.Config(
-            self.gateway, lifespan="off", log_level="warning", access_log=False, proxy_headers=False
+            self.gateway,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -95,15 +105,26 @@ class LocalSystem:
             time.sleep(0.05)
         raise RuntimeError("the local gateway did not start")
 
-    def stop(self) -> None:
+    def stop(self, budget_s: float = 15.0) -> None:
+        """Stop everything, giving running work at most ``budget_s`` in all to finish; then
+        the emulator closes its stores (what a worker still held comes back later)."""
+        deadline = time.monotonic() + budget_s
+
+        def remaining() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         for poller in self.pollers:
-            poller.stop()
+            poller.request_stop()
         if self.scheduler is not None:
-            self.scheduler.stop()
+            self.scheduler.request_stop()
         if self._server is not None:
             self._server.should_exit = True
+        for poller in self.pollers:
+            poller.join(remaining())
+        if self.scheduler is not None:
+            self.scheduler.join(remaining())
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=remaining())
         if self.gateway is not None:
             self.gateway.close()
         if self.emulator is not None:

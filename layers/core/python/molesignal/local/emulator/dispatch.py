@@ -1,0 +1,90 @@
+"""One local AWS endpoint: each request goes to the service its SigV4 credential scope names.
+
+S3 and SQS go to the local stores when the emulator has a data directory; everything else
+(and S3/SQS without one) goes to moto. ``/moto-api/*`` stays moto's, and its reset also
+empties the local stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import ExitStack
+from typing import Any
+from urllib.parse import parse_qs
+
+from molesignal.local.emulator.moto_services import MotoServices
+from molesignal.local.emulator.s3_api import S3Api
+from molesignal.local.emulator.sqs_api import SqsApi
+
+DEFAULT_REGION = "us-east-1"
+# Unsigned JSON-protocol requests name their service only in X-Amz-Target.
+_TARGET_SERVICES = {"AmazonSQS": "sqs", "TrentService": "kms", "secretsmanager": "secretsmanager", "AWSGlue": "glue"}
+
+
+def _scope(credential: str) -> tuple[str, str] | None:
+    """(service, region) from ``<key>/<date>/<region>/<service>/aws4_request``."""
+    parts = credential.split("/")
+    if len(parts) >= 5 and parts[-1] == "aws4_request":
+        return parts[-2].lower(), parts[-3]
+    return None
+
+
+def service_of(environ: dict[str, Any]) -> tuple[str, str]:
+    """The service and region a request is for. Like moto: S3 when nothing says otherwise
+    (SigV2 presigned links, anonymous GETs)."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if authorization.startswith("AWS4-"):
+        for field in authorization.split(" ", 1)[-1].split(","):
+            name, _, value = field.strip().partition("=")
+            if name == "Credential":
+                found = _scope(value)
+                if found:
+                    return found
+    query = str(environ.get("QUERY_STRING", ""))
+    if "X-Amz-Credential" in query:
+        credential = parse_qs(query).get("X-Amz-Credential", [""])[0]
+        found = _scope(credential)
+        if found:
+            return found
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target:
+        prefix = target.split(".", 1)[0]
+        if prefix.startswith("DynamoDB"):
+            return "dynamodb", DEFAULT_REGION
+        if prefix in _TARGET_SERVICES:
+            return _TARGET_SERVICES[prefix], DEFAULT_REGION
+    return "s3", DEFAULT_REGION
+
+
+class LocalAws:
+    """The WSGI app the emulator serves."""
+
+    def __init__(self, moto: MotoServices, s3: S3Api | None, sqs: SqsApi | None) -> None:
+        self.moto = moto
+        self.s3 = s3
+        self.sqs = sqs
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith("/moto-api"):
+            if path.rstrip("/") == "/moto-api/reset":
+                return self._reset(environ, start_response)
+            return self.moto.app(environ, start_response)
+        service, region = service_of(environ)
+        if service == "s3" and self.s3 is not None:
+            return self.s3(environ, start_response)
+        if service == "sqs" and self.sqs is not None:
+            return self.sqs(environ, start_response, region)
+        return self.moto(environ, start_response, service)
+
+    def _reset(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with ExitStack() as held:
+            for lock in self.moto.locks():
+                held.enter_context(lock)
+            answer = list(self.moto.app(environ, start_response))
+            if self.s3 is not None:
+                self.s3.store.clear()
+            if self.sqs is not None:
+                self.sqs.store.clear()
+            self.moto.reset()
+        return answer

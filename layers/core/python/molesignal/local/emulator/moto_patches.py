@@ -1,0 +1,164 @@
+"""Two changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
+
+1. **Every model object moto ever made stays in memory.** moto's ``BaseModel`` appends each
+   instance to its class's ``instances_tracked`` list (for ``/moto-api/data.json`` and
+   ``reset``), and nothing removes it: every DynamoDB ``Item`` ever written, every copy of
+   one, every deleted S3 key. A `make dev` that ingested for a while grew by gigabytes.
+   The lists become weak: an object stays listed while something else keeps it alive.
+
+2. **A DynamoDB transaction copied every table it touched, whole.** ``transact_write_items``
+   deep-copies each table named in the transaction to roll back to, so each transaction
+   costs time in proportion to the table (0.5 s at 5,000 items, 3 s at 20,000), and the
+   single table holds all of MoleSignal's metadata. The rollback copy becomes the items the
+   transaction names, taken before it runs; moto's own rollback puts a marker where the table
+   was, and the marker is replaced by the table with those items restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+_applied = False
+_applied_lock = threading.Lock()
+_rollback = threading.local()
+
+
+class LiveInstances:
+    """A list-like record of the instances of a class that are still alive."""
+
+    def __init__(self, existing: Any = ()) -> None:
+        self._refs: dict[int, weakref.ref[Any]] = {}
+        for instance in existing:
+            self.append(instance)
+
+    def append(self, instance: Any) -> None:
+        key = id(instance)
+        refs = self._refs
+
+        def forget(_ref: Any) -> None:
+            refs.pop(key, None)
+
+        # An object that cannot be weakly referenced goes unlisted (moto only reads the list
+        # for introspection and reset).
+        with contextlib.suppress(TypeError):
+            refs[key] = weakref.ref(instance, forget)
+
+    def __iter__(self) -> Iterator[Any]:
+        alive = (ref() for ref in list(self._refs.values()))
+        return iter([instance for instance in alive if instance is not None])
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def clear(self) -> None:
+        self._refs.clear()
+
+
+def weaken_instance_trackers() -> None:
+    """Swap every moto model class's ``instances_tracked`` list for a weak one. moto's reset
+    puts plain lists back and newly imported services bring new classes: call it again then."""
+    from moto.core import base_backend
+
+    model_data: dict[str, dict[str, Any]] = base_backend.model_data  # type: ignore[attr-defined]
+    for classes in list(model_data.values()):
+        for model in list(classes.values()):
+            tracked = getattr(model, "instances_tracked", None)
+            if type(tracked) is list:
+                model.instances_tracked = LiveInstances(tracked)
+
+
+class _TableMarker:
+    """What moto's rollback copy of a table is, while our wrapper restores the real one."""
+
+
+class _CopyForRollback:
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: during a transaction
+    a whole-table copy is a marker; everything else is copied as before."""
+
+    def __init__(self, real: Any, table_type: type) -> None:
+        self._real = real
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if getattr(_rollback, "active", False) and isinstance(value, self._table_type):
+            return _TableMarker()
+        return self._real.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _targets(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, a copy of the item or None) for each item the transaction names."""
+    saved = []
+    for entry in transact_items:
+        for op in entry.values():
+            if not isinstance(op, dict) or op.get("TableName") not in backend.tables:
+                continue
+            table = backend.tables[op["TableName"]]
+            try:
+                if "Item" in op:
+                    keys = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        keys[table.range_key_attr] = op["Item"][table.range_key_attr]
+                else:
+                    keys = op["Key"]
+                hash_key, range_key = backend.get_keys_value(table, keys)
+                current = table.get_item(hash_key, range_key)
+            except Exception:  # noqa: S112 - a malformed op fails in moto before it changes anything
+                continue
+            saved.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+    return saved
+
+
+def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
+    for table, hash_key, range_key, item in reversed(saved):
+        if range_key is not None:
+            if item is None:
+                table.items.get(hash_key, {}).pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = item
+        elif item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+
+
+def _cheap_rollback_transactions() -> None:
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    backend_type = dynamodb_models.DynamoDBBackend
+    original = backend_type.transact_write_items
+    dynamodb_models.copy = _CopyForRollback(copy, Table)  # type: ignore[attr-defined,assignment]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        tables = dict(self.tables)
+        saved = _targets(self, transact_items)
+        _rollback.active = True
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for name, table in tables.items():
+                if isinstance(self.tables.get(name), _TableMarker):
+                    self.tables[name] = table
+            _restore(saved)
+            raise
+        finally:
+            _rollback.active = False
+
+    backend_type.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    global _applied
+    with _applied_lock:
+        if not _applied:
+            _cheap_rollback_transactions()
+            _applied = True
+    weaken_instance_trackers()

@@ -1,0 +1,577 @@
+"""One contract for the two S3 and SQS implementations the local system can run on: moto's
+(in memory, ``MOLESIGNAL_DATA_DIR=:memory:``) and the local stores (files and SQLite under
+the data directory, the default). Every test runs against both, through boto3 over HTTP, so
+that the two cannot drift apart; moto stands for AWS here."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from molesignal.local.emulator import Emulator
+from molesignal.local.emulator.sqs_store import attributes_md5
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module", params=["moto", "local"])
+def endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("contract") if request.param == "local" else None
+    emulator = Emulator(port=0, data_dir=data_dir, fsync=False)
+    url = emulator.start()
+    yield url
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The default emulator alone: DynamoDB is moto's in both modes, one run is enough."""
+    emulator = Emulator(port=0, data_dir=tmp_path_factory.mktemp("dynamodb"), fsync=False)
+    url = emulator.start()
+    yield url
+    emulator.stop()
+
+
+def _client(service: str, endpoint: str, **config: Any) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
+    )
+
+
+@pytest.fixture
+def s3(endpoint: str) -> Any:
+    return _client("s3", endpoint)
+
+
+@pytest.fixture
+def sqs(endpoint: str) -> Any:
+    return _client("sqs", endpoint)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"contract-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+# -- S3 ------------------------------------------------------------------------------------
+
+
+def test_s3_put_get_head_round_trip_keeps_bytes_metadata_and_md5_etag(s3: Any, bucket: str) -> None:
+    body = b"hello lake\n" * 1000
+    key = "lake/org=a/stream=b/with space+plus=eq/é.parquet"
+    put = s3.put_object(
+        Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet", Metadata={"rows": "7"}
+    )
+    got = s3.get_object(Bucket=bucket, Key=key)
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "application/vnd.apache.parquet"
+    assert got["Metadata"] == {"rows": "7"}
+    assert got["ETag"] == put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ContentLength"] == len(body)
+    assert head["ETag"] == put["ETag"]
+    # an overwrite replaces the whole object
+    s3.put_object(Bucket=bucket, Key=key, Body=b"short")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"short"
+
+
+def test_s3_ranges_as_duckdb_and_pyarrow_read_parquet_footers(s3: Any, bucket: str) -> None:
+    body = bytes(range(256)) * 4
+    s3.put_object(Bucket=bucket, Key="r.bin", Body=body)
+    middle = s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=10-19")
+    assert middle["Body"].read() == body[10:20]
+    assert middle["ContentRange"] == f"bytes 10-19/{len(body)}"
+    assert middle["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=-8")["Body"].read() == body[-8:]  # the footer
+    assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=1000-")["Body"].read() == body[1000:]
+    assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=1020-5000")["Body"].read() == body[1020:]
+    with pytest.raises(ClientError) as beyond:  # a range that starts past the end
+        s3.get_object(Bucket=bucket, Key="r.bin", Range=f"bytes={len(body)}-")
+    assert _code(beyond) == "InvalidRange"
+
+
+def test_s3_missing_keys_and_buckets_answer_s3s_errors(s3: Any, bucket: str) -> None:
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=bucket, Key="absent")
+    with pytest.raises(ClientError) as head:
+        s3.head_object(Bucket=bucket, Key="absent")
+    assert _code(head) == "404"
+    with pytest.raises(ClientError) as no_bucket:
+        s3.get_object(Bucket="no-such-bucket-here", Key="x")
+    assert _code(no_bucket) == "NoSuchBucket"
+    with pytest.raises(ClientError) as head_bucket:
+        s3.head_bucket(Bucket="no-such-bucket-here")
+    assert _code(head_bucket) == "404"
+    s3.head_bucket(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="absent")  # deleting what is not there succeeds
+
+
+def test_s3_list_v2_pages_prefixes_and_delimiters(s3: Any, bucket: str) -> None:
+    keys = sorted(
+        [f"lake/org=a/h={h:02d}/f{i}.parquet" for h in range(3) for i in range(3)]
+        + ["lake/org=b/x.parquet", "lake/top.txt", "other/z", "lake/org=a/h=00/ü.parquet"]
+    )
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    # pages of 4 cover every key under the prefix once, in order
+    seen: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="lake/", PaginationConfig={"PageSize": 4}
+    ):
+        assert page["KeyCount"] <= 4
+        seen += [o["Key"] for o in page.get("Contents", [])]
+    assert seen == [k for k in keys if k.startswith("lake/")]
+    # a delimiter groups what lies below the next "/"
+    top = s3.list_objects_v2(Bucket=bucket, Prefix="lake/", Delimiter="/")
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["lake/org=a/", "lake/org=b/"]
+    assert [o["Key"] for o in top["Contents"]] == ["lake/top.txt"]
+    # ...and pages through the groups without repeating one
+    grouped: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="lake/org=a/", Delimiter="/", PaginationConfig={"PageSize": 2}
+    ):
+        grouped += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    assert grouped == ["lake/org=a/h=00/", "lake/org=a/h=01/", "lake/org=a/h=02/"]
+    after = s3.list_objects_v2(Bucket=bucket, Prefix="lake/", StartAfter="lake/org=b/x.parquet")
+    assert [o["Key"] for o in after["Contents"]] == ["lake/top.txt"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="nothing/")["KeyCount"] == 0
+    sizes = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="other/")["Contents"]}
+    assert sizes == {"other/z": len(b"other/z")}
+
+
+def test_s3_delete_objects_quiet_and_verbose(s3: Any, bucket: str) -> None:
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "missing"}], "Quiet": True})
+    assert not quiet.get("Errors")  # (quiet mode lists no deletions on AWS; moto lists them anyway)
+    verbose = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "b"}]})
+    assert [d["Key"] for d in verbose["Deleted"]] == ["b"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["c"]
+
+
+def test_s3_copy_keeps_or_replaces_metadata(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"copied", ContentType="text/plain", Metadata={"k": "v"})
+    s3.copy_object(Bucket=bucket, Key="same-meta", CopySource={"Bucket": bucket, "Key": "src"})
+    kept = s3.get_object(Bucket=bucket, Key="same-meta")
+    assert (kept["Body"].read(), kept["Metadata"], kept["ContentType"]) == (b"copied", {"k": "v"}, "text/plain")
+    s3.copy_object(
+        Bucket=bucket, Key="new-meta", CopySource=f"{bucket}/src", Metadata={"n": "1"}, MetadataDirective="REPLACE"
+    )
+    assert s3.head_object(Bucket=bucket, Key="new-meta")["Metadata"] == {"n": "1"}
+
+
+def test_s3_multipart_upload_through_the_transfer_manager(s3: Any, bucket: str) -> None:
+    body = bytes(range(256)) * (11 * MIB // 256)  # three parts of at most 5 MiB
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, use_threads=False)
+    s3.upload_fileobj(io.BytesIO(body), bucket, "big.bin", Config=config)
+    head = s3.head_object(Bucket=bucket, Key="big.bin")
+    assert head["ContentLength"] == len(body)
+    assert head["ETag"].endswith('-3"')
+    out = io.BytesIO()
+    s3.download_fileobj(bucket, "big.bin", out, Config=config)
+    assert out.getvalue() == body
+    # an aborted upload leaves nothing behind
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="aborted")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="aborted", UploadId=upload, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=bucket, Key="aborted", UploadId=upload)
+    with pytest.raises(ClientError) as gone:
+        s3.list_parts(Bucket=bucket, Key="aborted", UploadId=upload)
+    assert _code(gone) == "NoSuchUpload"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="aborted")
+
+
+@pytest.mark.parametrize("signature", ["s3", "s3v4"])
+def test_s3_presigned_get_downloads_with_a_plain_http_client(endpoint: str, bucket: str, signature: str) -> None:
+    s3 = _client("s3", endpoint, signature_version=signature)
+    s3.put_object(Bucket=bucket, Key="exports/file.ndjson", Body=b'{"a":1}\n')
+    url = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket, "Key": "exports/file.ndjson", "ResponseContentDisposition": "attachment"},
+        ExpiresIn=300,
+    )
+    response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.content == b'{"a":1}\n'
+    assert response.headers["content-disposition"] == "attachment"
+
+
+def test_s3_bucket_configuration_as_provisioning_sets_it(s3: Any, bucket: str) -> None:
+    block = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == block
+    rules = [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+    got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert got[0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    with pytest.raises(ClientError) as not_empty:
+        s3.put_object(Bucket=bucket, Key="keep", Body=b"x")
+        s3.delete_bucket(Bucket=bucket)
+    assert _code(not_empty) == "BucketNotEmpty"
+
+
+# -- SQS ------------------------------------------------------------------------------------
+
+
+def _queue(sqs: Any, **attributes: str) -> str:
+    return str(sqs.create_queue(QueueName=f"contract-{uuid.uuid4().hex[:10]}", Attributes=attributes)["QueueUrl"])
+
+
+def _attributes(sqs: Any, url: str) -> dict[str, str]:
+    return dict(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+
+
+def test_sqs_send_receive_delete_with_attributes_and_md5s(sqs: Any) -> None:
+    url = _queue(sqs)
+    attributes = {
+        "kind": {"DataType": "String", "StringValue": "ingest"},
+        "n": {"DataType": "Number", "StringValue": "42"},
+        "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+    }
+    sent = sqs.send_message(QueueUrl=url, MessageBody="héllo", MessageAttributes=attributes)
+    assert sent["MD5OfMessageBody"] == hashlib.md5("héllo".encode()).hexdigest()  # noqa: S324
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"], WaitTimeSeconds=1)[
+        "Messages"
+    ]
+    assert [m["Body"] for m in got] == ["héllo"]
+    message = got[0]
+    assert message["MessageId"] == sent["MessageId"]
+    assert message["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\x01"
+    assert message["MessageAttributes"]["kind"]["StringValue"] == "ingest"
+    assert message["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    assert sent["MD5OfMessageAttributes"] == attributes_md5(
+        {**attributes, "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
+    )
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert int(message["Attributes"]["SentTimestamp"]) > 0
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    counts = _attributes(sqs, url)
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+
+
+def test_sqs_visibility_timeout_hides_then_returns_a_message(sqs: Any) -> None:
+    url = _queue(sqs, VisibilityTimeout="1")
+    sqs.send_message(QueueUrl=url, MessageBody="again")
+    first = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"][0]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # in flight
+    assert _attributes(sqs, url)["ApproximateNumberOfMessagesNotVisible"] == "1"
+    second = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], WaitTimeSeconds=3)["Messages"][0]
+    assert second["MessageId"] == first["MessageId"]
+    assert second["Attributes"]["ApproximateReceiveCount"] == "2"
+    # the first receipt no longer deletes it; a visibility change to 0 returns it at once
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
+    third = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"][0]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=third["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+
+
+def test_sqs_redrives_to_the_dlq_after_max_receive_count(sqs: Any) -> None:
+    dlq = _queue(sqs)
+    dlq_arn = _attributes(sqs, dlq)["QueueArn"]
+    url = _queue(sqs)
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})}
+    )
+    assert json.loads(_attributes(sqs, url)["RedrivePolicy"])["maxReceiveCount"] == 2
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    counts = []
+    for _ in range(3):
+        got = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, AttributeNames=["ApproximateReceiveCount"])
+        counts += [m["Attributes"]["ApproximateReceiveCount"] for m in got.get("Messages", [])]
+    assert counts == ["1", "2"]  # the third receive moved it instead of delivering it
+    dead = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in dead] == ["poison"]
+    assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"][0].endswith(url.rsplit("/", 1)[-1])
+
+
+def test_sqs_long_poll_returns_a_message_sent_while_waiting(sqs: Any) -> None:
+    url = _queue(sqs)
+    sender = threading.Timer(0.5, lambda: sqs.send_message(QueueUrl=url, MessageBody="late"))
+    sender.start()
+    try:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+    finally:
+        sender.join()
+    assert [m["Body"] for m in got] == ["late"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
+def test_sqs_batches_answer_per_entry(sqs: Any) -> None:
+    url = _queue(sqs)
+    sent = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"m{i}", "MessageBody": f"b{i}"} for i in range(10)])
+    assert sorted(s["Id"] for s in sent["Successful"]) == sorted(f"m{i}" for i in range(10))
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(received) < 10 and time.monotonic() < deadline:
+        received += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert sorted(m["Body"] for m in received) == sorted(f"b{i}" for i in range(10))
+    deleted = sqs.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)]
+    )
+    assert len(deleted["Successful"]) == 10 and not deleted.get("Failed")
+    with pytest.raises(sqs.exceptions.TooManyEntriesInBatchRequest):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"m{i}", "MessageBody": "x"} for i in range(11)])
+    with pytest.raises(sqs.exceptions.BatchEntryIdsNotDistinct):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "same", "MessageBody": "x"}] * 2)
+
+
+def test_sqs_refuses_one_byte_over_the_size_limit(sqs: Any) -> None:
+    url = _queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody="x" * MIB)
+    with pytest.raises(ClientError) as too_big:
+        sqs.send_message(QueueUrl=url, MessageBody="x" * (MIB + 1))
+    assert _code(too_big) == "InvalidParameterValue"
+    assert len(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]["Body"]) == MIB
+
+
+def test_sqs_unknown_queues_and_idempotent_creation(sqs: Any) -> None:
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=f"absent-{uuid.uuid4().hex[:8]}")
+    name = f"contract-{uuid.uuid4().hex[:10]}"
+    first = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
+    assert sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"] == first
+    with pytest.raises(ClientError):
+        sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "700"})
+    assert sqs.get_queue_url(QueueName=name)["QueueUrl"] == first
+    assert first in sqs.list_queues(QueueNamePrefix=name)["QueueUrls"]
+    sqs.send_message(QueueUrl=first, MessageBody="x")
+    sqs.purge_queue(QueueUrl=first)
+    assert _attributes(sqs, first)["ApproximateNumberOfMessages"] == "0"
+    sqs.delete_queue(QueueUrl=first)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=name)
+
+
+def test_sqs_fifo_deduplicates_and_keeps_group_order(sqs: Any) -> None:
+    url = str(
+        sqs.create_queue(
+            QueueName=f"contract-{uuid.uuid4().hex[:8]}.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )["QueueUrl"]
+    )
+    for body in ("1", "2", "2", "3"):  # the repeated "2" is deduplicated
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert [m["Body"] for m in first] == ["1"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # the group waits for its in-flight message
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    rest = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in rest] == ["2", "3"]
+
+
+# -- DynamoDB behind the emulator ------------------------------------------------------------
+
+
+def _table(ddb: Any) -> str:
+    name = f"contract-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    return name
+
+
+def test_dynamodb_concurrent_transactions_and_queries_all_succeed(emulator_url: str) -> None:
+    """moto's DynamoDB raised "dictionary changed size during iteration" (a 500) when
+    ``transact_write_items`` ran while other requests read the same table; the emulator
+    serialises DynamoDB requests, so every call succeeds and every increment counts."""
+    ddb = _client("dynamodb", emulator_url, max_pool_connections=32)
+    table = _table(ddb)
+    errors: list[str] = []
+    workers, rounds = 8, 15
+
+    def work(worker: int) -> None:
+        for i in range(rounds):
+            try:
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": table, "Item": {"pk": {"S": "P"}, "sk": {"S": f"{worker}-{i}"}}}},
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": {"pk": {"S": "C"}, "sk": {"S": "count"}},
+                                "UpdateExpression": "ADD n :one",
+                                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                            }
+                        },
+                    ]
+                )
+                ddb.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "P"}},
+                    Limit=10,
+                )
+            except Exception as error:  # every failure is the finding
+                errors.append(repr(error)[:200])
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    count = ddb.get_item(TableName=table, Key={"pk": {"S": "C"}, "sk": {"S": "count"}})["Item"]["n"]["N"]
+    assert int(count) == workers * rounds
+
+
+def _key(pk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}}
+
+
+def test_dynamodb_a_cancelled_transaction_changes_nothing(emulator_url: str) -> None:
+    ddb = _client("dynamodb", emulator_url)
+    table = _table(ddb)
+    ddb.put_item(TableName=table, Item={**_key("B"), "n": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={**_key("C"), "v": {"S": "kept"}})
+    # Given a transaction whose last condition fails after three changes
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**_key("A"), "v": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _key("B"),
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": _key("C")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": _key("D"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    # Then every item is as it was
+    assert "Item" not in ddb.get_item(TableName=table, Key=_key("A"))
+    assert ddb.get_item(TableName=table, Key=_key("B"))["Item"]["n"] == {"N": "1"}
+    assert ddb.get_item(TableName=table, Key=_key("C"))["Item"]["v"] == {"S": "kept"}
+    # and the table still takes transactions
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": _key("A")}}])
+    assert ddb.scan(TableName=table)["Count"] == 3
+
+
+def test_dynamodb_transactions_copy_only_what_they_name_and_keep_no_copies(
+    emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto deep-copied every table a transaction named (time in proportion to the table) and
+    kept every model object it ever made (memory growing with transactions x table size)."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    ddb = _client("dynamodb", emulator_url)
+    table = _table(ddb)
+    for i in range(100):
+        ddb.put_item(TableName=table, Item={**_key(f"seed-{i}"), "v": {"S": "x" * 100}})
+    copies = {"n": 0}
+    real_deepcopy = Item.__deepcopy__
+
+    def counted(item: Any, memo: Any) -> Any:
+        copies["n"] += 1
+        return real_deepcopy(item, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    alive_before = len(list(Item.instances_tracked))
+    for i in range(50):
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": _key(f"t-{i}")}}])
+    assert copies["n"] <= 50 * 2, f"{copies['n']} item copies for 50 one-item transactions"
+    grown = len(list(Item.instances_tracked)) - alive_before
+    assert grown <= 50 + 10, f"{grown} items are kept alive for 50 new ones"
+
+
+def test_data_dir_is_refused_while_another_emulator_holds_it(tmp_path: Path) -> None:
+    first = Emulator(port=0, data_dir=tmp_path, fsync=False)
+    first.start()
+    try:
+        with pytest.raises(RuntimeError, match="in use"):
+            Emulator(port=0, data_dir=tmp_path, fsync=False).start()
+    finally:
+        first.stop()
+
+
+RESET_SCRIPT = """
+import sys, httpx, boto3
+from pathlib import Path
+from botocore.config import Config
+from molesignal.local.emulator import Emulator
+
+def clients(url):
+    kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t",
+              config=Config(s3={"addressing_style": "path"}))
+    return boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("dynamodb", **kw)
+
+data = Path(sys.argv[1])
+emulator = Emulator(port=0, data_dir=data, fsync=False)
+url = emulator.start()
+s3, sqs, ddb = clients(url)
+s3.create_bucket(Bucket="reset-me")
+s3.put_object(Bucket="reset-me", Key="k", Body=b"x")
+sqs.send_message(QueueUrl=sqs.create_queue(QueueName="reset-me")["QueueUrl"], MessageBody="m")
+ddb.create_table(TableName="reset-me", BillingMode="PAY_PER_REQUEST",
+                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+assert httpx.post(url + "/moto-api/reset").status_code == 200
+print("after reset", len(s3.list_buckets()["Buckets"]), len(sqs.list_queues().get("QueueUrls", [])),
+      len(ddb.list_tables()["TableNames"]))
+emulator.stop()
+again = Emulator(port=0, data_dir=data, fsync=False)
+s3, sqs, ddb = clients(again.start())
+print("after restart", len(s3.list_buckets()["Buckets"]), len(sqs.list_queues().get("QueueUrls", [])),
+      len(ddb.list_tables()["TableNames"]))
+again.stop()
+"""
+
+
+def test_moto_api_reset_empties_every_store_for_good(tmp_path: Path) -> None:
+    """``POST /moto-api/reset`` clears moto's services and the local S3 and SQS, and a restart
+    does not bring anything back. (In a process of its own: a reset clears every moto
+    backend in the process, the test session's included.)"""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", RESET_SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["after reset 0 0 0", "after restart 0 0 0"]

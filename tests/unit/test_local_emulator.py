@@ -1,0 +1,137 @@
+"""The emulator's pieces that need no server: routing a request to its service, the journal's
+crash recovery, and snapshots of KMS key material."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from molesignal.local.emulator.dispatch import service_of
+from molesignal.local.emulator.moto_services import ServiceJournal, _Pickler, is_change
+from molesignal.local.emulator.sqs_store import QueueStore
+
+CREDENTIAL = "testing/20261206/eu-west-1/{service}/aws4_request"
+
+
+def _signed(service: str) -> dict[str, Any]:
+    credential = CREDENTIAL.format(service=service)
+    return {"HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=abc"}
+
+
+@pytest.mark.parametrize("service", ["s3", "sqs", "dynamodb", "kms", "secretsmanager", "glue", "athena"])
+def test_a_signed_request_goes_to_the_service_of_its_credential_scope(service: str) -> None:
+    assert service_of(_signed(service)) == (service, "eu-west-1")
+
+
+def test_presigned_and_unsigned_requests_are_routed_like_aws() -> None:
+    v4 = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=testing%2F20261206%2Fus-east-1%2Fs3%2Faws4_request"
+    assert service_of({"QUERY_STRING": v4}) == ("s3", "us-east-1")
+    assert service_of({"QUERY_STRING": "AWSAccessKeyId=testing&Signature=x&Expires=1"})[0] == "s3"  # SigV2 link
+    assert service_of({})[0] == "s3"
+    assert service_of({"HTTP_X_AMZ_TARGET": "AmazonSQS.SendMessage"})[0] == "sqs"
+    assert service_of({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"})[0] == "dynamodb"
+
+
+@pytest.mark.parametrize(
+    ("environ", "changes"),
+    [
+        ({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.TransactWriteItems"}, True),
+        ({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.UpdateItem"}, True),
+        ({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.Query"}, False),
+        ({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.TransactGetItems"}, False),
+        ({"HTTP_X_AMZ_TARGET": "TrentService.GenerateDataKey"}, False),
+        ({"HTTP_X_AMZ_TARGET": "TrentService.CreateKey"}, True),
+        ({"REQUEST_METHOD": "GET", "PATH_INFO": "/schedules/x"}, False),
+        ({"REQUEST_METHOD": "POST", "PATH_INFO": "/schedules/x"}, True),
+    ],
+)
+def test_only_requests_that_may_change_state_are_journaled(environ: dict[str, Any], changes: bool) -> None:
+    assert is_change(environ) is changes
+
+
+def _entry(n: int) -> tuple[dict[str, Any], bytes]:
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "HTTP_X_AMZ_TARGET": f"Test.Put{n}"}, f'{{"n": {n}}}'.encode()
+
+
+def test_a_journal_cut_short_by_a_crash_replays_every_complete_entry_and_drops_the_torn_one(tmp_path: Path) -> None:
+    # Given a journal of three entries whose last write a crash cut in half
+    journal = ServiceJournal("unit-test-service", tmp_path, fsync=True)
+    journal.recover(lambda *_: None)
+    for n in range(3):
+        environ, body = _entry(n)
+        journal.wait_durable(journal.append(environ, body))
+    journal.close(snapshot=False)
+    path = next(tmp_path.glob("journal-*.log"))
+    whole = path.read_bytes()
+    environ, body = _entry(3)
+    torn = ServiceJournal("unit-test-service", tmp_path, fsync=False)
+    torn.recover(lambda *_: None)
+    torn.append(environ, body)
+    torn.close(snapshot=False)
+    path.write_bytes(path.read_bytes()[: len(whole) + 7])
+
+    # When the emulator starts again
+    replayed: list[tuple[str, bytes]] = []
+    again = ServiceJournal("unit-test-service", tmp_path, fsync=False)
+    count = again.recover(lambda kept, data: replayed.append((kept["HTTP_X_AMZ_TARGET"], data)))
+
+    # Then the three complete entries come back, in order, and the torn one is gone for good
+    assert count == 3
+    assert replayed == [(f"Test.Put{n}", f'{{"n": {n}}}'.encode()) for n in range(3)]
+    environ, body = _entry(4)
+    again.append(environ, body)
+    again.close(snapshot=False)
+    final: list[str] = []
+    ServiceJournal("unit-test-service", tmp_path, fsync=False).recover(
+        lambda kept, _: final.append(kept["HTTP_X_AMZ_TARGET"])
+    )
+    assert final == ["Test.Put0", "Test.Put1", "Test.Put2", "Test.Put4"]
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        lambda: ec.generate_private_key(ec.SECP256R1()),
+    ],
+)
+def test_kms_private_keys_survive_a_snapshot(make_key: Any) -> None:
+    """moto's KMS keys hold cryptography's (Rust) private keys, which pickle refuses."""
+    key = make_key()
+    with pytest.raises(TypeError):
+        pickle.dumps(key)
+    buffer = io.BytesIO()
+    pickler = _Pickler(buffer)
+    pickler.key_types = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+    pickler.dump({"keys": [key]})
+    restored = pickle.loads(buffer.getvalue())["keys"][0]  # noqa: S301 - our own bytes
+    assert restored.public_key().public_numbers() == key.public_key().public_numbers()
+
+
+def test_idle_long_polls_wait_instead_of_waking_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pollers long-polling empty queues: each empty receive used to wake every other
+    waiter, which received (empty) and woke the first again — a busy loop."""
+    store = QueueStore(tmp_path / "queues.sqlite", fsync=False).open()
+    for name in ("a", "b"):
+        store.create_queue(name, {}, {})
+    attempts = {"n": 0}
+    real = store._receive_now
+
+    def counted(*args: Any) -> Any:
+        attempts["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(store, "_receive_now", counted)
+    pollers = [threading.Thread(target=store.receive, args=(name,), kwargs={"wait_s": 2}) for name in ("a", "b")]
+    for poller in pollers:
+        poller.start()
+    for poller in pollers:
+        poller.join()
+    store.close()
+    assert attempts["n"] <= 10  # a look when called, then about one a second each while waiting
