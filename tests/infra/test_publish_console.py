@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from infra_cdk.publish_console import IMMUTABLE, REVALIDATE, plan, publish
+
+Emulated = tuple[Any, Any, str, str]  # s3, cloudfront, bucket, distribution id
 
 
 @pytest.fixture
@@ -24,30 +25,30 @@ def dist(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        cloudfront = boto3.client("cloudfront", region_name="us-east-1")
-        s3.create_bucket(Bucket="console-files")
-        origin = {
-            "Id": "files",
-            "DomainName": "console-files.s3.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""},
+def aws(system: Any) -> Emulated:
+    """A bucket and a distribution in the session's emulator.
+
+    Not moto's in-process ``mock_aws``: stopping it resets every moto backend of this
+    process, which is where the session's emulator keeps its tables too."""
+    s3 = boto3.client("s3", endpoint_url=system.endpoint_url, region_name="us-east-1")
+    cloudfront = boto3.client("cloudfront", endpoint_url=system.endpoint_url, region_name="us-east-1")
+    bucket = f"console-files-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    origin = {
+        "Id": "files",
+        "DomainName": f"{bucket}.s3.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": bucket,
+            "Comment": "console",
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {"TargetOriginId": "files", "ViewerProtocolPolicy": "redirect-to-https"},
         }
-        created = cloudfront.create_distribution(
-            DistributionConfig={
-                "CallerReference": "test",
-                "Comment": "console",
-                "Enabled": True,
-                "Origins": {"Quantity": 1, "Items": [origin]},
-                "DefaultCacheBehavior": {"TargetOriginId": "files", "ViewerProtocolPolicy": "redirect-to-https"},
-            }
-        )
-        yield s3, cloudfront, created["Distribution"]["Id"]
+    )
+    return s3, cloudfront, bucket, created["Distribution"]["Id"]
 
 
 def test_html_goes_last_and_only_hashed_assets_are_cached_forever(dist: Path) -> None:
@@ -60,22 +61,22 @@ def test_html_goes_last_and_only_hashed_assets_are_cached_forever(dist: Path) ->
     assert by_key["assets/index-abc.css"].content_type == "text/css; charset=utf-8"
 
 
-def test_publish_uploads_the_build_removes_stale_files_and_invalidates(dist: Path, aws: tuple[Any, Any, str]) -> None:
-    s3, cloudfront, distribution_id = aws
-    s3.put_object(Bucket="console-files", Key="assets/index-old.js", Body=b"old build")
-    counts = publish(s3, cloudfront, bucket="console-files", distribution_id=distribution_id, dist=dist)
+def test_publish_uploads_the_build_removes_stale_files_and_invalidates(dist: Path, aws: Emulated) -> None:
+    s3, cloudfront, bucket, distribution_id = aws
+    s3.put_object(Bucket=bucket, Key="assets/index-old.js", Body=b"old build")
+    counts = publish(s3, cloudfront, bucket=bucket, distribution_id=distribution_id, dist=dist)
     assert counts == {"uploaded": 4, "deleted": 1, "invalidated": 1}
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="console-files")["Contents"])
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["assets/index-abc.css", "assets/index-abc.js", "docs.html", "index.html"]
-    head = s3.head_object(Bucket="console-files", Key="assets/index-abc.js")
+    head = s3.head_object(Bucket=bucket, Key="assets/index-abc.js")
     assert head["CacheControl"] == IMMUTABLE
     assert head["ContentType"].startswith(("application/javascript", "text/javascript"))
     invalidations = cloudfront.list_invalidations(DistributionId=distribution_id)["InvalidationList"]
     assert invalidations["Quantity"] == 1
 
 
-def test_publish_refuses_an_unbuilt_console(tmp_path: Path, aws: tuple[Any, Any, str]) -> None:
-    s3, cloudfront, distribution_id = aws
+def test_publish_refuses_an_unbuilt_console(tmp_path: Path, aws: Emulated) -> None:
+    s3, cloudfront, bucket, distribution_id = aws
     with pytest.raises(FileNotFoundError, match="make console"):
-        publish(s3, cloudfront, bucket="console-files", distribution_id=distribution_id, dist=tmp_path)
-    assert "Contents" not in s3.list_objects_v2(Bucket="console-files")
+        publish(s3, cloudfront, bucket=bucket, distribution_id=distribution_id, dist=tmp_path)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

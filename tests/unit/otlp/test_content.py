@@ -254,10 +254,16 @@ def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     reset_settings()
     aws.reset_clients()
-    with mock_aws():
+    # Neither reset on start nor removal on stop: moto's backends are per process, and the
+    # session's emulator (tests/conftest.py) may be serving its tables from this process.
+    mock = mock_aws()
+    mock.start(reset=False)
+    try:
         client = aws.client("kms")
         key_id = client.create_key(Description="molesignal content")["KeyMetadata"]["KeyId"]
         yield client, key_id
+    finally:
+        mock.stop(remove_data=False)
     aws.reset_clients()
     reset_settings()
 
