@@ -121,7 +121,8 @@ class System:
 
 def start_dev(port: int, emulator_port: int, quiet: bool) -> System:
     """``python -m molesignal dev`` in a fresh data directory and resource prefix."""
-    data_dir = tempfile.mkdtemp(prefix="molesignal-e2e-")
+    work_dir = tempfile.mkdtemp(prefix="molesignal-e2e-")
+    data_dir = os.path.join(work_dir, "data")  # the system refuses a non-empty directory not its own
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "MOLESIGNAL_AWS_ENDPOINT_URL")}
     env.update(
         {
@@ -132,7 +133,7 @@ def start_dev(port: int, emulator_port: int, quiet: bool) -> System:
             "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/core/python", "functions", ".")),
         }
     )
-    log_path = os.path.join(data_dir, "dev.log")
+    log_path = os.path.join(work_dir, "dev.log")
     log = open(log_path, "wb")  # noqa: SIM115 - the child writes to it until it stops
     process = subprocess.Popen(
         [sys.executable, "-m", "molesignal", "dev"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
