@@ -59,7 +59,10 @@ console/node_modules/.installed: console/package.json console/package-lock.json
 	cd console && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-console/dist/index.html: console/node_modules/.installed
+# Rebuilt when a source changes (a pulled checkout must not serve yesterday's console), and
+# when a route changes the API types the console is checked against.
+CONSOLE_SOURCES := $(shell find console/src -type f) console/index.html console/docs.html console/vite.config.ts functions/registry.py
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
 	$(MAKE) console
 
 console: $(VENV)/.dev-installed console/node_modules/.installed
