@@ -155,9 +155,10 @@ class Ingestor:
         known = set(stream.schema) if stream else set()
         cap = stream.field_cap if stream else DEFAULT_FIELD_CAP
         added: set[str] = set()
+        seen = known | {TIMESTAMP}  # known, added, and the timestamp: one set difference per record
         kept_records, kept_indexes = [], []
         for index, record in zip(batch.indexes, batch.records, strict=True):
-            fresh = {k for k in record if k != TIMESTAMP and k not in known and k not in added}
+            fresh = record.keys() - seen
             if fresh and len(known) + len(added) + len(fresh) > cap:
                 shown = ", ".join(sorted(fresh)[:5])
                 result.rejections.append(
@@ -170,6 +171,7 @@ class Ingestor:
                 )
                 continue
             added |= fresh
+            seen |= fresh
             kept_records.append(record)
             kept_indexes.append(index)
         batch.records, batch.indexes = kept_records, kept_indexes
@@ -219,12 +221,14 @@ def parse_json_records(body: bytes) -> list[tuple[int, Any]]:
         except orjson.JSONDecodeError as exc:
             raise Invalid(f"invalid argument: body is not a valid JSON array ({exc})", code="malformed_json") from exc
         return list(enumerate(records))
+    # One look at the whole body: without a wide integer anywhere, no line needs exact_json's check.
+    loads = exact_json.loads if exact_json.may_hold_wide_integer(text) else orjson.loads
     out: list[tuple[int, Any]] = []
     for index, line in enumerate(text.split(b"\n")):
         if not line.strip():
             continue
         try:
-            out.append((index, exact_json.loads(line)))
+            out.append((index, loads(line)))
         except orjson.JSONDecodeError:
             out.append((index, MALFORMED))
     return out

@@ -143,7 +143,7 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[BulkItem]:
     if not body or body.isspace():
         raise Invalid("invalid argument: request body is required", code="parse_exception")
     default_index = default_index or None
-    loads = exact_json.loads
+    loads = exact_json.loads if exact_json.may_hold_wide_integer(body) else orjson.loads
     lines = body.split(b"\n")
     count = len(lines)
     items: list[BulkItem] = []
