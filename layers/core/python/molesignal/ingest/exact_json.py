@@ -24,8 +24,16 @@ _NINETEEN_DIGITS = b"0" * 19
 
 
 def may_hold_wide_integer(data: bytes) -> bool:
-    """Whether the text has a literal orjson would read as a float (false is certain)."""
-    return _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZERO) and _MAYBE_WIDE_INTEGER.search(data) is not None
+    """Whether ``_MAYBE_WIDE_INTEGER`` matches somewhere in the text: a run of 20 digits, or
+    of 19 after a minus. Hexadecimal ids hold such runs now and then, so each run is looked at
+    where it is rather than by the regex over the whole text."""
+    digits = data.translate(_DIGITS_AS_ZERO)
+    at = digits.find(_NINETEEN_DIGITS)
+    while at != -1:  # a run starts at ``at``: an earlier start would have been found first
+        if digits[at + 19 : at + 20] == b"0" or data[at - 1 : at] == b"-":
+            return True
+        at = digits.find(_NINETEEN_DIGITS, at + 20)  # the run is 19 digits: at + 19 is not one
+    return False
 
 
 def loads(data: bytes) -> Any:

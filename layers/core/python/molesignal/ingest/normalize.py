@@ -130,6 +130,9 @@ def _iso_us(raw: str, text: str) -> int:
 
 
 def _scalar(value: Any) -> Any:
+    kind = type(value)  # exact types first: isinstance against a union costs more than the rest
+    if kind in _PLAIN or (kind is int and _INT64_MIN <= value <= _INT64_MAX):
+        return value
     if value is None or isinstance(value, str | bool | float):
         return value
     if isinstance(value, int):
@@ -196,6 +199,12 @@ def _child_name(prefix: str, key: Any) -> str:
 def _flatten(record: dict[str, Any], prefix: str, out: dict[str, Any], depth: int) -> None:
     for key, value in record.items():
         name = _child_name(prefix, key)
+        kind = type(value)
+        if kind in _PLAIN or (kind is int and _INT64_MIN <= value <= _INT64_MAX):  # _scalar's answer is the value
+            while name in out:
+                name = f"{name}_"
+            out[name] = value
+            continue
         if isinstance(value, dict) and value and depth < 16:
             _flatten(value, name + "_", out, depth + 1)
             continue
