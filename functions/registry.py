@@ -31,6 +31,10 @@ class Route:
     # The authorizer also takes HTTP Basic here, the password being an API token: shippers such
     # as rsyslog and python-logging-loki speak nothing else (docs/adr/0010-basic-auth-on-ingest.md).
     basic: bool = False
+    # The answer is streamed as it is produced (Server-Sent Events). API Gateway HTTP APIs
+    # buffer whole responses, so the deployed stack also serves these routes from a Lambda
+    # function URL in RESPONSE_STREAM mode (docs/traces.md); the local gateway streams them.
+    streaming: bool = False
 
     @property
     def key(self) -> str:
@@ -47,6 +51,11 @@ class HttpFunction:
     timeout_s: int = 29  # API Gateway's integration timeout
     description: str = ""
     layers: tuple[str, ...] = HTTP_LAYERS
+
+    @property
+    def asgi_app(self) -> str:
+        """The function's ASGI app, ``<package>.app.app``: what a streaming route runs directly."""
+        return self.handler.split(".", 1)[0] + ".app.app"
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,11 @@ class Registry:
     def api_prefixes(self) -> tuple[str, ...]:
         """Every path prefix an API function owns (the console never answers under these)."""
         return tuple(sorted({p for fn in self.http for p in fn.prefixes if p != DEFAULT_ROUTE}))
+
+
+# Paths two groups share, told apart by method: spec 002's OTLP receiver takes
+# ``POST /v1/traces`` and spec 003's trace family everything else under ``/v1/traces``.
+SHARED_PREFIXES = frozenset({"/v1/traces"})
 
 
 def _both(method: str, tail: str, *, auth: bool) -> tuple[Route, Route]:
@@ -265,9 +279,30 @@ EVENTS_API = HttpFunction(
     ),
 )
 
+TRACES_API = HttpFunction(
+    name="traces_api",
+    handler="traces_api.handler.lambda_handler",
+    description="test-run trace bundles (spec 003): ingest, list, events, live stream, blobs, shares, tiers, replays",
+    # /r is the public share viewer: an API prefix, so the console's router never claims it.
+    prefixes=("/v1/traces", "/v1/replays", "/r"),
+    memory_mb=1024,
+    routes=(
+        Route("GET", "/v1/traces"),
+        Route("POST", "/v1/traces/ingest"),
+        Route("POST", "/v1/traces/uploads"),
+        Route("POST", "/v1/traces/live", auth=False),  # x-internal-token, checked by the function
+        Route("POST", "/v1/traces/{trace_id}/live/events", auth=False),
+        Route("POST", "/v1/traces/{trace_id}/live/finish", auth=False),
+        Route("GET", "/v1/traces/{trace_id}"),
+        Route("GET", "/v1/traces/{trace_id}/events"),
+        Route("GET", "/v1/traces/{trace_id}/stream", streaming=True),
+        Route("GET", "/v1/traces/{trace_id}/blob/{sha256}"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API, TRACES_API),
     console=StaticSite(),
     workers=(
         QueueWorker(

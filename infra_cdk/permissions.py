@@ -23,6 +23,7 @@ class Needs:
     read_buckets: tuple[str, ...] = ()  # GetObject, ListBucket
     put_buckets: tuple[str, ...] = ()  # PutObject
     delete_buckets: tuple[str, ...] = ()  # DeleteObject
+    tier_buckets: tuple[str, ...] = ()  # Get/PutObjectTagging, RestoreObject (storage tiers, pins)
     send_queues: tuple[str, ...] = ()  # SendMessage, GetQueueUrl, GetQueueAttributes
     consume_queues: tuple[str, ...] = ()  # ReceiveMessage, DeleteMessage, ...; a DLQ is "<queue>-dlq"
     # Athena queries in the stack's workgroup; Glue tables of its database; the results prefix
@@ -92,6 +93,15 @@ NEEDS: dict[str, Needs] = {
     ),
     # Signs each org's chain head when it has moved since the last checkpoint.
     "checkpoint_worker": Needs(sign_keys=("events-signing",)),
+    # Test-run traces (spec 003): content-addressed blobs and event chunks in the blob bucket,
+    # pins as object tags, cold restores; the internal token for the live feed; replays queued.
+    "traces_api": Needs(
+        secrets=("trace-internal-token",),
+        read_buckets=("blobs",),
+        put_buckets=("blobs",),
+        delete_buckets=("blobs",),
+        tier_buckets=("blobs",),
+    ),
 }
 
 

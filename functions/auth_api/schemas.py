@@ -78,8 +78,10 @@ class CreateTokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     role: Role = Role.INGEST
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-    kind: Literal["ms", "mtk"] = Field(
-        default="ms", description="ms: ms_<prefix>_<secret>; mtk: an org ingest token mtk_<prefix>_<secret> (spec 002)"
+    kind: Literal["ms", "mtk", "molar_sk"] = Field(
+        default="ms",
+        description="ms: ms_<prefix>_<secret>; mtk: an org ingest token mtk_<prefix>_<secret> (spec 002); "
+        "molar_sk: an API key molar_sk_<prefix>_<secret> (spec 003), any role",
     )
 
 

@@ -19,7 +19,7 @@ from infra_cdk.config import StackConfig
 from infra_cdk.nag import acknowledge, arn_token
 from infra_cdk.naming import pascal
 from infra_cdk.permissions import Needs
-from molesignal.resources import BucketDef, KeyAttribute, KeyDef, QueueDef, Resources, SecretDef, TableDef
+from molesignal.resources import BucketDef, KeyAttribute, KeyDef, QueueDef, Resources, SecretDef, TableDef, Tiering
 
 _T = TypeVar("_T")
 MAIN_QUEUE_RETENTION_S = 4 * 24 * 3600
@@ -33,6 +33,7 @@ S3_READ_OBJECT_ACTIONS = ("s3:GetObject",)
 S3_READ_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")  # Athena and DuckDB list and locate
 S3_PUT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
 S3_DELETE_ACTIONS = ("s3:DeleteObject",)
+S3_TIER_ACTIONS = ("s3:GetObjectTagging", "s3:PutObjectTagging", "s3:RestoreObject")
 # Transactions need the actions of their parts; the table has no stream to read.
 TABLE_READ_ACTIONS = (
     "dynamodb:BatchGetItem",
@@ -52,6 +53,7 @@ RESOURCE_ENV: dict[str, str] = {
     "blobs": "MOLESIGNAL_BLOB_BUCKET",
     "exports": "MOLESIGNAL_EXPORT_BUCKET",
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
+    "trace-internal-token": "MOLESIGNAL_TRACE_INTERNAL_TOKEN_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
     "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
 }
@@ -126,6 +128,9 @@ class DataStore(Construct):
         return resource
 
     def _bucket(self, bucket: BucketDef) -> s3.Bucket:
+        rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))]
+        if bucket.tiering is not None:
+            rules.append(_tiering_rule(bucket.tiering))
         return s3.Bucket(
             self,
             f"{pascal(bucket.logical)}Bucket",
@@ -133,7 +138,7 @@ class DataStore(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))],
+            lifecycle_rules=rules,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{bucket.logical}/",
             removal_policy=self._removal,
@@ -248,6 +253,8 @@ class DataStore(Construct):
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_PUT_ACTIONS)
         for logical in needs.delete_buckets:
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_DELETE_ACTIONS)
+        for logical in needs.tier_buckets:
+            self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_TIER_ACTIONS)
         for logical in needs.send_queues:
             self._lookup(self.all_queues, logical, "queue").grant_send_messages(role)
         for logical in needs.consume_queues:
@@ -278,6 +285,25 @@ class DataStore(Construct):
             return found[logical]
         except KeyError:
             raise ValueError(f"no {kind} named {logical!r} in molesignal.resources (have {sorted(found)})") from None
+
+
+def _tiering_rule(tiering: Tiering) -> s3.LifecycleRule:
+    """Objects tagged for automatic tiering go warm, then cold, by age; pinned ones never move
+    (their tag matches no rule). The trace tiering job reads the same numbers."""
+    return s3.LifecycleRule(
+        id="trace-tiers",
+        prefix=tiering.prefix,
+        tag_filters={tiering.tag_key: tiering.tag_auto},
+        transitions=[
+            s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=Duration.days(tiering.warm_after_days),
+            ),
+            s3.Transition(
+                storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(tiering.cold_after_days)
+            ),
+        ],
+    )
 
 
 _DYNAMODB_TYPES = {

@@ -34,7 +34,16 @@ def test_every_route_lives_under_its_group_prefix(function: registry.HttpFunctio
 
 def test_no_two_groups_share_a_prefix() -> None:
     owners = Counter(p for fn in REGISTRY.http for p in fn.prefixes)
-    assert [p for p, n in owners.items() if n > 1] == []
+    assert [p for p, n in owners.items() if n > 1 and p not in registry.SHARED_PREFIXES] == []
+
+
+@pytest.mark.parametrize("prefix", sorted(registry.SHARED_PREFIXES))
+def test_groups_sharing_a_path_never_share_a_method_on_it(prefix: str) -> None:
+    by_method: dict[str, set[str]] = {}
+    for route, function in REGISTRY.all_routes():
+        if route.path == prefix:
+            by_method.setdefault(route.method, set()).add(function.name)
+    assert by_method and all(len(owners) == 1 for owners in by_method.values()), by_method
 
 
 @pytest.mark.parametrize("function", REGISTRY.http, ids=lambda f: f.name)
@@ -53,6 +62,7 @@ def test_every_route_resolves_to_itself() -> None:
         if route.path == registry.DEFAULT_ROUTE:
             continue
         concrete = route.path.replace("{token_id}", "abc").replace("{org_id}", "o1").replace("{user_id}", "u1")
+        concrete = concrete.replace("{trace_id}", "t1").replace("{replay_id}", "r1").replace("{short_id}", "s1")
         found = match(routes, route.method, concrete)
         assert found is not None and found[0] is route, route.key
 

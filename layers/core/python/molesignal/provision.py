@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from molesignal import aws
-from molesignal.resources import RESOURCES, KeyDef, QueueDef, Resources, TableDef
+from molesignal.resources import RESOURCES, KeyDef, QueueDef, Resources, TableDef, Tiering
 from molesignal.settings import get_settings
 
 
@@ -21,6 +21,8 @@ def provision(resources: Resources = RESOURCES) -> dict[str, Any]:
     created: dict[str, Any] = {"table": _ensure_table(resources.table)}
     for bucket in resources.buckets:
         created[f"bucket:{bucket.logical}"] = _ensure_bucket(settings.resource_name(bucket.logical))
+        if bucket.tiering is not None:
+            _ensure_tiering(settings.resource_name(bucket.logical), bucket.tiering)
     for queue in resources.queues:
         created[f"queue:{queue.logical}"] = ensure_queue(queue)
     for key in resources.keys:
@@ -114,6 +116,30 @@ def _ensure_bucket(name: str) -> str:
         },
     )
     return name
+
+
+def lifecycle_rules(tiering: Tiering) -> list[dict[str, Any]]:
+    """The S3 lifecycle rules of a tiering, in the API's shape (the CDK stack declares the same)."""
+    return [
+        {
+            "ID": "trace-tiers",
+            "Status": "Enabled",
+            "Filter": {
+                "And": {"Prefix": tiering.prefix, "Tags": [{"Key": tiering.tag_key, "Value": tiering.tag_auto}]}
+            },
+            "Transitions": [
+                {"Days": tiering.warm_after_days, "StorageClass": "STANDARD_IA"},
+                {"Days": tiering.cold_after_days, "StorageClass": "GLACIER"},
+            ],
+        }
+    ]
+
+
+def _ensure_tiering(bucket: str, tiering: Tiering) -> None:
+    # Stored by the emulator, never applied there: molesignal.traces.tiers applies the same numbers.
+    aws.client("s3").put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle_rules(tiering)}
+    )
 
 
 def ensure_queue(queue: QueueDef) -> dict[str, str]:

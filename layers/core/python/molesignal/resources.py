@@ -33,9 +33,27 @@ class TableDef:
 
 
 @dataclass(frozen=True)
+class Tiering:
+    """Storage classes by age for objects under ``prefix`` tagged ``tag_key=tag_auto``.
+
+    The CDK stack turns this into lifecycle rules; objects tagged otherwise (a pinned
+    trace's) never move. The emulator stores lifecycle rules but never applies them, so
+    the trace tiering job applies the same numbers itself (molesignal.traces.tiers).
+    """
+
+    prefix: str
+    tag_key: str
+    tag_auto: str
+    tag_pinned: str
+    warm_after_days: int  # STANDARD_IA: S3 allows it from 30 days
+    cold_after_days: int  # GLACIER (Flexible Retrieval): reads need a restore
+
+
+@dataclass(frozen=True)
 class BucketDef:
     logical: str
     purpose: str
+    tiering: Tiering | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,18 @@ RESOURCES = Resources(
     table=TABLE,
     buckets=(
         BucketDef("lake", "Parquet lake and claim-checked raw payloads"),
-        BucketDef("blobs", "content-addressed blobs (sha256)"),
+        BucketDef(
+            "blobs",
+            "content-addressed blobs (sha256) and test-run trace bundles",
+            tiering=Tiering(
+                prefix="traces/",
+                tag_key="molesignal-tier",
+                tag_auto="auto",
+                tag_pinned="pinned",
+                warm_after_days=30,
+                cold_after_days=90,
+            ),
+        ),
         BucketDef("exports", "export files served through presigned links"),
     ),
     queues=(
@@ -103,8 +132,13 @@ RESOURCES = Resources(
         # Audit events, grouped by org: the hash chain needs each org's batches in order.
         QueueDef("events", visibility_timeout_s=120, max_receive_count=5, fifo=True),
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
+        # Layer 2 replays waiting for dispatch to the org's runner.
+        QueueDef("replays", visibility_timeout_s=60, max_receive_count=3),
     ),
-    secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
+    secrets=(
+        SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),
+        SecretDef("trace-internal-token", "x-internal-token that internal services present to stream trace events"),
+    ),
     keys=(
         KeyDef("content", "Wraps the per-org data keys that encrypt OTLP session content"),
         KeyDef(
@@ -115,3 +149,10 @@ RESOURCES = Resources(
         ),
     ),
 )
+
+
+def tiering_of(logical: str, resources: Resources = RESOURCES) -> Tiering:
+    bucket = next(b for b in resources.buckets if b.logical == logical)
+    if bucket.tiering is None:
+        raise ValueError(f"bucket {logical!r} has no tiering")
+    return bucket.tiering

@@ -115,6 +115,31 @@ class Settings(BaseSettings):
     default_query_qps: int = Field(default=20, ge=1)
     default_storage_bytes: int = Field(default=50 * 1024**3, ge=0)
 
+    # Test-run trace bundles (spec 003, docs/traces.md).
+    trace_internal_token_secret_id: str = ""
+    trace_signed_url_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    trace_bundle_max_bytes: int = Field(default=512 * 1024**2, ge=1024)  # through the presigned upload
+    trace_bundle_max_unpacked_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    trace_bundle_max_files: int = Field(default=2000, ge=1)
+    trace_upload_url_ttl_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    trace_sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    trace_sse_poll_s: float = Field(default=0.5, gt=0)
+    trace_sse_max_s: float = Field(default=900.0, gt=0)  # a function URL's 15 minutes
+    trace_restore_days: int = Field(default=7, ge=1)
+    trace_restore_eta_s: int = Field(default=300, ge=0)  # Glacier Flexible Retrieval, Expedited tier
+    trace_public_base_url: str = ""  # share links: https://app.example.com; default: the request's host
+    # Per-org rate limits of the trace family, per minute (spec 003).
+    trace_rate_get_per_min: int = Field(default=600, ge=1)
+    trace_rate_post_per_min: int = Field(default=120, ge=1)
+    trace_rate_ingest_per_min: int = Field(default=30, ge=1)
+    replay_max_concurrent: int = Field(default=10, ge=1)
+    replay_runner_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def trusts_org_header(self) -> bool:
+        """``x-molar-org`` picks the org only on local and test stages (spec 003)."""
+        return self.stage in ("local", "test")
+
     @field_validator("recent_compaction_fanin")
     @classmethod
     def _fanin(cls, value: int) -> int:
@@ -122,7 +147,9 @@ class Settings(BaseSettings):
             raise ValueError("a fan-in of 1 merges nothing: use 0 (off) or 2..80")
         return value
 
-    @field_validator("table_name", "lake_bucket", "blob_bucket", "export_bucket", "jwt_secret_id")
+    @field_validator(
+        "table_name", "lake_bucket", "blob_bucket", "export_bucket", "jwt_secret_id", "trace_internal_token_secret_id"
+    )
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
@@ -135,11 +162,12 @@ class Settings(BaseSettings):
             "blobs": self.blob_bucket,
             "exports": self.export_bucket,
             "jwt-signing-key": self.jwt_secret_id,
+            "trace-internal-token": self.trace_internal_token_secret_id,
         }.get(logical, "")
         if explicit:
             return explicit
-        if logical == "jwt-signing-key":
-            return f"{self.resource_prefix}/jwt-signing-key"
+        if logical in ("jwt-signing-key", "trace-internal-token"):
+            return f"{self.resource_prefix}/{logical}"
         return f"{self.resource_prefix}-{logical}"
 
     def kms_alias(self, logical: str) -> str:

@@ -38,8 +38,11 @@ from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
 from molesignal.wording import a_or_an
 
-_SHAPE = re.compile(r"^(ms|mtk)_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
-KINDS = ("ms", "mtk")  # mtk_: an org ingest token in spec 002's shape (ingest role only)
+_SHAPE = re.compile(r"^(ms|mtk|molar_sk)_([a-z0-9]{10})_([A-Za-z0-9]{40})$")
+# mtk_: an org ingest token in spec 002's shape (ingest role only); molar_sk_: spec 003's API
+# key shape, any role, in the same store and checked the same way as ms_.
+KINDS = ("ms", "mtk", "molar_sk")
+TOKEN_PREFIXES = tuple(f"{kind}_" for kind in KINDS)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _SECRET_ALPHABET = _ALPHABET + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LAST_USED_GRANULARITY_US = 60_000_000  # record last use at most once a minute per token
@@ -53,7 +56,7 @@ MANAGING_ROLES = (Role.EDITOR, Role.ADMIN)  # the roles that may create tokens m
 
 
 def looks_like_api_token(token: str) -> bool:
-    return token.startswith(("ms_", "mtk_"))
+    return token.startswith(TOKEN_PREFIXES)
 
 
 def _digest(secret: str) -> str:
@@ -73,7 +76,7 @@ class ApiTokens:
         if role is Role.ROOT:
             raise Invalid("invalid argument: API tokens cannot carry the root role")
         if kind not in KINDS:
-            raise Invalid("invalid argument: kind must be ms or mtk")
+            raise Invalid("invalid argument: kind must be ms, mtk or molar_sk")
         if kind == "mtk" and role is not Role.INGEST:
             raise Invalid("invalid argument: mtk_ tokens are org ingest tokens: their role must be ingest")
         for _ in range(_CREATE_ATTEMPTS):

@@ -1,4 +1,5 @@
-"""The JWT signing key, read from Secrets Manager and cached for a few minutes."""
+"""Secrets read from Secrets Manager and cached for a few minutes: the JWT signing key and
+the trace family's internal service token."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ _cache: dict[str, tuple[float, bytes]] = {}
 _lock = threading.Lock()
 
 
-def signing_key() -> bytes:
+def secret_bytes(logical: str) -> bytes:
+    """The value of the secret declared as ``logical`` in ``molesignal.resources``."""
     settings = get_settings()
-    secret_id = settings.resource_name("jwt-signing-key")
+    secret_id = settings.resource_name(logical)
     now = time.monotonic()
     cached = _cache.get(secret_id)
     if cached and now - cached[0] < settings.secret_cache_s:
@@ -24,6 +26,10 @@ def signing_key() -> bytes:
         key = str(value).encode()
         _cache[secret_id] = (now, key)
         return key
+
+
+def signing_key() -> bytes:
+    return secret_bytes("jwt-signing-key")
 
 
 def forget_signing_key() -> None:

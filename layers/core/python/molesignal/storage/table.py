@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,15 @@ Item = dict[str, Any]
 
 class ConditionFailed(Exception):
     """A conditional write did not hold."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A DynamoDB filter expression with its placeholders (names ``#x``, values ``:x``)."""
+
+    expression: str
+    names: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _serializer() -> Any:
@@ -192,8 +202,11 @@ class Table:
         cursor: str | None = None,
         forward: bool = True,
         consistent: bool = False,
+        sk_between: tuple[str, str] | None = None,
+        where: Filter | None = None,
     ) -> tuple[list[Item], str | None]:
-        """One page of a partition, optionally narrowed to a sort-key prefix.
+        """One page of a partition, optionally narrowed to a sort-key prefix or an inclusive
+        sort-key range, and filtered by ``where`` (applied after ``limit``, as DynamoDB does).
 
         The cursor is an opaque URL-safe token wrapping DynamoDB's LastEvaluatedKey.
         """
@@ -205,6 +218,13 @@ class Table:
             condition += " AND begins_with(#sk, :sk)"
             names["#sk"] = sk_name
             values[":sk"] = sk_prefix
+        elif sk_between:
+            condition += " AND #sk BETWEEN :sklo AND :skhi"
+            names["#sk"] = sk_name
+            values[":sklo"], values[":skhi"] = sk_between
+        if where is not None and where.expression:
+            names.update(where.names)
+            values.update(where.values)
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
@@ -212,6 +232,8 @@ class Table:
             "ExpressionAttributeValues": self._values(values),
             "ScanIndexForward": forward,
         }
+        if where is not None and where.expression:
+            kwargs["FilterExpression"] = where.expression
         if consistent:
             kwargs["ConsistentRead"] = True  # base table only: a GSI is never strongly consistent
         if index:
@@ -230,12 +252,20 @@ class Table:
         return items, encode_cursor(last) if last else None
 
     def query_all(
-        self, pk: str, *, sk_prefix: str | None = None, index: str | None = None, consistent: bool = False
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        index: str | None = None,
+        consistent: bool = False,
+        sk_between: tuple[str, str] | None = None,
     ) -> list[Item]:
         items: list[Item] = []
         cursor: str | None = None
         while True:
-            page, cursor = self.query(pk, sk_prefix=sk_prefix, index=index, cursor=cursor, consistent=consistent)
+            page, cursor = self.query(
+                pk, sk_prefix=sk_prefix, index=index, cursor=cursor, consistent=consistent, sk_between=sk_between
+            )
             items.extend(page)
             if not cursor:
                 return items
