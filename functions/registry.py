@@ -297,6 +297,14 @@ TRACES_API = HttpFunction(
         Route("GET", "/v1/traces/{trace_id}/events"),
         Route("GET", "/v1/traces/{trace_id}/stream", streaming=True),
         Route("GET", "/v1/traces/{trace_id}/blob/{sha256}"),
+        Route("GET", "/v1/traces/diff"),
+        Route("GET", "/v1/traces/{trace_id}/report.md"),
+        Route("POST", "/v1/traces/{trace_id}/pin"),
+        Route("POST", "/v1/traces/{trace_id}/unpin"),
+        Route("POST", "/v1/traces/{trace_id}/share"),
+        # The viewer runs the authorizer to know a signed-in member; public-read shares need no token.
+        Route("GET", "/r/{short_id}"),
+        Route("GET", "/r/{short_id}/embed"),
     ),
 )
 

@@ -157,6 +157,7 @@ def scenario_events(
         )
         add(kind="console", step_id=step_id, level="error" if failing else "log", message=f"step {index} done")
         add(kind="dom", step_id=step_id, html=f"<main>page {index}{' error' if failing else ''}</main>")
+        add(kind="clone", step_id=step_id, state={"cart_total": 10 * index + (990 if failing else 0)})
         add(
             kind="assertion",
             step_id=step_id,

@@ -1,0 +1,96 @@
+"""Pins and share links.
+
+Pinning keeps a trace where it is: its objects get the pinned tag, which no lifecycle rule
+matches, and the tiering job skips it. A blob several traces list carries a pin count
+(``TRACEBLOB#<org>#<sha>``), so it stays pinned while any pinned trace lists it.
+
+A share opens ``/r/<short_id>``: ``org-only`` to signed-in members of the trace's org,
+``public-read`` to anyone until ``expires_days`` have passed. Members of the org may open
+the viewer of any of its traces, shared or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from molesignal.auth.principal import Principal, Role
+from molesignal.clock import now_us
+from molesignal.errors import Forbidden, Gone, NotFound, Unauthorized
+from molesignal.storage.table import Item
+from molesignal.traces.blobs import blob_key
+from molesignal.traces.service import READ_ROLES, WRITE_ROLES, TraceService, check_access
+
+VISIBILITIES = ("org-only", "public-read")
+
+
+class ShareExpired(Gone):
+    code = "share_expired"
+
+
+def _pin_count_key(org_id: str, sha: str) -> tuple[str, str]:
+    return f"TRACEBLOB#{org_id}#{sha}", "PINS"
+
+
+@dataclass
+class Sharing:
+    service: TraceService
+
+    def set_pinned(self, principal: Principal, trace_id: str, pinned: bool) -> Item:
+        item = self.service.trace(principal, trace_id, WRITE_ROLES)
+        flipped = False
+
+        def change(current: Item) -> dict[str, Any]:
+            nonlocal flipped
+            flipped = bool(current.get("pinned")) != pinned
+            return {"pinned": pinned} if flipped else {}
+
+        updated = self.service.repo.update(item["trace_id"], change)
+        if flipped:
+            self._tag_objects(updated, pinned)
+        return updated
+
+    def _tag_objects(self, item: Item, pinned: bool) -> None:
+        blobs = self.service.blobs
+        table = self.service.table
+        for sha in item.get("blobs") or {}:
+            pk, sk = _pin_count_key(item["org_id"], sha)
+            count = int(table.update(pk, sk, "ADD pins :d", values={":d": 1 if pinned else -1})["pins"])
+            if (pinned and count == 1) or (not pinned and count <= 0):
+                blobs.set_pinned(blob_key(item["org_id"], sha), pinned)
+        for chunk in self.service.log.chunks(f"TRACE#{item['trace_id']}"):
+            blobs.set_pinned(chunk["key"], pinned)
+
+    def share(self, principal: Principal, trace_id: str, visibility: str, expires_days: int | None) -> Item:
+        self.service.trace(principal, trace_id, WRITE_ROLES)
+        expires = now_us() + expires_days * 86_400_000_000 if expires_days is not None else None
+        return self.service.repo.update(
+            trace_id,
+            lambda _: {
+                "share_visibility": visibility,
+                "share_expires_at_us": expires,
+                "shared_by": principal.actor,
+                "shared_at_us": now_us(),
+            },
+        )
+
+    def open_shared(self, short_id: str, principal: Principal | None) -> Item:
+        """The trace behind a share link, if this caller may see it now."""
+        item = self.service.repo.by_short_id(short_id) if short_id.isalnum() and len(short_id) <= 32 else None
+        if item is None:
+            raise NotFound(f"not found: no trace has the short id {short_id!r}")
+        member = principal is not None and (principal.role is Role.ROOT or principal.org_id == item["org_id"])
+        if member and principal is not None:
+            check_access(principal, item, READ_ROLES)
+            return item
+        visibility = item.get("share_visibility")
+        expires = item.get("share_expires_at_us")
+        if visibility is None:
+            raise NotFound(f"not found: no trace has the short id {short_id!r}")  # unshared: say nothing more
+        if expires is not None and now_us() >= int(expires):
+            raise ShareExpired("gone: this share link has expired")
+        if visibility == "public-read":
+            return item
+        if principal is None:
+            raise Unauthorized("unauthorized: this trace is shared with its org only; sign in", code="missing_token")
+        raise Forbidden("forbidden: this trace is shared with its org only", code="cross_org")

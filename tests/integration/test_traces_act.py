@@ -1,0 +1,164 @@
+"""Pins, shares and the /r viewer, the forensic report and the diff of two runs, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from molesignal import aws
+from molesignal.settings import get_settings
+from molesignal.storage.table import Table
+from molesignal.traces.blobs import blob_key
+from molesignal.traces.repository import trace_key
+from tests.support.api import Session, assert_core_error, create_org, create_user
+from tests.support.traces import ingest, ndjson, record_checkout, scenario_events, zip_bundle
+
+
+@pytest.fixture(scope="module")
+def two_real_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """The same scenario recorded twice in Chromium: once the payment answers 200, once 404."""
+    tmp: Path = tmp_path_factory.mktemp("runs")
+    good, good_passed = record_checkout(tmp, pay_status=200)
+    bad, bad_passed = record_checkout(tmp, pay_status=404)
+    assert good_passed and not bad_passed
+    return good, bad
+
+
+def _tags(key: str) -> dict[str, str]:
+    tagging = aws.client("s3").get_object_tagging(Bucket=get_settings().resource_name("blobs"), Key=key)
+    return {t["Key"]: t["Value"] for t in tagging["TagSet"]}
+
+
+def test_pin_and_unpin_tag_the_traces_objects(client: httpx.Client, admin: Session, root: Session) -> None:
+    video = b"\x1aE\xdf\xa3 pinned video"
+    created = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events()), "v.webm": video}))
+    trace_id = created["trace_id"]
+    key = blob_key(admin.org_id, __import__("hashlib").sha256(video).hexdigest())
+    assert _tags(key) == {"molesignal-tier": "auto"}
+    assert client.post(f"/v1/traces/{trace_id}/pin", headers=admin.headers).json() == {"pinned": True}
+    assert _tags(key) == {"molesignal-tier": "pinned"}
+    assert client.get(f"/v1/traces/{trace_id}", headers=admin.headers).json()["pinned"] is True
+    assert client.get("/v1/traces?limit=200", headers=admin.headers).json()["items"][0]["pinned"] is True
+    assert client.post(f"/v1/traces/{trace_id}/unpin", headers=admin.headers).json() == {"pinned": False}
+    assert _tags(key) == {"molesignal-tier": "auto"}
+    viewer = create_user(client, root, "viewer", org_id=admin.org_id)
+    assert_core_error(client.post(f"/v1/traces/{trace_id}/pin", headers=viewer.headers), 403)
+
+
+def test_public_and_org_only_shares_and_an_expired_one(client: httpx.Client, admin: Session, root: Session) -> None:
+    events = scenario_events(fail_at=2)
+    bundle = zip_bundle({"events.ndjson": ndjson(events), "video.webm": b"\x1aE\xdf\xa3 video"})
+    created = ingest(client, admin.headers, bundle, scenario_slug="share-me")
+    trace_id, short_id = created["trace_id"], created["short_id"]
+    outsider = create_user(client, root, "admin", org_id=create_org(client, root))
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as anonymous:
+        # Not shared: a stranger learns nothing; a member of the org may open it
+        assert_core_error(anonymous.get(f"/r/{short_id}"), 404)
+        assert client.get(f"/r/{short_id}", headers=admin.headers).status_code == 200
+
+        shared = client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "public-read"})
+        assert shared.status_code == 200, shared.text
+        assert shared.json()["short_id"] == short_id and shared.json()["url"].endswith(f"/r/{short_id}")
+        page = anonymous.get(f"/r/{short_id}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        html = page.text
+        for expected in (
+            "step 1",
+            "Failing assertion",
+            "expected 200 at step 2; got 500",
+            "https://shop.test/api/2",
+            "step 2 done",
+            "<video",
+        ):
+            assert expected in html, expected
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        embed = anonymous.get(f"/r/{short_id}/embed")
+        assert embed.status_code == 200 and "<header>" not in embed.text and "Steps" in embed.text
+        assert "frame-ancestors *" in embed.headers["content-security-policy"]
+
+        # Org-only: anonymous 401, another org 403, a member 200
+        client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "org-only"})
+        assert_core_error(anonymous.get(f"/r/{short_id}"), 401)
+        assert_core_error(anonymous.get(f"/r/{short_id}", headers=outsider.headers), 403, "cross_org")
+        assert client.get(f"/r/{short_id}/embed", headers=admin.headers).status_code == 200
+
+        # Public again, then its expiry passes (moved into the past, as a week going by would)
+        client.post(
+            f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "public-read", "expires_days": 1}
+        )
+        assert anonymous.get(f"/r/{short_id}").status_code == 200
+        Table().update(*trace_key(trace_id), "SET share_expires_at_us = :past", values={":past": 1})
+        assert_core_error(anonymous.get(f"/r/{short_id}"), 410, "share_expired")
+        assert client.get(f"/r/{short_id}", headers=admin.headers).status_code == 200  # members still can
+        assert_core_error(anonymous.get("/r/nosuchid1"), 404)
+    # bad share bodies
+    for body in (
+        {"visibility": "everyone"},
+        {"expires_days": 0},
+        {"expires_days": 366},
+        {"visibility": "org-only", "x": 1},
+    ):
+        assert_core_error(client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json=body), 400)
+
+
+def test_report_and_diff_of_two_real_runs_that_diverge_at_one_step(
+    client: httpx.Client, admin: Session, two_real_runs: tuple[bytes, bytes]
+) -> None:
+    good, bad = two_real_runs
+    a = ingest(client, admin.headers, zip_bundle({"trace.zip": good}), scenario_slug="checkout-real")["trace_id"]
+    signature = json.dumps({"failure_signature": "pay-404"}).encode()
+    b = ingest(
+        client, admin.headers, zip_bundle({"trace.zip": bad, "summary.json": signature}), scenario_slug="checkout-real"
+    )["trace_id"]
+
+    report = client.get(f"/v1/traces/{b}/report.md", headers=admin.headers)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/markdown")
+    assert f'filename="trace-{b}.md"' in report.headers["content-disposition"]
+    text = report.text
+    assert "**Status:** failed" in text and "`pay-404`" in text
+    assert "First failing assertion" in text and 'unexpected value \\"Paid 404\\"' not in text
+    assert 'unexpected value "Paid 404"' in text
+    assert "/api/pay` → 404" in text and "around the failure" in text
+    assert "Failed to load resource" in text  # the console error around it
+    assert "/r/" in text and f"/v1/traces/{b}/blob/" in text
+    passing = client.get(f"/v1/traces/{a}/report.md", headers=admin.headers).text
+    assert "No step or assertion failed." in passing
+
+    def diff(dimension: str) -> dict[str, object]:
+        response = client.get("/v1/traces/diff", params={"a": a, "b": b, "dimension": dimension}, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    steps = diff("steps")
+    first = steps["first_divergence"]
+    assert isinstance(first, dict) and first["kind"] == "changed"
+    assert first["a"]["title"] == first["b"]["title"] == 'Expect "to_have_text"'
+    assert first["a"]["value"]["ok"] is True and first["b"]["value"]["ok"] is False
+    assert steps["added"] == [] and steps["removed"] == [] and len(steps["changed"]) == 1
+    network = diff("network")
+    changed = network["changed"]
+    assert isinstance(changed, list) and [c["a"]["value"]["status"] for c in changed] == [200]
+    assert [c["b"]["value"]["status"] for c in changed] == [404]
+    console = diff("console")
+    assert any("Failed to load resource" in str(x["message"]) for x in console["added"])  # type: ignore[union-attr]
+    overview = diff("overview")
+    assert {"field": "status", "a": "passed", "b": "failed"} in overview["changed"]  # type: ignore[operator]
+
+
+def test_diff_of_dom_and_clone_state_and_bad_diff_requests(client: httpx.Client, admin: Session) -> None:
+    a = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events())}))["trace_id"]
+    b = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events(fail_at=3))}))["trace_id"]
+    for dimension in ("dom", "clone"):
+        body = client.get(f"/v1/traces/diff?a={a}&b={b}&dimension={dimension}", headers=admin.headers).json()
+        assert body["first_divergence"]["kind"] == "changed" and body["first_divergence"]["a"]["step"] == 3
+        assert len(body["removed"]) == 2  # steps 4 and 5 never ran in b
+    steps = client.get(f"/v1/traces/diff?a={a}&b={b}&dimension=steps", headers=admin.headers).json()
+    assert steps["first_divergence"]["a"]["step"] == 3 and steps["first_divergence"]["a"]["title"] == "step 3"
+    assert_core_error(client.get(f"/v1/traces/diff?a={a}&b={b}&dimension=pixels", headers=admin.headers), 400)
+    assert_core_error(client.get(f"/v1/traces/diff?a={a}", headers=admin.headers), 400)
+    assert_core_error(
+        client.get(f"/v1/traces/diff?a={a}&b=00000000-0000-4000-8000-000000000000", headers=admin.headers), 404
+    )
