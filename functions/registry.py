@@ -302,6 +302,7 @@ TRACES_API = HttpFunction(
         Route("POST", "/v1/traces/{trace_id}/pin"),
         Route("POST", "/v1/traces/{trace_id}/unpin"),
         Route("POST", "/v1/traces/{trace_id}/share"),
+        Route("POST", "/v1/traces/{trace_id}/restore"),
         # The viewer runs the authorizer to know a signed-in member; public-read shares need no token.
         Route("GET", "/r/{short_id}"),
         Route("GET", "/r/{short_id}/embed"),
@@ -377,6 +378,13 @@ REGISTRY = Registry(
             timeout_s=120,
             layers=AUDIT_WORKER_LAYERS,
             description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
+        ),
+        ScheduledFunction(
+            name="trace_tiering_worker",
+            handler="trace_tiering_worker.handler.lambda_handler",
+            schedule="rate(15 minutes)",  # finishes cold restores soon after S3 does
+            timeout_s=600,
+            description="moves unpinned traces hot -> warm -> cold by age; finishes cold restores",
         ),
     ),
 )

@@ -102,6 +102,9 @@ NEEDS: dict[str, Needs] = {
         delete_buckets=("blobs",),
         tier_buckets=("blobs",),
     ),
+    # Rewrites aged trace objects in colder classes (what the lifecycle rules do on AWS) and
+    # finishes restores: reads, copies in place, reads tags.
+    "trace_tiering_worker": Needs(read_buckets=("blobs",), put_buckets=("blobs",), tier_buckets=("blobs",)),
 }
 
 

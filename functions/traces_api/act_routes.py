@@ -15,8 +15,9 @@ from molesignal.traces.digest import digest
 from molesignal.traces.report import render_report
 from molesignal.traces.service import TraceService
 from molesignal.traces.sharing import Sharing
+from molesignal.traces.tiers import Tiers
 from traces_api.deps import Reader, Writer
-from traces_api.schemas import DiffResponse, PinResponse, ShareRequest, ShareResponse
+from traces_api.schemas import DiffResponse, PinResponse, RestoreResponse, ShareRequest, ShareResponse
 
 router = APIRouter(tags=["trace"])
 
@@ -99,3 +100,13 @@ def report(trace_id: str, request: Request, principal: Reader) -> PlainTextRespo
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="trace-{trace_id}.md"'},
     )
+
+
+@router.post(
+    "/v1/traces/{trace_id}/restore",
+    response_model=RestoreResponse,
+    summary="Bring a warm or cold trace back to the hot tier",
+)
+def restore(trace_id: str, principal: Writer) -> RestoreResponse:
+    status, eta = Tiers(TraceService()).restore(principal, trace_id)
+    return RestoreResponse.model_validate({"status": status, "eta_seconds": eta})

@@ -756,3 +756,23 @@ def test_console_routes_rewrite_to_the_app_shell_but_not_assets() -> None:
         "/health/*",
         "/v1/*",
     ]
+
+
+def test_trace_tiers_are_lifecycle_rules_that_skip_pinned_objects(synth: Synth) -> None:
+    from molesignal.resources import tiering_of
+
+    tiering = tiering_of("blobs")
+    rules = [
+        rule
+        for bucket in synth.of_type("AWS::S3::Bucket").values()
+        for rule in (bucket["Properties"].get("LifecycleConfiguration") or {}).get("Rules", [])
+        if rule.get("Id") == "trace-tiers"
+    ]
+    assert len(rules) == 1
+    rule = rules[0]
+    assert rule["Prefix"] == tiering.prefix
+    assert rule["TagFilters"] == [{"Key": tiering.tag_key, "Value": tiering.tag_auto}]
+    assert rule["Transitions"] == [
+        {"StorageClass": "STANDARD_IA", "TransitionInDays": tiering.warm_after_days},
+        {"StorageClass": "GLACIER", "TransitionInDays": tiering.cold_after_days},
+    ]
