@@ -303,6 +303,11 @@ TRACES_API = HttpFunction(
         Route("POST", "/v1/traces/{trace_id}/unpin"),
         Route("POST", "/v1/traces/{trace_id}/share"),
         Route("POST", "/v1/traces/{trace_id}/restore"),
+        Route("POST", "/v1/traces/{trace_id}/replay"),
+        Route("GET", "/v1/traces/{trace_id}/replays"),
+        Route("GET", "/v1/replays/runner"),
+        Route("PUT", "/v1/replays/runner"),
+        Route("GET", "/v1/replays/{replay_id}"),
         # The viewer runs the authorizer to know a signed-in member; public-read shares need no token.
         Route("GET", "/r/{short_id}"),
         Route("GET", "/r/{short_id}/embed"),
@@ -346,6 +351,16 @@ REGISTRY = Registry(
             timeout_s=900,
             layers=LAKE_WORKER_LAYERS,
             description="writes export files (CSV, NDJSON, Parquet; gzip) to the exports bucket",
+        ),
+        QueueWorker(
+            name="replay_worker",
+            handler="replay_worker.handler.lambda_handler",
+            queue="replays",
+            batch_size=5,
+            max_batching_window_s=0,
+            memory_mb=256,
+            timeout_s=30,  # three runner calls of at most 10 s each
+            description="sends queued Layer 2 replays to each org's runner (HMAC-signed)",
         ),
     ),
     schedules=(

@@ -101,7 +101,10 @@ NEEDS: dict[str, Needs] = {
         put_buckets=("blobs",),
         delete_buckets=("blobs",),
         tier_buckets=("blobs",),
+        send_queues=("replays",),
     ),
+    # Reads queued replays and the org's runner (table), calls the runner over HTTPS.
+    "replay_worker": Needs(),
     # Rewrites aged trace objects in colder classes (what the lifecycle rules do on AWS) and
     # finishes restores: reads, copies in place, reads tags.
     "trace_tiering_worker": Needs(read_buckets=("blobs",), put_buckets=("blobs",), tier_buckets=("blobs",)),

@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from molesignal.errors import Invalid, UnsupportedMediaType
 from molesignal.traces.internal import HEADER, check_internal_token
+from molesignal.traces.replays import Replays
 from molesignal.traces.service import IngestForm, TraceService
 from traces_api.deps import Ingester
 from traces_api.schemas import IngestResponse, LiveAppended, LiveFinish, LiveStart, UploadResponse
@@ -106,7 +107,12 @@ async def ingest(request: Request, principal: Ingester) -> JSONResponse:
         bundle = service.bundle_from_upload(principal, str(upload_id))
     if not bundle:
         raise Invalid("invalid bundle: the bundle file is empty", code="invalid_bundle")
+    replays = Replays(service)
+    if form.replay_id is not None:
+        replays.check_completable(principal, form.replay_id, parent_trace_id=form.parent_trace_id)
     result = service.ingest(principal, bundle, form, upload_id=upload_id)
+    if form.replay_id is not None:
+        replays.complete(form.replay_id, trace_id=result.item["trace_id"])
     body = IngestResponse(
         trace_id=result.item["trace_id"],
         short_id=result.item["short_id"],
