@@ -107,9 +107,6 @@ class Tiers:
         moved = 0
         for key in self.object_keys(item):
             head = blobs.s3.head_object(Bucket=blobs.bucket, Key=key)
-            tags = blobs.s3.get_object_tagging(Bucket=blobs.bucket, Key=key)["TagSet"]
-            if {"Key": self.tiering.tag_key, "Value": self.tiering.tag_auto} not in tags:
-                continue  # pinned by some trace
             modified = head["LastModified"]
             age = moment - int(modified.timestamp() * 1e6) if isinstance(modified, datetime) else 0
             wanted = TIER_CLASSES[
@@ -117,10 +114,13 @@ class Tiers:
                     age, warm_after_days=self.tiering.warm_after_days, cold_after_days=self.tiering.cold_after_days
                 )
             ]
-            current = str(head.get("StorageClass") or "STANDARD")
-            if current != wanted and _class_rank(wanted) > _class_rank(current):
-                blobs.change_class(key, wanted)
-                moved += 1
+            if _class_rank(wanted) <= _class_rank(str(head.get("StorageClass") or "STANDARD")):
+                continue  # already there (another trace listing the same blob moved it)
+            tags = blobs.s3.get_object_tagging(Bucket=blobs.bucket, Key=key)["TagSet"]
+            if {"Key": self.tiering.tag_key, "Value": self.tiering.tag_auto} not in tags:
+                continue  # pinned by some trace
+            blobs.change_class(key, wanted)
+            moved += 1
         return moved
 
     # --- restores -----------------------------------------------------------------------
@@ -131,15 +131,17 @@ class Tiers:
             return "hot", 0
         blobs = self.service.blobs
         settings = get_settings()
-        if tier == "warm":
-            for key in self.object_keys(item):
-                if blobs.storage_class(key) not in HOT_CLASSES:
+        classes = {key: blobs.storage_class(key) for key in self.object_keys(item)}
+        # A warm trace may list a blob another, older trace took to Glacier: that needs S3's restore.
+        if tier == "warm" and "GLACIER" not in classes.values():
+            for key, storage_class in classes.items():
+                if storage_class not in HOT_CLASSES:
                     blobs.change_class(key, "STANDARD")
             self.service.repo.update(trace_id, lambda cur: {**_retier(cur, "hot"), "tier_clock_us": now_us()})
             return "restored", 0
         if item.get("restore_status") != "restoring":
-            for key in self.object_keys(item):
-                if blobs.storage_class(key) == "GLACIER":
+            for key, storage_class in classes.items():
+                if storage_class == "GLACIER":
                     blobs.request_restore(key, settings.trace_restore_days)
             self.service.repo.update(
                 trace_id, lambda _: {"restore_status": "restoring", "restore_requested_at_us": now_us()}
