@@ -207,3 +207,16 @@ def test_rate_limits_answer_429_with_retry_after(
     assert 3 <= statuses.count(200) <= 6 and limited, statuses
     assert_core_error(limited[0], 429, "trace_rate_limited")
     assert 1 <= int(limited[0].headers["retry-after"]) <= 60
+
+
+def test_the_openapi_document_tags_the_family_trace(client: httpx.Client) -> None:
+    import registry
+
+    document = client.get("/openapi.json").json()
+    function = next(f for f in registry.REGISTRY.http if f.name == "traces_api")
+    for route in function.routes:
+        operation = document["paths"][route.path][route.method.lower()]
+        assert operation["tags"] == ["trace"], route.key
+    # POST /v1/traces stays the OTLP receiver, beside the trace family's GET
+    assert set(document["paths"]["/v1/traces"]) == {"get", "post"}
+    assert document["paths"]["/v1/traces"]["post"]["tags"] == ["otlp"]
