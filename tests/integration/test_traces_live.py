@@ -115,6 +115,8 @@ def test_the_live_feed_refuses_bad_tokens_and_finished_traces(
     body = {"org_id": admin.org_id, "scenario_slug": "live-x"}
     assert_core_error(client.post("/v1/traces/live", json=body), 401, "missing_internal_token")
     assert_core_error(client.post("/v1/traces/live", json=body, headers={"x-internal-token": "nope"}), 401)
+    nowhere = {**body, "org_id": "no-such-org"}
+    assert_core_error(client.post("/v1/traces/live", json=nowhere, headers=internal_headers), 400)
     trace_id = client.post("/v1/traces/live", json=body, headers=internal_headers).json()["trace_id"]
     events = f"/v1/traces/{trace_id}/live/events"
     assert_core_error(client.post(events, headers=internal_headers, json=[{"ts": 1}]), 400, "invalid_events")

@@ -14,6 +14,7 @@ from molesignal.auth.principal import Principal, Role
 from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound
 from molesignal.settings import get_settings
+from molesignal.storage import keys
 from molesignal.storage.table import Item, Table
 from molesignal.traces import bundle as bundles
 from molesignal.traces.blobs import BlobStore, blob_key, run_prefix, upload_key
@@ -284,6 +285,8 @@ class TraceService:
         form.check()
         if not form.scenario_slug:
             raise Invalid("invalid argument: scenario_slug is required")
+        if self.table.get(*keys.org(org_id)) is None:
+            raise Invalid(f"invalid argument: org {org_id!r} does not exist")
         trace_id = str(uuid.uuid4())
         created = now_us()
         item: Item = {
