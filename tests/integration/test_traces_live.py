@@ -195,20 +195,33 @@ def test_molar_sk_keys_and_the_org_header(client: httpx.Client, admin: Session, 
 def test_rate_limits_answer_429_with_retry_after(
     client: httpx.Client, root: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each class counts on its own: reads (GET), writes (POST) and bundle ingest.
     monkeypatch.setenv("MOLESIGNAL_TRACE_RATE_GET_PER_MIN", "3")
+    monkeypatch.setenv("MOLESIGNAL_TRACE_RATE_POST_PER_MIN", "2")
+    monkeypatch.setenv("MOLESIGNAL_TRACE_RATE_INGEST_PER_MIN", "2")
     reset_settings()
+    bundle = zip_bundle({"events.ndjson": ndjson(scenario_events())})
+    files = {"bundle": ("bundle.zip", bundle)}
     try:
-        viewer = create_user(client, root, "viewer", org_id=create_org(client, root))
-        answers = [client.get("/v1/traces", headers=viewer.headers) for _ in range(8)]
+        editor = create_user(client, root, "editor", org_id=create_org(client, root))
+        ingests = [
+            client.post("/v1/traces/ingest", headers=editor.headers, files=files, data={"scenario_slug": "rl"})
+            for _ in range(5)
+        ]
+        trace_id = next(a for a in ingests if a.status_code == 201).json()["trace_id"]
+        pins = [client.post(f"/v1/traces/{trace_id}/pin", headers=editor.headers) for _ in range(5)]
+        reads = [client.get("/v1/traces", headers=editor.headers) for _ in range(8)]
     finally:
         monkeypatch.undo()
         reset_settings()
-    statuses = [a.status_code for a in answers]
-    limited = [a for a in answers if a.status_code == 429]
-    # Three per minute: a minute boundary in the middle may let three more through, never more
-    assert 3 <= statuses.count(200) <= 6 and limited, statuses
-    assert_core_error(limited[0], 429, "trace_rate_limited")
-    assert 1 <= int(limited[0].headers["retry-after"]) <= 60
+    # N per minute: a minute boundary in the middle may let N more through, never more
+    for answers, ok, limit in ((ingests, 201, 2), (pins, 200, 2), (reads, 200, 3)):
+        statuses = [a.status_code for a in answers]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limit <= statuses.count(ok) <= 2 * limit and limited, statuses
+        assert statuses.count(ok) + len(limited) == len(answers), statuses
+        assert_core_error(limited[0], 429, "trace_rate_limited")
+        assert 1 <= int(limited[0].headers["retry-after"]) <= 60
 
 
 def test_the_openapi_document_tags_the_family_trace(client: httpx.Client) -> None:
