@@ -103,8 +103,9 @@ NEEDS: dict[str, Needs] = {
         tier_buckets=("blobs",),
         send_queues=("replays",),
     ),
-    # Reads queued replays and the org's runner (table), calls the runner over HTTPS.
-    "replay_worker": Needs(),
+    # Reads queued replays and the org's runner (table), calls the runner over HTTPS, and
+    # queues the check of an accepted replay's upload deadline.
+    "replay_worker": Needs(send_queues=("replays",)),
     # Rewrites aged trace objects in colder classes (what the lifecycle rules do on AWS) and
     # finishes restores: reads, copies in place, reads tags.
     "trace_tiering_worker": Needs(read_buckets=("blobs",), put_buckets=("blobs",), tier_buckets=("blobs",)),

@@ -2,6 +2,7 @@
 
 A runner that cannot be reached (or answers 5xx) fails the record, so the queue delivers it
 again; on the last delivery the replay is marked failed instead (molesignal.traces.replays).
+A message with ``deadline_us`` checks that a running replay's bundle arrived in time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ MAX_RECEIVES = next(q.max_receive_count for q in RESOURCES.queues if q.logical =
 
 
 def record_handler(record: SQSRecord) -> None:
-    replay_id = str(json.loads(record.body)["replay_id"])
+    message = json.loads(record.body)
+    replay_id = str(message["replay_id"])
+    if "deadline_us" in message:
+        status = Replays().expire(replay_id, deadline_us=int(message["deadline_us"]))
+        logger.info("replay deadline checked", extra={"replay_id": replay_id, "status": status})
+        return
     final = int(record.attributes.approximate_receive_count) >= MAX_RECEIVES
     status = Replays().dispatch(replay_id, final_attempt=final)
     logger.info("replay dispatched", extra={"replay_id": replay_id, "status": status})

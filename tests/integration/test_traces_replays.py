@@ -8,6 +8,7 @@ import hmac
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -131,6 +132,47 @@ def test_a_runner_that_refuses_fails_the_replay(client: httpx.Client, root: Sess
     assert len(received) == 1
     refused = client.get(f"/v1/replays/{second['id']}", headers=admin.headers).json()
     assert refused["status"] == "failed" and "403" in refused["error"]
+
+
+def test_a_replay_whose_bundle_never_arrives_fails_and_frees_its_slot(
+    client: httpx.Client, root: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The runner accepts the job (202) but never uploads; the upload deadline here is 1 s.
+    monkeypatch.setenv("MOLESIGNAL_REPLAY_UPLOAD_TIMEOUT_S", "1")
+    monkeypatch.setenv("MOLESIGNAL_REPLAY_MAX_CONCURRENT", "1")
+    reset_settings()
+    try:
+        admin = create_user(client, root, "admin", org_id=create_org(client, root))
+        trace_id = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events())}))["trace_id"]
+        path = f"/v1/traces/{trace_id}/replay"
+        with local_runner() as (url, received):
+            client.put("/v1/replays/runner", headers=admin.headers, json={"url": url})
+            replay = client.post(path, headers=admin.headers, json={"from_step": 1}).json()
+            drain_replays()
+            assert len(received) == 1
+            assert client.get(f"/v1/replays/{replay['id']}", headers=admin.headers).json()["status"] == "running"
+            assert_core_error(client.post(path, headers=admin.headers, json={}), 429, "replay_concurrency")
+            deadline = time.monotonic() + 30
+            while (status := client.get(f"/v1/replays/{replay['id']}", headers=admin.headers).json())[
+                "status"
+            ] == "running" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                drain_replays()  # the deadline check is a delayed message on the replays queue
+            assert status["status"] == "failed", status
+            assert "no bundle within 1 s" in status["error"]
+            # its slot is free again, and a late upload for it is refused
+            assert client.post(path, headers=admin.headers, json={}).status_code == 202
+            late = client.post(
+                "/v1/traces/ingest",
+                headers=admin.headers,
+                files={"bundle": ("b.zip", zip_bundle({"events.ndjson": ndjson(scenario_events())}))},
+                data={"parent_trace_id": trace_id, "replay_id": replay["id"], "scenario_slug": "checkout"},
+            )
+            assert_core_error(late, 409, "replay_finished")
+            drain_replays()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_replay_limits_and_refusals(client: httpx.Client, root: Session, monkeypatch: pytest.MonkeyPatch) -> None:

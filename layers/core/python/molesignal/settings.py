@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     trace_rate_ingest_per_min: int = Field(default=30, ge=1)
     replay_max_concurrent: int = Field(default=10, ge=1)
     replay_runner_timeout_s: float = Field(default=10.0, gt=0)
+    # A replay the runner accepted fails when its bundle has not arrived by then, freeing its slot.
+    replay_upload_timeout_s: int = Field(default=3600, ge=1)
 
     @property
     def trusts_org_header(self) -> bool:

@@ -6,7 +6,8 @@ the runner replays the scenario from the step and uploads the resulting bundle t
 ``POST /v1/traces/ingest`` with ``parent_trace_id``, ``replay_from_step`` and ``replay_id``.
 Statuses: ``queued`` → ``running`` (the runner accepted the job) → ``succeeded`` (its bundle
 arrived) or ``failed`` (the runner refused it, or could not be reached after the queue's
-retries). At most ``replay_max_concurrent`` replays per org are queued or running at once.
+retries), or its bundle did not arrive within ``replay_upload_timeout_s`` of the runner
+accepting it). At most ``replay_max_concurrent`` replays per org are queued or running at once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from molesignal.storage.table import ConditionFailed, Item, Table
 from molesignal.traces.service import INGEST_ROLES, READ_ROLES, WRITE_ROLES, TraceService
 
 TERMINAL = frozenset({"succeeded", "failed"})
+MAX_QUEUE_DELAY_S = 900  # SQS's longest DelaySeconds
 SIGNATURE_HEADER = "X-MoleSignal-Signature"
 _ACTIVE = "REPLAYS_ACTIVE"
 
@@ -262,10 +264,39 @@ class Replays:
             self.transition(replay_id, "failed", allowed_from=("queued",), error=f"runner unreachable: {exc}")
             return "failed"
         if 200 <= status < 300:
-            self.transition(replay_id, "running", allowed_from=("queued",), dispatched_at_us=now_us())
+            dispatched = now_us()
+            if self.transition(replay_id, "running", allowed_from=("queued",), dispatched_at_us=dispatched):
+                self._watch(replay_id, deadline_us=dispatched + get_settings().replay_upload_timeout_s * 1_000_000)
             return "running"
         self.transition(replay_id, "failed", allowed_from=("queued",), error=f"the runner refused the job ({status})")
         return "failed"
+
+    def expire(self, replay_id: str, *, deadline_us: int) -> str:
+        """A running replay whose bundle has not arrived by ``deadline_us`` fails; before the
+        deadline the watch goes back on the queue (SQS delays a message 15 minutes at most)."""
+        replay = self.table.get(*replay_key(replay_id))
+        if replay is None or replay["status"] != "running":
+            return "gone" if replay is None else str(replay["status"])
+        if now_us() < deadline_us:
+            self._watch(replay_id, deadline_us=deadline_us)
+            return "running"
+        timeout_s = (deadline_us - int(replay.get("dispatched_at_us", deadline_us))) // 1_000_000
+        moved = self.transition(
+            replay_id,
+            "failed",
+            allowed_from=("running",),
+            error=f"the runner accepted the job but uploaded no bundle within {timeout_s} s",
+        )
+        return str(moved["status"]) if moved else "running"
+
+    @staticmethod
+    def _watch(replay_id: str, *, deadline_us: int) -> None:
+        """Queue a check of a running replay's upload deadline, delivered when it is due."""
+        delay_s = max(0, min(MAX_QUEUE_DELAY_S, -(-(deadline_us - now_us()) // 1_000_000)))
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=get_settings().queue_name("replays"))["QueueUrl"]
+        body = json.dumps({"replay_id": replay_id, "deadline_us": deadline_us})
+        sqs.send_message(QueueUrl=url, MessageBody=body, DelaySeconds=delay_s)
 
     @staticmethod
     def _job(replay: Item) -> dict[str, Any]:
