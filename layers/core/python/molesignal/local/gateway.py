@@ -212,6 +212,9 @@ class Gateway:
                 cookies.extend(c.strip() for c in value.split(";") if c.strip())
                 continue
             headers[name] = f"{headers[name]},{value}" if name in headers else value
+        # API Gateway sets the scheme the client used (Mangum builds request.base_url from it;
+        # without it links the functions make, like share URLs, would say https locally).
+        headers["x-forwarded-proto"] = str(scope.get("scheme", "http"))
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query: dict[str, str] = {}
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
