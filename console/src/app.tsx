@@ -13,6 +13,7 @@ import { IngestPage } from "./pages/ingest/IngestPage";
 import { QueryPage } from "./pages/query/QueryPage";
 import { StreamDetailPage } from "./pages/streams/StreamDetailPage";
 import { StreamsPage } from "./pages/streams/StreamsPage";
+import { TracesPage } from "./pages/traces/TracesPage";
 
 interface NavItem {
   href: string;
@@ -25,6 +26,7 @@ const NAV: NavItem[] = [
   { href: "/streams", label: "Streams" },
   { href: "/ingest", label: "Ingest" },
   { href: "/events", label: "Events" },
+  { href: "/traces", label: "Traces" },
   { href: "/admin/tokens", label: "Tokens" },
   { href: "/admin/users", label: "Users", roles: ["root", "admin"] },
   { href: "/admin/orgs", label: "Orgs & quotas", roles: ["root", "admin"] },
@@ -104,6 +106,7 @@ function Page({ path, session }: { path: string; session: StoredSession }) {
   if (path.startsWith("/streams/")) return <StreamDetailPage name={decodeURIComponent(path.slice(9))} session={session} />;
   if (path.startsWith("/ingest")) return <IngestPage />;
   if (path.startsWith("/events")) return <EventsPage />;
+  if (path.startsWith("/traces")) return <TracesPage session={session} />;
   if (path.startsWith("/admin/tokens")) return <TokensPage session={session} />;
   if (path.startsWith("/admin/users")) return <UsersPage session={session} />;
   if (path.startsWith("/admin/orgs")) return <OrgsPage session={session} />;

@@ -14,6 +14,11 @@ export function formatMicros(us: number | null | undefined): string {
   return new Date(Math.floor(us / 1000)).toISOString().replace("T", " ").replace("Z", " UTC");
 }
 
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "—";
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 export function cellText(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "object") return JSON.stringify(value);
