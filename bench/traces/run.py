@@ -119,8 +119,15 @@ def start_system() -> tuple[Any, httpx.Client, dict[str, str]]:
     system = LocalSystem(registry.REGISTRY, port=0, emulator_port=0, run_pollers=False, run_scheduler=False).start()
     client = httpx.Client(base_url=system.url, timeout=300)
     client.post("/api/v1/auth/setup", json={"user": "admin", "password": "AdminPass123!"})
-    token = client.post("/api/v1/auth/login", json={"user": "admin", "password": "AdminPass123!"}).json()
-    return system, client, {"Authorization": f"Bearer {token['access_token']}"}
+    login = client.post("/api/v1/auth/login", json={"user": "admin", "password": "AdminPass123!"}).json()
+    # An API key, not the 15-minute access token: seeding 100k traces alone takes longer.
+    key = client.post(
+        "/api/v1/tokens",
+        headers={"Authorization": f"Bearer {login['access_token']}"},
+        json={"name": "bench", "role": "editor", "kind": "molar_sk"},
+    )
+    expect(key.status_code == 201, key)
+    return system, client, {"Authorization": f"Bearer {key.json()['token']}"}
 
 
 def bench_ingest(client: httpx.Client, headers: dict[str, str], rounds: int, quiet: bool) -> dict[str, Any]:
