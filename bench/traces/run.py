@@ -5,7 +5,7 @@ the same process: the raw AWS calls the path cannot avoid.
 Everything runs in one process: the local system (gateway, handlers, embedded moto) on free
 ports, real HTTP from an httpx client.
 
-(a) **ingest**: 4 MiB zip bundles (events.ndjson of ~2,000 events, a 3 MiB incompressible
+(a) **ingest**: ~3 MiB zip bundles (events.ndjson of ~2,000 events, a 3 MiB incompressible
     video, a summary) through ``POST /v1/traces/ingest``; floor: ``PutObject`` of the same
     bytes to the blob bucket.
 (b) **list**: ``--traces`` traces (default 100,000) seeded straight into the table with the
