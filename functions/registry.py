@@ -397,7 +397,7 @@ REGISTRY = Registry(
         ScheduledFunction(
             name="trace_tiering_worker",
             handler="trace_tiering_worker.handler.lambda_handler",
-            schedule="rate(15 minutes)",  # finishes cold restores soon after S3 does
+            schedule="rate(20 minutes)",  # finishes cold restores soon after S3 does; apart from compaction's 15
             timeout_s=600,
             description="moves unpinned traces hot -> warm -> cold by age; finishes cold restores",
         ),
