@@ -265,9 +265,24 @@ EVENTS_API = HttpFunction(
     ),
 )
 
+ALERTS_API = HttpFunction(
+    name="alerts_api",
+    handler="alerts_api.handler.lambda_handler",
+    description="alert destinations, rules, silences, history and dead deliveries",
+    prefixes=("/api/v1/alerts",),
+    routes=(
+        Route("GET", "/api/v1/alerts/destinations"),
+        Route("POST", "/api/v1/alerts/destinations"),
+        Route("GET", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("PATCH", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("DELETE", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("POST", "/api/v1/alerts/destinations/{destination_id}/test"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API),
+    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API, ALERTS_API),
     console=StaticSite(),
     workers=(
         QueueWorker(

@@ -32,6 +32,9 @@ class Needs:
     decrypt_keys: tuple[str, ...] = ()  # kms:Decrypt
     sign_keys: tuple[str, ...] = ()  # kms:Sign, kms:GetPublicKey (asymmetric keys)
     public_keys: tuple[str, ...] = ()  # kms:GetPublicKey
+    seal_keys: tuple[str, ...] = ()  # kms:Encrypt (small secrets sealed by KMS itself)
+    send_email: bool = False  # ses:SendEmail from the configured alert sender identity only
+    publish_alerts: bool = False  # sns:Publish to topics named with the alert topic prefix
 
 
 DEFAULT = Needs()
@@ -92,6 +95,8 @@ NEEDS: dict[str, Needs] = {
     ),
     # Signs each org's chain head when it has moved since the last checkpoint.
     "checkpoint_worker": Needs(sign_keys=("events-signing",)),
+    # Alert destinations (secrets sealed and opened with the alerts key) and their test sends.
+    "alerts_api": Needs(seal_keys=("alerts",), decrypt_keys=("alerts",), send_email=True, publish_alerts=True),
 }
 
 

@@ -54,6 +54,7 @@ RESOURCE_ENV: dict[str, str] = {
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
     "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
+    "alerts": "MOLESIGNAL_ALERTS_KMS_KEY_ID",
 }
 
 
@@ -260,6 +261,8 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:Sign", "kms:GetPublicKey")
         for logical in needs.public_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
+        for logical in needs.seal_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:Encrypt")
         if needs.athena:
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")

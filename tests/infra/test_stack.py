@@ -398,23 +398,35 @@ def _statements_by_role(synth: Synth) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def test_content_key_rotates_and_only_otlp_api_makes_or_opens_data_keys(synth: Synth) -> None:
-    content = next(k for k in RESOURCES.keys if k.logical == "content")
-    key_id = synth.logical_id(synth.stack.data.keys[content.logical])
-    assert synth.props(key_id)["EnableKeyRotation"] is True
-    synth.template.has_resource_properties(
-        "AWS::KMS::Alias", {"AliasName": f"alias/{PREFIX}-{content.logical}", "TargetKeyId": Match.any_value()}
+def test_keys_rotate_and_only_their_users_reach_them(synth: Synth) -> None:
+    """The content key makes and opens OTLP data keys (otlp_api); the alerts key seals
+    destination secrets (alerts_api) and opens them to deliver (alerts_api, the delivery worker)."""
+    expected: dict[tuple[str, str], set[str]] = {
+        ("content", "otlp_api"): {"kms:GenerateDataKey", "kms:Decrypt"},
+        ("alerts", "alerts_api"): {"kms:Encrypt", "kms:Decrypt"},
+    }
+    expected.update(
+        {("alerts", w.name): {"kms:Decrypt"} for w in REGISTRY.workers if w.name == "alert_delivery_worker"}
     )
-    otlp_api = next(fn for fn in REGISTRY.http if fn.name == "otlp_api")
-    otlp_role = synth.role_id(synth.function_id(otlp_api.handler))
-    kms_actions: dict[str, set[str]] = {}
+    key_ids = {}
+    for key in (k for k in RESOURCES.keys if k.logical in {"content", "alerts"}):  # symmetric: they rotate
+        key_ids[synth.logical_id(synth.stack.data.keys[key.logical])] = key.logical
+        key_id = synth.logical_id(synth.stack.data.keys[key.logical])
+        assert synth.props(key_id)["EnableKeyRotation"] is True
+        synth.template.has_resource_properties(
+            "AWS::KMS::Alias", {"AliasName": f"alias/{PREFIX}-{key.logical}", "TargetKeyId": Match.any_value()}
+        )
+    handlers = {name: handler for name, handler, _, _ in all_functions()}
+    role_names = {synth.role_id(synth.function_id(handlers[name])): name for _, name in expected}
+    kms_actions: dict[tuple[str, str], set[str]] = {}
     for role, statements in _statements_by_role(synth).items():
         for statement in statements:
             actions = {a for a in _actions(statement) if a.startswith("kms:")}
-            if actions and key_id in referenced_ids(statement["Resource"]):
-                assert referenced_ids(statement["Resource"]) == {key_id}, statement
-                kms_actions.setdefault(role, set()).update(actions)
-    assert kms_actions == {otlp_role: {"kms:GenerateDataKey", "kms:Decrypt"}}
+            if actions and referenced_ids(statement["Resource"]) & set(key_ids):
+                (key_id,) = referenced_ids(statement["Resource"])
+                assert role in role_names, (role, statement)
+                kms_actions.setdefault((key_ids[key_id], role_names[role]), set()).update(actions)
+    assert kms_actions == expected
 
 
 def test_events_signing_key_is_p256_and_only_the_chain_functions_sign(synth: Synth) -> None:
@@ -540,7 +552,8 @@ def test_cdk_nag_aws_solutions_finds_nothing_unanswered(synth: Synth) -> None:
         assert len(violation["reason"]) > 80, violation["ruleName"]
     # Every IAM5 acknowledgment names one wildcard: X-Ray's "*", or objects in a known place.
     wildcards = {v["ruleName"] for v in suppressed if v["ruleName"].startswith("AwsSolutions-IAM5")}
-    assert all(w.endswith(("[Resource::*]", "/*]", "/athena-results/*]")) for w in wildcards), wildcards
+    topics = f"[Resource::arn:aws:sns:*:*:{StackConfig().alert_topic_prefix}*]"  # alert topics, by name prefix
+    assert all(w.endswith(("[Resource::*]", "/*]", "/athena-results/*]", topics)) for w in wildcards), wildcards
     assert not any("Action::" in w for w in wildcards)
 
 

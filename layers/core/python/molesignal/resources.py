@@ -103,6 +103,8 @@ RESOURCES = Resources(
         # Audit events, grouped by org: the hash chain needs each org's batches in order.
         QueueDef("events", visibility_timeout_s=120, max_receive_count=5, fifo=True),
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
+        # One message per notification and destination; the worker sets its own backoff.
+        QueueDef("alert-delivery", visibility_timeout_s=60, max_receive_count=5),
     ),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
     keys=(
@@ -113,5 +115,6 @@ RESOURCES = Resources(
             usage="SIGN_VERIFY",
             spec="ECC_NIST_P256",
         ),
+        KeyDef("alerts", "Seals alert destination secrets: signing secrets, header values, Slack URLs"),
     ),
 )

@@ -110,6 +110,26 @@ class Settings(BaseSettings):
     default_plan: str = Field(default="free", pattern="^(free|starter|pro|enterprise)$")
     enterprise_requests_per_minute: int = Field(default=10_000, ge=1)
 
+    # Alerting (docs/alerts.md). The KMS key that seals destination secrets (CDK passes its ARN).
+    alerts_kms_key_id: str = ""
+    # Whether destination URLs may reach loopback and private networks (None: on the local stage
+    # only, where test receivers listen on 127.0.0.1). Link-local and metadata addresses never.
+    alert_allow_private_targets: bool | None = None
+    # The sender of alert e-mail (an SES-verified identity); empty turns e-mail destinations off.
+    alert_email_from: str = "alerts@molesignal.local"
+    # SNS destinations must name topics whose name starts with this (the IAM grant says the same).
+    alert_sns_topic_prefix: str = "molesignal-alerts"
+    alert_delivery_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # Failed deliveries come back after base * 2^(attempt-1) seconds (capped), then go to the DLQ.
+    alert_retry_base_s: float = Field(default=15.0, ge=0)
+    alert_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)  # SQS's visibility limit is 12 h
+    # How stale the ingest worker's memo of an org's realtime rules may be (other processes).
+    alert_rules_memo_s: float = Field(default=5.0, ge=0)
+    alert_history_days: int = Field(default=30, ge=1)
+    # Platform alerts (quota rejections, DLQ depth, worker failures).
+    alert_platform_repeat_s: int = Field(default=3600, ge=60)
+    alert_platform_resolve_after_s: int = Field(default=300, ge=60)
+
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
     default_query_qps: int = Field(default=20, ge=1)
@@ -142,11 +162,20 @@ class Settings(BaseSettings):
             return f"{self.resource_prefix}/jwt-signing-key"
         return f"{self.resource_prefix}-{logical}"
 
+    @property
+    def alert_private_targets_allowed(self) -> bool:
+        if self.alert_allow_private_targets is not None:
+            return self.alert_allow_private_targets
+        return self.stage == "local"
+
     def kms_alias(self, logical: str) -> str:
-        if logical == "content" and self.content_kms_key_id:
-            return self.content_kms_key_id
-        if logical == "events-signing" and self.events_signing_key_id:
-            return self.events_signing_key_id
+        explicit = {
+            "content": self.content_kms_key_id,
+            "events-signing": self.events_signing_key_id,
+            "alerts": self.alerts_kms_key_id,
+        }.get(logical, "")
+        if explicit:
+            return explicit
         return f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:

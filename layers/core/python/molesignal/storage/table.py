@@ -187,13 +187,14 @@ class Table:
         pk: str,
         *,
         sk_prefix: str | None = None,
+        sk_at_most: str | None = None,
         index: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
         forward: bool = True,
         consistent: bool = False,
     ) -> tuple[list[Item], str | None]:
-        """One page of a partition, optionally narrowed to a sort-key prefix.
+        """One page of a partition, optionally narrowed to a sort-key prefix or upper bound.
 
         The cursor is an opaque URL-safe token wrapping DynamoDB's LastEvaluatedKey.
         """
@@ -201,10 +202,16 @@ class Table:
         condition = "#pk = :pk"
         names = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": pk}
+        if sk_prefix and sk_at_most:
+            raise ValueError("a query takes a sort-key prefix or an upper bound, not both")
         if sk_prefix:
             condition += " AND begins_with(#sk, :sk)"
             names["#sk"] = sk_name
             values[":sk"] = sk_prefix
+        elif sk_at_most:
+            condition += " AND #sk <= :sk"
+            names["#sk"] = sk_name
+            values[":sk"] = sk_at_most
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
