@@ -270,6 +270,8 @@ ALERTS_API = HttpFunction(
     handler="alerts_api.handler.lambda_handler",
     description="alert destinations, rules, silences, history and dead deliveries",
     prefixes=("/api/v1/alerts",),
+    # Rules are checked by the query guard (sqlglot) and bound against the stream (DuckDB).
+    layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("GET", "/api/v1/alerts/destinations"),
         Route("POST", "/api/v1/alerts/destinations"),
@@ -277,6 +279,13 @@ ALERTS_API = HttpFunction(
         Route("PATCH", "/api/v1/alerts/destinations/{destination_id}"),
         Route("DELETE", "/api/v1/alerts/destinations/{destination_id}"),
         Route("POST", "/api/v1/alerts/destinations/{destination_id}/test"),
+        Route("GET", "/api/v1/alerts/rules"),
+        Route("POST", "/api/v1/alerts/rules"),
+        Route("GET", "/api/v1/alerts/rules/{rule_id}"),
+        Route("PATCH", "/api/v1/alerts/rules/{rule_id}"),
+        Route("DELETE", "/api/v1/alerts/rules/{rule_id}"),
+        Route("POST", "/api/v1/alerts/rules/{rule_id}/enable"),
+        Route("POST", "/api/v1/alerts/rules/{rule_id}/disable"),
     ),
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from alerts_api.schemas import (
     AlertDeliveryReport,
@@ -16,17 +16,27 @@ from alerts_api.schemas import (
     AlertDestinationCreate,
     AlertDestinationList,
     AlertDestinationPatch,
+    AlertRule,
+    AlertRuleCreate,
+    AlertRuleDetail,
+    AlertRuleList,
+    AlertRulePatch,
 )
 from molesignal import audit
 from molesignal.alerts.destinations import Destinations, DestinationSpec
 from molesignal.alerts.probe import send_test
+from molesignal.alerts.rule_checks import prepare_rule
+from molesignal.alerts.rules import Rule, RuleKind, Rules
 from molesignal.auth.principal import Principal, Role
+from molesignal.errors import Conflict
+from molesignal.storage.table import Table
 from molesignal.web.deps import SourceIp, TableDep, require_role
 
 Reader = Annotated[Principal, Depends(require_role(Role.VIEWER, Role.EDITOR, Role.ADMIN))]
 Writer = Annotated[Principal, Depends(require_role(Role.EDITOR, Role.ADMIN))]
 
 destinations_router = APIRouter(prefix="/api/v1/alerts/destinations", tags=["alerts"])
+rules_router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
 
 
 def _destination_spec(body: AlertDestinationCreate | AlertDestinationPatch) -> DestinationSpec:
@@ -86,6 +96,11 @@ def update_destination(
     "/{destination_id}", response_model=AlertDestination, summary="Remove a destination no rule names"
 )
 def delete_destination(destination_id: str, principal: Writer, table: TableDep, ip: SourceIp) -> AlertDestination:
+    Destinations(table).get(principal.org_id, destination_id)
+    naming = Rules(table).naming_destination(principal.org_id, destination_id)
+    if naming:
+        names = ", ".join(sorted(r.id for r in naming)[:10])
+        raise Conflict(f"conflict: rules still send to this destination ({names}); change them first")
     destination = Destinations(table).delete(principal.org_id, destination_id)
     audit.record_by(table, principal, "alert.destination.delete", target=destination_id, source_ip=ip)
     return AlertDestination.model_validate(destination.public())
@@ -99,3 +114,81 @@ def delete_destination(destination_id: str, principal: Writer, table: TableDep, 
 def test_destination(destination_id: str, principal: Writer, table: TableDep) -> AlertDeliveryReport:
     destination = Destinations(table).get(principal.org_id, destination_id)
     return AlertDeliveryReport.model_validate(send_test(table, destination, actor=principal.actor).to_dict())
+
+
+# --- rules -----------------------------------------------------------------------------------
+def _rule_changed(table: Table, principal: Principal, rule: Rule, action: str, ip: str, **details: object) -> None:
+    audit.record_by(table, principal, action, target=rule.id, source_ip=ip, details=dict(details))
+
+
+def _rule_detail(table: Table, rule: Rule) -> AlertRuleDetail:
+    del table
+    return AlertRuleDetail.model_validate({**rule.public(), "alerts": []})
+
+
+@rules_router.get("", response_model=AlertRuleList, summary="The org's alert rules")
+def list_rules(
+    principal: Reader,
+    table: TableDep,
+    kind: Annotated[RuleKind | None, Query()] = None,
+    enabled: Annotated[bool | None, Query()] = None,
+) -> AlertRuleList:
+    rules = [
+        r.public()
+        for r in Rules(table).all(principal.org_id)
+        if (kind is None or r.kind is kind) and (enabled is None or r.enabled is enabled)
+    ]
+    return AlertRuleList.model_validate({"items": rules})
+
+
+@rules_router.post("", response_model=AlertRuleDetail, status_code=201, summary="Add a realtime or scheduled rule")
+def create_rule(body: AlertRuleCreate, principal: Writer, table: TableDep, ip: SourceIp) -> AlertRuleDetail:
+    rule = prepare_rule(table, principal.org_id, principal.actor, body.model_dump(), current=None)
+    Rules(table).create(rule)
+    _rule_changed(table, principal, rule, "alert.rule.create", ip, kind=rule.kind.value)
+    return _rule_detail(table, rule)
+
+
+@rules_router.get("/{rule_id}", response_model=AlertRuleDetail, summary="One rule and its alerts")
+def get_rule(rule_id: str, principal: Reader, table: TableDep) -> AlertRuleDetail:
+    return _rule_detail(table, Rules(table).get(principal.org_id, rule_id))
+
+
+def _update(table: Table, principal: Principal, rule_id: str, fields: dict[str, object], ip: str) -> AlertRuleDetail:
+    rules = Rules(table)
+    current = rules.get(principal.org_id, rule_id)
+    updated = rules.store_update(
+        current, prepare_rule(table, principal.org_id, principal.actor, fields, current=current)
+    )
+    _rule_changed(table, principal, updated, "alert.rule.update", ip, fields=sorted(fields))
+    return _rule_detail(table, updated)
+
+
+@rules_router.patch("/{rule_id}", response_model=AlertRuleDetail, summary="Change a rule")
+def update_rule(
+    rule_id: str, body: AlertRulePatch, principal: Writer, table: TableDep, ip: SourceIp
+) -> AlertRuleDetail:
+    fields = body.model_dump(exclude_unset=True)
+    for name in ("message", "value_column"):  # null clears these
+        if name in fields and fields[name] is None:
+            fields[name] = ""
+    return _update(table, principal, rule_id, fields, ip)
+
+
+@rules_router.post("/{rule_id}/enable", response_model=AlertRuleDetail, summary="Enable a rule")
+def enable_rule(rule_id: str, principal: Writer, table: TableDep, ip: SourceIp) -> AlertRuleDetail:
+    return _update(table, principal, rule_id, {"enabled": True}, ip)
+
+
+@rules_router.post(
+    "/{rule_id}/disable", response_model=AlertRuleDetail, summary="Disable a rule (its alerts return to ok)"
+)
+def disable_rule(rule_id: str, principal: Writer, table: TableDep, ip: SourceIp) -> AlertRuleDetail:
+    return _update(table, principal, rule_id, {"enabled": False}, ip)
+
+
+@rules_router.delete("/{rule_id}", response_model=AlertRule, summary="Remove a rule and its alerts")
+def delete_rule(rule_id: str, principal: Writer, table: TableDep, ip: SourceIp) -> AlertRule:
+    rule = Rules(table).delete(principal.org_id, rule_id)
+    _rule_changed(table, principal, rule, "alert.rule.delete", ip)
+    return AlertRule.model_validate(rule.public())
