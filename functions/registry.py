@@ -286,6 +286,14 @@ ALERTS_API = HttpFunction(
         Route("DELETE", "/api/v1/alerts/rules/{rule_id}"),
         Route("POST", "/api/v1/alerts/rules/{rule_id}/enable"),
         Route("POST", "/api/v1/alerts/rules/{rule_id}/disable"),
+        Route("GET", "/api/v1/alerts/active"),
+        Route("GET", "/api/v1/alerts/silences"),
+        Route("POST", "/api/v1/alerts/silences"),
+        Route("GET", "/api/v1/alerts/silences/{silence_id}"),
+        Route("DELETE", "/api/v1/alerts/silences/{silence_id}"),
+        Route("GET", "/api/v1/alerts/history"),
+        Route("GET", "/api/v1/alerts/dlq"),
+        Route("POST", "/api/v1/alerts/dlq/redrive"),
     ),
 )
 
@@ -302,7 +310,7 @@ REGISTRY = Registry(
             max_batching_window_s=1,
             memory_mb=2048,
             timeout_s=120,
-            description="lands enqueued records in the Parquet lake, exactly once",
+            description="lands enqueued records in the Parquet lake, exactly once; evaluates realtime alert rules",
             layers=LAKE_WORKER_LAYERS,
         ),
         QueueWorker(
@@ -327,8 +335,27 @@ REGISTRY = Registry(
             layers=LAKE_WORKER_LAYERS,
             description="writes export files (CSV, NDJSON, Parquet; gzip) to the exports bucket",
         ),
+        QueueWorker(
+            name="alert_delivery_worker",
+            handler="alert_delivery_worker.handler.lambda_handler",
+            queue="alert-delivery",
+            batch_size=10,
+            max_batching_window_s=0,  # a notification should leave at once
+            memory_mb=512,
+            timeout_s=120,  # ten sends, each under alert_delivery_timeout_s
+            description="sends alert notifications (webhook, Slack, SES, SNS) with retries; quota events become alerts",
+        ),
     ),
     schedules=(
+        ScheduledFunction(
+            name="alert_evaluation_worker",
+            handler="alert_evaluation_worker.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            memory_mb=2048,  # scheduled rules run their queries in DuckDB, like the query function
+            timeout_s=300,
+            description="runs due scheduled alert rules, resolves quiet realtime alerts, checks DLQs and worker errors",
+            layers=LAKE_WORKER_LAYERS,
+        ),
         ScheduledFunction(
             name="housekeeping_worker",
             handler="housekeeping_worker.handler.lambda_handler",

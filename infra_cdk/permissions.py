@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from molesignal.resources import RESOURCES
+
 TableAccess = Literal["none", "read", "read_write"]
 
 
@@ -25,6 +27,7 @@ class Needs:
     delete_buckets: tuple[str, ...] = ()  # DeleteObject
     send_queues: tuple[str, ...] = ()  # SendMessage, GetQueueUrl, GetQueueAttributes
     consume_queues: tuple[str, ...] = ()  # ReceiveMessage, DeleteMessage, ...; a DLQ is "<queue>-dlq"
+    watch_queues: tuple[str, ...] = ()  # GetQueueAttributes, GetQueueUrl: a queue's depth
     # Athena queries in the stack's workgroup; Glue tables of its database; the results prefix
     # of the exports bucket. Athena reads the lake with the caller's rights: add read_buckets.
     athena: bool = False
@@ -52,25 +55,32 @@ NEEDS: dict[str, Needs] = {
     "housekeeping_worker": Needs(),
     # Answers 202 and enqueues; payloads too large for SQS go to the lake bucket (claim
     # check). Root's DLQ routes read the DLQ's depth and move its messages back.
-    "ingest_api": Needs(put_buckets=("lake",), send_queues=("ingest",), consume_queues=("ingest-dlq",)),
+    # Quota rejections raise a platform event on the alert queue (every function that calls the
+    # limiter: ingest_api, query_api, otlp_api, events_api).
+    "ingest_api": Needs(
+        put_buckets=("lake",), send_queues=("ingest", "alert-delivery"), consume_queues=("ingest-dlq",)
+    ),
     # Lands records as Parquet, reads and then deletes claim-checked payloads, and merges the
     # small files of the hours it just wrote to (reads them, writes the merge; ADR 0011).
-    # Consuming its own queue comes with its event source mapping.
-    "ingest_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
+    # Consuming its own queue comes with its event source mapping. Evaluating realtime alert
+    # rules on the rows it lands, it enqueues their notifications.
+    "ingest_worker": Needs(
+        read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",), send_queues=("alert-delivery",)
+    ),
     # Reads small lake files, writes their merge, deletes replaced objects after the grace period.
     "compaction_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
     # Removes expired manifest entries (table) and deletes their objects after the grace period.
     "retention_worker": Needs(delete_buckets=("lake",)),
     # SQL over the lake: DuckDB reads the manifest's files itself; Athena reads them with this
     # role's rights, keeps one Glue table per stream and writes results under athena-results/.
-    "query_api": Needs(read_buckets=("lake",), athena=True),
+    "query_api": Needs(read_buckets=("lake",), athena=True, send_queues=("alert-delivery",)),
     # OTLP receiver: like ingest_api (claim check, enqueue), plus per-org content data keys
     # from the content KMS key. The session-content read decrypts them and queries the
     # content stream like query_api does (Athena when the scan outgrows the function).
     "otlp_api": Needs(
         read_buckets=("lake",),
         put_buckets=("lake",),
-        send_queues=("ingest",),
+        send_queues=("ingest", "alert-delivery"),
         athena=True,
         encrypt_keys=("content",),
         decrypt_keys=("content",),
@@ -83,20 +93,49 @@ NEEDS: dict[str, Needs] = {
     "events_api": Needs(
         read_buckets=("lake", "exports"),
         put_buckets=("lake",),
-        send_queues=("events", "exports"),
+        send_queues=("events", "exports", "alert-delivery"),
         athena=True,
         public_keys=("events-signing",),
     ),
     # Streams query results from the lake into export files.
     "export_worker": Needs(read_buckets=("lake",), put_buckets=("exports",)),
     # Chains each org's events and lands them as audit_events rows; deletes claim checks.
+    # Realtime alert rules on audit_events run on the rows it lands and enqueue notifications.
     "events_worker": Needs(
-        read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",), sign_keys=("events-signing",)
+        read_buckets=("lake",),
+        put_buckets=("lake",),
+        delete_buckets=("lake",),
+        send_queues=("alert-delivery",),
+        sign_keys=("events-signing",),
     ),
     # Signs each org's chain head when it has moved since the last checkpoint.
     "checkpoint_worker": Needs(sign_keys=("events-signing",)),
-    # Alert destinations (secrets sealed and opened with the alerts key) and their test sends.
-    "alerts_api": Needs(seal_keys=("alerts",), decrypt_keys=("alerts",), send_email=True, publish_alerts=True),
+    # Alert destinations (secrets sealed and opened with the alerts key) and their test sends;
+    # dead deliveries: the DLQ's depth and redrive (back onto the delivery queue).
+    "alerts_api": Needs(
+        seal_keys=("alerts",),
+        decrypt_keys=("alerts",),
+        send_email=True,
+        publish_alerts=True,
+        send_queues=("alert-delivery",),
+        consume_queues=("alert-delivery-dlq",),
+    ),
+    # Sends notifications (opens destination secrets; SES, SNS, HTTP), moves a delivery that
+    # failed its last attempt to the DLQ itself, and enqueues the alerts of quota events.
+    "alert_delivery_worker": Needs(
+        decrypt_keys=("alerts",),
+        send_email=True,
+        publish_alerts=True,
+        send_queues=("alert-delivery", "alert-delivery-dlq"),
+    ),
+    # Runs scheduled rules' queries (like query_api: DuckDB, or Athena for large scans),
+    # enqueues notifications, and reads every DLQ's depth for root's alerts.
+    "alert_evaluation_worker": Needs(
+        read_buckets=("lake",),
+        athena=True,
+        send_queues=("alert-delivery",),
+        watch_queues=tuple(queue.dlq_logical for queue in RESOURCES.queues),
+    ),
 }
 
 

@@ -229,7 +229,7 @@ class DataStore(Construct):
             env.update(self.analytics.environment())
         return env
 
-    def grant(self, role: iam.Role, needs: Needs) -> None:  # noqa: PLR0912 - one branch per kind of need
+    def grant(self, role: iam.Role, needs: Needs) -> None:
         """Grant exactly what ``needs`` lists; unknown logical names fail the synth."""
         if needs.table != "none":
             actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if needs.table == "read_write" else ())
@@ -249,10 +249,22 @@ class DataStore(Construct):
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_PUT_ACTIONS)
         for logical in needs.delete_buckets:
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_DELETE_ACTIONS)
+        self._grant_queues(role, needs)
+        self._grant_keys(role, needs)
+        if needs.athena:
+            if self.analytics is None:
+                raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")
+            self.analytics.grant_query(role)
+
+    def _grant_queues(self, role: iam.Role, needs: Needs) -> None:
         for logical in needs.send_queues:
             self._lookup(self.all_queues, logical, "queue").grant_send_messages(role)
         for logical in needs.consume_queues:
             self._lookup(self.all_queues, logical, "queue").grant_consume_messages(role)
+        for logical in needs.watch_queues:
+            self._lookup(self.all_queues, logical, "queue").grant(role, "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+
+    def _grant_keys(self, role: iam.Role, needs: Needs) -> None:
         for logical in needs.encrypt_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:GenerateDataKey")
         for logical in needs.decrypt_keys:
@@ -263,10 +275,6 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
         for logical in needs.seal_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:Encrypt")
-        if needs.athena:
-            if self.analytics is None:
-                raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")
-            self.analytics.grant_query(role)
 
     @staticmethod
     def _grant_objects(role: iam.Role, bucket: s3.Bucket, actions: tuple[str, ...]) -> None:

@@ -483,9 +483,10 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         allowed |= {synth.logical_id(data.secrets[s]) for s in needs.secrets}
         buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets)
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
-        allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
+        queues = (*needs.send_queues, *needs.consume_queues, *needs.watch_queues)
+        allowed |= {synth.logical_id(data.all_queues[q]) for q in queues}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
-        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.sign_keys, *needs.public_keys)
+        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.seal_keys, *needs.sign_keys, *needs.public_keys)
         allowed |= {synth.logical_id(data.keys[k]) for k in keys}
         if needs.athena:
             assert data.analytics is not None
@@ -674,9 +675,10 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
     database_id = synth.stack.get_logical_id(analytics.database)
     exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
     lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
-    role_of = {fn.name: synth.role_id(synth.function_id(fn.handler)) for fn in REGISTRY.http}
-    # otlp_api: the session-content read; events_api: listing and reading audit events.
-    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"]]
+    role_of = {name: synth.role_id(synth.function_id(handler)) for name, handler, _, _ in all_functions()}
+    # otlp_api: the session-content read; events_api: listing and reading audit events; the
+    # alert evaluator: scheduled rules' queries.
+    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"], role_of["alert_evaluation_worker"]]
     statements = _statements_by_role(synth)
     for role, found in statements.items():
         services = {action.split(":")[0] for statement in found for action in _actions(statement)}
@@ -769,3 +771,36 @@ def test_console_routes_rewrite_to_the_app_shell_but_not_assets() -> None:
         "/health/*",
         "/v1/*",
     ]
+
+
+def test_only_the_alert_senders_may_publish_to_alert_topics_and_nothing_else(synth: Synth) -> None:
+    senders = {name for name, *_ in all_functions() if needs_of(name).publish_alerts}
+    assert senders == {"alerts_api", "alert_delivery_worker"}
+    handlers = {name: handler for name, handler, _, _ in all_functions()}
+    publishers = set()
+    for role, statements in _statements_by_role(synth).items():
+        for statement in statements:
+            actions = {a for a in _actions(statement) if a.startswith(("sns:", "ses:"))}
+            if actions:
+                assert actions == {"sns:Publish"}, statement  # no SES grant without alertEmailFrom
+                assert statement["Resource"] == f"arn:aws:sns:*:*:{StackConfig().alert_topic_prefix}*"
+                publishers.add(role)
+    assert publishers == {synth.role_id(synth.function_id(handlers[name])) for name in senders}
+
+
+def test_e_mail_may_be_sent_from_the_configured_sender_only() -> None:
+    from aws_cdk import aws_iam as iam
+
+    from infra_cdk.components.alerting import AlertChannels
+
+    stack = Stack(App(), "Channels")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    AlertChannels(email_from="alerts@ops.example.com").grant(role, needs_of("alert_delivery_worker"))
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (ses,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": "alerts@ops.example.com"}}
+    text = json.dumps(ses["Resource"])
+    assert "identity/alerts@ops.example.com" in text and "identity/ops.example.com" in text and "*" not in text
+    with pytest.raises(ValueError, match="alertEmailFrom"):
+        StackConfig(alert_email_from="*@example.com")

@@ -104,7 +104,7 @@ RESOURCES = Resources(
         QueueDef("events", visibility_timeout_s=120, max_receive_count=5, fifo=True),
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
         # One message per notification and destination; the worker sets its own backoff.
-        QueueDef("alert-delivery", visibility_timeout_s=60, max_receive_count=5),
+        QueueDef("alert-delivery", visibility_timeout_s=180, max_receive_count=5),
     ),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
     keys=(

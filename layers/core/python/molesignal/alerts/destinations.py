@@ -291,6 +291,12 @@ class Destinations:
             item["default_for_platform"] = spec.default_for_platform
         if spec.deployment_alerts is not None:
             item["deployment_alerts"] = spec.deployment_alerts
+        if item.get("deployment_alerts"):
+            item["gsi1pk"] = keys.alert_deployment_destinations()
+            item["gsi1sk"] = f"{item['org_id']}#{item['id']}"
+        else:
+            item.pop("gsi1pk", None)
+            item.pop("gsi1sk", None)
         self._apply_sealed(item, kind, spec, dict(sealed_now))
 
     @staticmethod

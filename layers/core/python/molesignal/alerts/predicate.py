@@ -70,6 +70,8 @@ def compile_predicate(where: str, *, org_id: str, stream: str) -> CompiledPredic
         if isinstance(node, exp.AggFunc | exp.Window):
             raise PermissionDenied("PERMISSION_DENIED: a realtime predicate is per row: no aggregate or window")
     body = condition.this.copy()
+    for node in body.walk():
+        node.comments = None  # what runs is the condition alone
     columns = set()
     for column in body.find_all(exp.Column):
         column.set("table", None)  # the stream's own name or alias: the batch is the only relation

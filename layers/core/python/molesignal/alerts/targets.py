@@ -66,11 +66,12 @@ def address_problem(address: IpAddress, *, allow_private: bool) -> str | None:
         address = address.ipv4_mapped
     if address in _METADATA or address.is_link_local:
         return "link-local and metadata addresses are never allowed"
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        return "multicast, unspecified and reserved addresses are not allowed"
-    is_private = address.is_loopback or address.is_private or address in _SHARED_ADDRESS_SPACE
-    if is_private and not allow_private:
-        return "loopback and private network addresses are not allowed in this deployment"
+    if address.is_multicast or address.is_unspecified:
+        return "multicast and unspecified addresses are not allowed"
+    if address.is_loopback or address.is_private or address in _SHARED_ADDRESS_SPACE:
+        return None if allow_private else "loopback and private network addresses are not allowed in this deployment"
+    if address.is_reserved:
+        return "reserved addresses are not allowed"
     return None
 
 

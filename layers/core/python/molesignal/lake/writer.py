@@ -84,6 +84,7 @@ class AppendResult:
     rows: int
     files: tuple[LandedFile, ...]
     quarantined: int = 0  # records set aside because the layout cannot place their timestamp
+    landed: pa.Table | None = None  # the rows this call committed (realtime alert rules read them)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class Lake:
         for _attempt in range(20):
             try:
                 self._commit(org_id, stream, request_ids, files, batch_schema, released=reserve, guards=guards)
-                return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined)
+                return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
                 if reserve and isinstance(exc, CommitRefused):
                     raise LandSeparately("a file of this group cannot be listed") from exc

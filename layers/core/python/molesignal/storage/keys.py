@@ -124,3 +124,13 @@ def alert_due_index() -> str:
 def alert_quiet_index() -> str:
     """gsi1 partition of firing realtime alerts, sorted by when they resolve if nothing matches."""
     return "ALERTQUIET"
+
+
+def alert_deployment_destinations() -> str:
+    """gsi1 partition of the destinations root marked for the deployment's alerts (any org)."""
+    return "ALERTDEPLOYDEST"
+
+
+def alert_platform_checkpoint() -> tuple[str, str]:
+    """What the evaluator's last deployment check saw (the worker-failure count)."""
+    return "PLATFORM", "ALERTCHECK"

@@ -1,0 +1,109 @@
+"""Realtime rules, evaluated by the ingest worker on the rows of each batch it lands.
+
+``evaluate_landed`` is the one call the worker makes after a batch's rows for a stream are
+committed. It finds the org's enabled realtime rules for that stream (memoised per process
+for ``alert_rules_memo_s``; the alerts API forgets the memo of its own process on every
+change), evaluates their predicates over the batch (``predicate.BatchEvaluator``: one pass
+for all ungrouped rules), and moves their alerts. It never fails the landing: the rows are
+already in the lake, so a problem is logged and counted instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from molesignal import counters
+from molesignal.alerts.engine import AlertEngine, rule_source
+from molesignal.alerts.predicate import BatchEvaluator, CompiledPredicate, PredicateCheck, compile_predicate
+from molesignal.alerts.rules import Rule, RuleKind, Rules
+from molesignal.alerts.state import Observation
+from molesignal.clock import now_us
+from molesignal.lake.streams import SEALED_COLUMNS
+from molesignal.observability import logger
+from molesignal.settings import get_settings
+from molesignal.storage.table import Table
+
+MAX_MEMO_ORGS = 4096
+MAX_COMPILED = 8192
+
+_lock = threading.Lock()
+_memo: dict[str, tuple[float, list[Rule]]] = {}
+_compiled: dict[tuple[str, int], CompiledPredicate] = {}
+
+
+def forget(org_id: str) -> None:
+    """The org's rules changed: read them again on the next batch (this process)."""
+    with _lock:
+        _memo.pop(org_id, None)
+
+
+def realtime_rules(table: Table, org_id: str) -> list[Rule]:
+    now = time.monotonic()
+    with _lock:
+        held = _memo.get(org_id)
+    if held is not None and now - held[0] < get_settings().alert_rules_memo_s:
+        return held[1]
+    rules = [r for r in Rules(table).all(org_id, consistent=False) if r.kind is RuleKind.REALTIME and r.enabled]
+    with _lock:
+        if len(_memo) >= MAX_MEMO_ORGS:
+            _memo.clear()
+        _memo[org_id] = (now, rules)
+    return rules
+
+
+def _compiled_predicate(rule: Rule) -> CompiledPredicate:
+    key = (rule.id, rule.version)
+    found = _compiled.get(key)
+    if found is None:
+        found = compile_predicate(rule.where, org_id=rule.org_id, stream=rule.stream)
+        with _lock:
+            if len(_compiled) >= MAX_COMPILED:
+                _compiled.clear()
+            _compiled[key] = found
+    return found
+
+
+def evaluate_landed(table: Table, org_id: str, stream: str, rows: Any, *, at_us: int | None = None) -> int:
+    """Evaluate the stream's realtime rules over rows just landed; returns how many rules ran."""
+    if rows is None or rows.num_rows == 0:
+        return 0
+    try:
+        rules = [r for r in realtime_rules(table, org_id) if r.stream == stream]
+        if not rules:
+            return 0
+        _evaluate(table, org_id, stream, rows, rules, now_us() if at_us is None else at_us)
+        return len(rules)
+    except Exception:
+        logger.exception("realtime alert evaluation failed", extra={"org_id": org_id, "stream": stream})
+        counters.increment(table, "alert_evaluation_errors_total")
+        return 0
+
+
+def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rule], at_us: int) -> None:
+    hidden = [name for name in SEALED_COLUMNS.get(stream, ()) if name in rows.column_names]
+    if hidden:
+        rows = rows.drop_columns(hidden)
+    checks, by_id = [], {}
+    for rule in rules:
+        try:
+            checks.append(PredicateCheck(rule.id, _compiled_predicate(rule), rule.group_by))
+            by_id[rule.id] = rule
+        except Exception as exc:  # a rule stored before the guard tightened: skip it, say why
+            Rules(table).note_evaluation(rule, at_us=at_us, error=f"predicate refused: {exc}")
+    outcomes = BatchEvaluator(rows).run(checks)
+    engine = AlertEngine(table)
+    known = engine.states(org_id) if any(o.matched or not o.error for o in outcomes.values()) else {}
+    for rule_id, outcome in outcomes.items():
+        rule = by_id[rule_id]
+        if outcome.error:
+            Rules(table).note_evaluation(rule, at_us=at_us, error=f"predicate failed on a batch: {outcome.error}")
+            counters.increment(table, "alert_evaluation_errors_total")
+            continue
+        observations = [
+            Observation(group.labels, active=group.matched > 0, value=group.matched, sample=group.sample)
+            for group in outcome.groups
+        ]
+        ours = {key: state for key, state in known.items() if state.source_id == rule.id}
+        engine.observe(rule_source(rule), observations, now_us=at_us, known=ours)
