@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     alert_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)  # SQS's visibility limit is 12 h
     # How stale the ingest worker's memo of an org's realtime rules may be (other processes).
     alert_rules_memo_s: float = Field(default=5.0, ge=0)
+    # How long the ingest path trusts its view of an org's alert states (alerts/state_memo.py).
+    alert_state_memo_s: float = Field(default=60.0, ge=0)
     alert_history_days: int = Field(default=30, ge=1)
     # Platform alerts (quota rejections, DLQ depth, worker failures).
     alert_platform_repeat_s: int = Field(default=3600, ge=60)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from molesignal.alerts import history, outbox
+from molesignal.alerts import history, outbox, state_memo
 from molesignal.alerts.destinations import Destinations
 from molesignal.alerts.notification import Notification, Status, new_notification_id
 from molesignal.alerts.rules import Rule, RuleKind
@@ -139,6 +139,7 @@ class AlertEngine:
             except ConditionFailed:
                 current = self.state(source.org_id, current.sort_key) or replace(current, version=0)
                 continue
+            state_memo.written(new)
             self._after(source, current, new, step, now_us)
             return replace(step, new=new)
         raise RuntimeError(f"alert {source.id}#{current.fingerprint} kept changing under this evaluation")
@@ -224,6 +225,7 @@ class AlertEngine:
         dropped = 0
         for state in self.states(org_id, source_id).values():
             self.table.delete(keys.alert_states(org_id), state.sort_key)
+            state_memo.dropped(org_id, state.sort_key)
             if state.state in (State.PENDING, State.FIRING):
                 history.record(
                     self.table,

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from molesignal import counters
-from molesignal.alerts import platform
+from molesignal.alerts import platform, state_memo
 from molesignal.alerts.engine import AlertEngine, rule_source
 from molesignal.alerts.rules import Operator, Rule, RuleKind, Rules
 from molesignal.alerts.state import SECOND_US, AlertState, Observation
@@ -147,6 +147,7 @@ def resolve_quiet(table: Table, now_us: int) -> int:
         source = _source(table, current)
         if source is None:
             table.delete(keys.alert_states(current.org_id), current.sort_key)  # its rule is gone
+            state_memo.dropped(current.org_id, current.sort_key)
             continue
         steps = engine.observe(
             source, [Observation(current.labels, active=False)], now_us=now_us, known={current.sort_key: current}

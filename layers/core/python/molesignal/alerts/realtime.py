@@ -4,7 +4,8 @@
 committed. It finds the org's enabled realtime rules for that stream (memoised per process
 for ``alert_rules_memo_s``; the alerts API forgets the memo of its own process on every
 change), evaluates their predicates over the batch (``predicate.BatchEvaluator``: one pass
-for all ungrouped rules), and moves their alerts. It never fails the landing: the rows are
+for all ungrouped rules), and moves their alerts, reading their states from the process's
+recent view where that is safe (``state_memo``). It never fails the landing: the rows are
 already in the lake, so a problem is logged and counted instead.
 """
 
@@ -15,10 +16,11 @@ import time
 from typing import Any
 
 from molesignal import counters
+from molesignal.alerts import state_memo
 from molesignal.alerts.engine import AlertEngine, rule_source
 from molesignal.alerts.predicate import BatchEvaluator, CompiledPredicate, PredicateCheck, compile_predicate
 from molesignal.alerts.rules import Rule, RuleKind, Rules
-from molesignal.alerts.state import Observation
+from molesignal.alerts.state import SECOND_US, AlertState, Observation, State
 from molesignal.clock import now_us
 from molesignal.lake.streams import SEALED_COLUMNS
 from molesignal.observability import logger
@@ -27,6 +29,7 @@ from molesignal.storage.table import Table
 
 MAX_MEMO_ORGS = 4096
 MAX_COMPILED = 8192
+NEAR_DEADLINE_S = 10  # a firing alert this close to its resolve deadline may be resolved elsewhere: read it
 
 _lock = threading.Lock()
 _memo: dict[str, tuple[float, list[Rule]]] = {}
@@ -94,7 +97,7 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
             Rules(table).note_evaluation(rule, at_us=at_us, error=f"predicate refused: {exc}")
     outcomes = BatchEvaluator(rows).run(checks)
     engine = AlertEngine(table)
-    known = engine.states(org_id) if any(o.matched or not o.error for o in outcomes.values()) else {}
+    known = _known_states(engine, org_id, [by_id[key] for key, o in outcomes.items() if not o.error], at_us)
     for rule_id, outcome in outcomes.items():
         rule = by_id[rule_id]
         if outcome.error:
@@ -107,3 +110,32 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
         ]
         ours = {key: state for key, state in known.items() if state.source_id == rule.id}
         engine.observe(rule_source(rule), observations, now_us=at_us, known=ours)
+
+
+def _known_states(engine: AlertEngine, org_id: str, rules: list[Rule], at_us: int) -> dict[str, AlertState]:
+    """The org's alert states as this batch needs them: the process's view (``state_memo``),
+    read again in full when it is old, and per rule where another process may have moved an
+    alert since (a firing alert near its resolve deadline, which the evaluator may resolve).
+    Everything else is safe to take from the view: the writes are conditional on the version."""
+    if not rules:
+        return {}
+    held = state_memo.recall(org_id, get_settings().alert_state_memo_s)
+    if held is None:
+        held = engine.states(org_id)
+        state_memo.remember(org_id, held)
+        return held
+    near_us = at_us + NEAR_DEADLINE_S * SECOND_US
+    by_rule: dict[str, set[str]] = {}
+    for key, state in held.items():
+        by_rule.setdefault(state.source_id, set()).add(key)
+    for rule in rules:
+        ours = by_rule.get(rule.id, set())
+        if any(held[k].state is State.FIRING and held[k].resolve_deadline_us <= near_us for k in ours):
+            fresh = engine.states(org_id, rule.id)
+            for key in ours - fresh.keys():
+                held.pop(key)
+                state_memo.dropped(org_id, key)
+            for state in fresh.values():
+                held[state.sort_key] = state
+                state_memo.written(state)
+    return held
