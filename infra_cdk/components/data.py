@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -54,6 +54,7 @@ RESOURCE_ENV: dict[str, str] = {
     "jwt-signing-key": "MOLESIGNAL_JWT_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
     "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
+    "destinations": "MOLESIGNAL_DESTINATIONS_KMS_KEY_ID",
 }
 
 
@@ -260,6 +261,14 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:Sign", "kms:GetPublicKey")
         for logical in needs.public_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
+        for logical in needs.seal_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:Encrypt", "kms:Decrypt")
+        if needs.customer_buckets:
+            customer_objects = f"arn:{Stack.of(role).partition}:s3:::*/*"
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectAcl"], resources=[customer_objects])
+            )
+            acknowledge(role, "IAM5", "IAM5-customer-buckets", finding="Resource::arn:<AWS::Partition>:s3:::*/*")
         if needs.athena:
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")

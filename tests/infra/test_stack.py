@@ -473,7 +473,7 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
         allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
-        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.sign_keys, *needs.public_keys)
+        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.sign_keys, *needs.public_keys, *needs.seal_keys)
         allowed |= {synth.logical_id(data.keys[k]) for k in keys}
         if needs.athena:
             assert data.analytics is not None

@@ -103,6 +103,9 @@ RESOURCES = Resources(
         # Audit events, grouped by org: the hash chain needs each org's batches in order.
         QueueDef("events", visibility_timeout_s=120, max_receive_count=5, fifo=True),
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
+        # One message per log stream and chunk of a chained batch; the worker backs off between
+        # attempts (it sets the message's visibility), and the 8th failure goes to the DLQ.
+        QueueDef("fanout", visibility_timeout_s=120, max_receive_count=8),
     ),
     secrets=(SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),),
     keys=(
@@ -113,5 +116,6 @@ RESOURCES = Resources(
             usage="SIGN_VERIFY",
             spec="ECC_NIST_P256",
         ),
+        KeyDef("destinations", "Seals the secrets of outbound destinations: signing secrets, API keys, tokens"),
     ),
 )
