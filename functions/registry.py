@@ -266,6 +266,11 @@ EVENTS_API = HttpFunction(
         Route("POST", "/api/v1/events/log-streams/{log_stream_id}/test"),
         Route("GET", "/api/v1/events/log-streams/{log_stream_id}/dead-letters"),
         Route("POST", "/api/v1/events/log-streams/{log_stream_id}/dead-letters/redrive"),
+        Route("GET", "/api/v1/exports/schedules"),
+        Route("POST", "/api/v1/exports/schedules"),
+        Route("GET", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("PATCH", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("DELETE", "/api/v1/exports/schedules/{schedule_id}"),
         Route("POST", "/api/v1/exports"),
         Route("GET", "/api/v1/exports"),
         Route("GET", "/api/v1/exports/{export_id}"),
@@ -352,6 +357,14 @@ REGISTRY = Registry(
             timeout_s=120,
             layers=AUDIT_WORKER_LAYERS,
             description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
+        ),
+        ScheduledFunction(
+            name="export_scheduler",
+            handler="export_scheduler.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            timeout_s=60,
+            layers=LAKE_WORKER_LAYERS,  # a SQL job is planned (guarded) when its run is created
+            description="creates the export jobs of the export schedules that are due (rate or cron)",
         ),
     ),
 )

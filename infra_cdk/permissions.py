@@ -92,8 +92,17 @@ NEEDS: dict[str, Needs] = {
         public_keys=("events-signing",),
         seal_keys=("destinations",),
     ),
-    # Streams query results from the lake into export files.
-    "export_worker": Needs(read_buckets=("lake",), put_buckets=("exports",)),
+    # Streams query results from the lake into export files; a scheduled export's file is then
+    # copied to the customer's bucket or announced to a webhook (opening its sealed secret).
+    "export_worker": Needs(
+        read_buckets=("lake", "exports"),
+        put_buckets=("exports",),
+        decrypt_keys=("destinations",),
+        customer_buckets=True,
+    ),
+    # Creates the export jobs of due schedules: plans their SQL (the manifest in the table) and
+    # queues them on the exports queue.
+    "export_scheduler": Needs(send_queues=("exports",)),
     # Chains each org's events and lands them as audit_events rows; deletes claim checks.
     # Then queues each landed batch for the org's log streams (large chunks claim-checked).
     "events_worker": Needs(

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     export_retention_hours: int = Field(default=24, ge=1)
     export_max_retention_hours: int = Field(default=7 * 24, ge=1)
     export_query_timeout_s: float = Field(default=840.0, gt=0)  # under the export worker's 900 s
+    # A scheduled export's window ends this long before its run, so the events worker has landed
+    # what was received until then (molesignal/exports/schedules.py).
+    export_schedule_settle_s: float = Field(default=300.0, ge=0, le=3600)
 
     # Outbound connections to tenant-named destinations (molesignal/outbound/targets.py): whether
     # loopback and private networks may be reached (None: on the local stage only, where test
