@@ -81,6 +81,7 @@ def test_events_are_queryable_by_sql_as_the_audit_events_stream(client: httpx.Cl
         ("action with spaces", {"action": "user signed in"}, "action"),
         ("targets not a list", {"targets": {"id": "x"}}, "targets"),
         ("a control character in an actor id", {"actor": {"id": "a\u0001b", "type": "user"}}, "actor.id"),
+        ("an actor name of 257 characters", {"actor": {"id": "u", "type": "user", "name": "n" * 257}}, "actor.name"),
     ],
 )
 def test_invalid_event_is_422_naming_the_field(
@@ -89,6 +90,18 @@ def test_invalid_event_is_422_naming_the_field(
     response = client.post("/api/v1/events", json=event(**body), headers=admin.headers)
     found = assert_events_error(response, 422, "validation_failed")
     assert field in found["message"], (what, found)
+
+
+def test_explicit_nulls_in_optional_fields_are_accepted(client: httpx.Client, admin: Session) -> None:
+    """A null name, metadata or user agent is the same as leaving it out (it once was a 500)."""
+    body = event(
+        actor={"id": "u", "type": "user", "name": None, "metadata": None},
+        targets=[{"id": "t", "type": "team", "name": None, "metadata": None}],
+        context={"location": "203.0.113.9", "user_agent": None},
+        metadata=None,
+    )
+    response = client.post("/api/v1/events", json=body, headers=admin.headers)
+    assert response.status_code == 202, response.text
 
 
 def test_batch_validation_names_the_event_index_and_accepts_nothing(client: httpx.Client, root: Session) -> None:
