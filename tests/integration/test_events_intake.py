@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from molesignal.events.ids import id_time_us, is_event_id
+from molesignal.settings import reset_settings
 from tests.support.api import Session, bearer, create_api_token, create_user
 from tests.support.events import assert_unbroken, chain_rows, drain_events, event, org_admin
+from tests.support.mmdb import write_city_db
 
 
 def assert_events_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -241,3 +244,67 @@ def test_locations_are_geo_enriched_offline_and_private_ones_marked(client: http
     rows = client.post("/v1/api/sql", json=sql, headers=admin.headers).json()["results"][0]["rows"]
     assert rows == [["US", "public"], [None, "private"], [None, "loopback"]]
     assert_unbroken(chain_rows(admin.org_id))
+
+
+def test_an_operator_city_database_adds_city_fields(
+    client: httpx.Client, root: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MOLESIGNAL_GEOIP_CITY_DB naming a MaxMind City database (one written here in the
+    real format, read by the real reader), public addresses it covers get city fields; others
+    and private ones are enriched as before, and the chain still verifies."""
+    database = write_city_db(
+        tmp_path / "city.mmdb",
+        {
+            "8.8.8.0/24": {
+                "city": {"names": {"en": "Testville", "de": "Teststadt"}},
+                "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
+                "postal": {"code": "94043"},
+                "location": {"latitude": 37.4, "longitude": -122.1, "time_zone": "America/Los_Angeles"},
+                "country": {"iso_code": "US"},
+            }
+        },
+    )
+    monkeypatch.setenv("MOLESIGNAL_GEOIP_CITY_DB", str(database))
+    reset_settings()
+    try:
+        admin = org_admin(client, root)
+        batch = [event("geo.city", context={"location": location}) for location in ("8.8.8.8", "1.1.1.1", "10.0.0.1")]
+        ids = client.post("/api/v1/events/batch", json={"events": batch}, headers=admin.headers).json()["ids"]
+        drain_events()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    shown = [client.get(f"/api/v1/events/{i}", headers=admin.headers).json()["context"]["geo"] for i in ids]
+    assert shown[0] == {
+        "scope": "public",
+        "country": "US",
+        "asn": "GOOGLE",
+        "city": "Testville",
+        "region": "CA",
+        "postal_code": "94043",
+        "latitude": 37.4,
+        "longitude": -122.1,
+        "time_zone": "America/Los_Angeles",
+    }
+    assert "city" not in shown[1] and shown[1]["scope"] == "public"  # not in the database
+    assert shown[2] == {"scope": "private"}
+    verified = client.get("/api/v1/events/verify", headers=admin.headers).json()
+    assert verified["verified"] is True and verified["events_checked"] == 3
+
+
+def test_a_city_database_that_cannot_be_opened_leaves_country_and_asn(
+    client: httpx.Client, root: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.mmdb"
+    broken.write_bytes(b"this is not a MaxMind database")
+    monkeypatch.setenv("MOLESIGNAL_GEOIP_CITY_DB", str(broken))
+    reset_settings()
+    try:
+        admin = org_admin(client, root)
+        created = client.post("/api/v1/events", json=event(context={"location": "8.8.8.8"}), headers=admin.headers)
+        drain_events()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    shown = client.get(f"/api/v1/events/{created.json()['id']}", headers=admin.headers).json()["context"]["geo"]
+    assert shown == {"scope": "public", "country": "US", "asn": "GOOGLE"}
