@@ -228,6 +228,31 @@ def test_a_worker_that_linked_to_a_stale_head_relinks_instead_of_forking(
     assert land(chain, Lake(), admin.org_id, "race-2", second).duplicate, "a redelivery lands nothing"
     assert len(chain_rows(admin.org_id)) == 10
 
+    # The losing attempt's file (numbered from seq 1) is listed nowhere; it was reserved before
+    # it was written, so the garbage sweep finds it without listing the bucket and deletes it
+    # once its reservation is stale, and leaves every listed file alone.
+    from molesignal import aws
+    from molesignal.clock import now_us
+    from molesignal.lake import garbage
+    from molesignal.lake.layout import stream_prefix
+    from molesignal.lake.streams import Streams
+    from molesignal.settings import get_settings
+
+    s3, bucket = aws.client("s3"), get_settings().resource_name("lake")
+    prefix = stream_prefix(admin.org_id, "audit_events")
+
+    def stored() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+    listed = {str(e["key"]) for e in Streams(Table()).manifest(admin.org_id, "audit_events")}
+    orphans = stored() - listed
+    assert len(orphans) == 1 and next(iter(orphans)).endswith("race-2-s1.parquet")
+    later = now_us() + int(garbage.DEFAULT_PENDING_TTL_S * 1e6) + 1
+    garbage.sweep(Table(), bucket, now_us=later)  # the stale reservation is doomed
+    garbage.sweep(Table(), bucket, now_us=later + int(garbage.DEFAULT_GRACE_S * 1e6) + 1)  # and deleted
+    assert stored() == listed
+    assert_unbroken(chain_rows(admin.org_id))
+
 
 def test_locations_are_geo_enriched_offline_and_private_ones_marked(client: httpx.Client, root: Session) -> None:
     admin = org_admin(client, root)
