@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events_api.exports import ExportRequest
+from events_api.listing import page_of
 from molesignal.auth.principal import Principal
-from molesignal.events import cursor as cursors
 from molesignal.events.reading import MAX_PAGE
 from molesignal.exports.delivery import check_delivery
 from molesignal.exports.schedules import SCHEDULE_ROLES, ExportSchedules, public_schedule
@@ -76,21 +76,16 @@ def list_schedules(
 ) -> JSONResponse:
     _admin(principal)
     items = ExportSchedules().all(principal.org_id)  # at most MAX_SCHEDULES: one read
-    listing = {"list": "export_schedules"}
-    start = 0
-    if cursor:
-        after = cursors.decode(cursor, principal.org_id, listing).tiebreak
-        start = next((i + 1 for i, s in enumerate(items) if s["schedule_id"] == after), len(items))
-    shown = items[start : start + limit]
-    body: dict[str, Any] = {
-        "data": [public_schedule(i) for i in shown],
-        "has_more": start + limit < len(items),
-        "total": len(items),
-    }
-    if body["has_more"]:
-        last = shown[-1]
-        position = cursors.Position(int(last["created_at_us"]), str(last["schedule_id"]))
-        body["next_cursor"] = cursors.encode(position, principal.org_id, listing)
+    body = page_of(
+        items,
+        org_id=principal.org_id,
+        listing={"list": "export_schedules"},
+        cursor=cursor,
+        limit=limit,
+        id_of=lambda i: str(i["schedule_id"]),
+        created_us_of=lambda i: int(i["created_at_us"]),
+        public=public_schedule,
+    )
     return JSONResponse(body)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from events_api.listing import page_of
 from molesignal.auth.principal import Principal, Role
 from molesignal.events import cursor as cursors
 from molesignal.events.reading import MAX_PAGE
@@ -113,21 +114,16 @@ def list_log_streams(
 ) -> JSONResponse:
     _admin(principal)
     streams = LogStreams().all(principal.org_id)  # at most MAX_LOG_STREAMS: one read
-    listing = {"list": "log_streams"}
-    start = 0
-    if cursor:
-        after = cursors.decode(cursor, principal.org_id, listing).tiebreak
-        start = next((i + 1 for i, s in enumerate(streams) if s.id == after), len(streams))
-    shown = streams[start : start + limit]
-    body: dict[str, Any] = {
-        "data": [s.public() for s in shown],
-        "has_more": start + limit < len(streams),
-        "total": len(streams),
-    }
-    if body["has_more"]:
-        body["next_cursor"] = cursors.encode(
-            cursors.Position(shown[-1].created_at_us, shown[-1].id), principal.org_id, listing
-        )
+    body = page_of(
+        streams,
+        org_id=principal.org_id,
+        listing={"list": "log_streams"},
+        cursor=cursor,
+        limit=limit,
+        id_of=lambda s: s.id,
+        created_us_of=lambda s: s.created_at_us,
+        public=lambda s: s.public(),
+    )
     return JSONResponse(body)
 
 

@@ -170,6 +170,15 @@ def test_schedule_lifecycle_and_isolation(client: httpx.Client, root: Session) -
     assert listing["total"] == 1 and listing["data"][0]["name"] == "nightly" and listing["has_more"] is False
     assert client.get(f"{SCHEDULES}/{schedule['id']}", headers=other.headers).status_code == 404
     assert client.delete(f"{SCHEDULES}/{schedule['id']}", headers=other.headers).status_code == 404
+    for name in ("second", "third"):
+        assert client.post(SCHEDULES, json={**body, "name": name}, headers=admin.headers).status_code == 201
+    first_page = client.get(SCHEDULES, params={"limit": 2}, headers=admin.headers).json()
+    assert first_page["total"] == 3 and first_page["has_more"] is True
+    rest = client.get(SCHEDULES, params={"limit": 2, "cursor": first_page["next_cursor"]}, headers=admin.headers)
+    assert [s["name"] for s in first_page["data"] + rest.json()["data"]] == ["nightly", "second", "third"]
+    assert "next_cursor" not in rest.json() and rest.json()["has_more"] is False
+    foreign = client.get(SCHEDULES, params={"cursor": first_page["next_cursor"]}, headers=other.headers)
+    assert foreign.status_code == 400 and foreign.json()["error"] == "invalid_cursor"  # another org's cursor
     viewer = create_user(client, admin, "viewer")
     assert client.get(SCHEDULES, headers=viewer.headers).status_code == 403
     assert client.post(SCHEDULES, json=body, headers=viewer.headers).status_code == 403

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,27 +17,13 @@ import pytest
 from molesignal import aws
 from molesignal.logstreams.processing import backoff_s, max_attempts
 from molesignal.outbound import signing
-from molesignal.settings import get_settings, reset_settings
+from molesignal.settings import get_settings
 from tests.support.api import Session, create_user
 from tests.support.events import drain_events, drain_fanout, event, org_admin
 from tests.support.receivers import receiver
 
 SECRET = "whsec_0123456789abcdef0123"
 STREAMS = "/api/v1/events/log-streams"
-
-
-@pytest.fixture
-def use_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set MOLESIGNAL_* variables for one test; the workers run in this process and see them."""
-
-    def set_env(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
-        reset_settings()
-
-    yield set_env
-    monkeypatch.undo()
-    reset_settings()
 
 
 def create_stream(client: httpx.Client, admin: Session, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ ride as message attributes, so a DLQ redrive picks an org's messages without ope
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import orjson
 
 from molesignal import aws
-from molesignal.ingest import envelope
+from molesignal.ingest import claimcheck, envelope
 from molesignal.settings import get_settings
 
 QUEUE = "fanout"
@@ -71,19 +70,10 @@ class FanoutMessage:
         )
 
     def events(self) -> list[dict[str, Any]]:
-        if self.payload_b64 is not None:
-            compressed = base64.b64decode(self.payload_b64)
-        elif self.s3_key is not None:
-            bucket = get_settings().resource_name("lake")
-            compressed = aws.client("s3").get_object(Bucket=bucket, Key=self.s3_key)["Body"].read()
-        else:
-            raise ValueError(f"fan-out message {self.delivery_id} carries neither payload nor claim check")
-        text = envelope.decode_payload(compressed)
-        return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        return claimcheck.records(self.payload_b64, self.s3_key, what=f"fan-out message {self.delivery_id}")
 
     def forget_claim(self) -> None:
-        if self.s3_key:
-            aws.client("s3").delete_object(Bucket=get_settings().resource_name("lake"), Key=self.s3_key)
+        claimcheck.release(self.s3_key)
 
     def attributes(self) -> dict[str, Any]:
         return {
