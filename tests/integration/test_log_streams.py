@@ -20,6 +20,7 @@ from molesignal.outbound import signing
 from molesignal.settings import get_settings
 from tests.support.api import Session, create_user
 from tests.support.events import drain_events, drain_fanout, event, org_admin
+from tests.support.lake import queue_depth
 from tests.support.receivers import receiver
 
 SECRET = "whsec_0123456789abcdef0123"
@@ -292,3 +293,22 @@ def test_own_bucket_type_change_and_roles_are_refused(client: httpx.Client, root
     assert client.get(STREAMS, headers=viewer.headers).status_code == 403
     assert client.post(f"{STREAMS}/{stream['id']}/test", headers=viewer.headers).status_code == 403
     assert client.get(f"{STREAMS}/ls_0000000000000000", headers=admin.headers).status_code == 404
+
+
+def test_a_refused_address_is_dead_lettered_at_once(
+    client: httpx.Client, root: Session, use_env: Callable[..., None]
+) -> None:
+    """A destination that becomes one MoleSignal may not call (here: the deployment stops
+    allowing private targets after the stream was saved) is never retried: its delivery goes
+    to the DLQ on the first attempt, with the reason, and nothing is sent."""
+    admin = org_admin(client, root)
+    with receiver() as hook:
+        stream = create_stream(
+            client, admin, {"name": "local", "type": "webhook", "webhook": {"url": hook.url, "secret": SECRET}}
+        )
+        use_env(outbound_allow_private_targets=False)
+        post_events(client, admin, 1)
+        assert hook.received() == []
+    (letter,) = client.get(f"{STREAMS}/{stream['id']}/dead-letters", headers=admin.headers).json()["data"]
+    assert letter["attempts"] == 1 and letter["status_code"] is None and "https" in letter["error"]
+    assert queue_depth("fanout-dlq") >= 1
