@@ -24,6 +24,17 @@ from molesignal.resources import BucketDef, KeyAttribute, KeyDef, QueueDef, Reso
 _T = TypeVar("_T")
 MAIN_QUEUE_RETENTION_S = 4 * 24 * 3600
 ANALYTICS_RESULTS_BUCKET = "exports"
+EXPORT_FILES_PREFIX = "exports/"  # molesignal.exports.jobs writes exports/org=<org>/<id>.<ext>
+
+
+def export_file_days() -> int:
+    """A day past the longest retention an export may ask for (the setting's default)."""
+    from molesignal.settings import Settings
+
+    hours = int(Settings.model_fields["export_max_retention_hours"].default)
+    return -(-hours // 24) + 1
+
+
 # S3 server access logs of the data buckets: who read, wrote or deleted which object.
 ACCESS_LOG_DAYS = 90
 
@@ -93,6 +104,12 @@ class DataStore(Construct):
         self.keys: dict[str, kms.Key] = {k.logical: self._key(k) for k in resources.keys}
         # The Athena engine: its results go to the exports bucket (docs/adr/0005).
         self.analytics: Analytics | None = None
+        if "exports" in self.buckets:
+            # An export answers 410 from its own expiry on (the API checks it); its file goes a
+            # day after the longest retention an export may ask, so no expired file lingers.
+            self.buckets["exports"].add_lifecycle_rule(
+                id="ExpireExportFiles", prefix=EXPORT_FILES_PREFIX, expiration=Duration.days(export_file_days())
+            )
         if ANALYTICS_RESULTS_BUCKET in self.buckets:
             self.analytics = Analytics(
                 self, "Analytics", prefix=config.prefix, results=self.buckets[ANALYTICS_RESULTS_BUCKET]

@@ -635,6 +635,7 @@ def test_glue_database_and_athena_workgroup_write_expiring_encrypted_results(syn
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
     }
     rules = synth.props(exports_id)["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "ExpireExportFiles", "Prefix": "exports/", "ExpirationInDays": 8, "Status": "Enabled"} in rules
     assert {"Id": "ExpireAthenaResults", "Prefix": "athena-results/", "ExpirationInDays": 1, "Status": "Enabled"} in [
         {k: rule.get(k) for k in ("Id", "Prefix", "ExpirationInDays", "Status")} for rule in rules
     ]
