@@ -146,6 +146,7 @@ class ExportSchedules:
             "next_run_us": next_run_us(expression, after_us=moment, anchor_us=moment),
             "created_by": principal.to_context(),
             "runs": 0,
+            "revision": 0,  # every write moves it: a change and a run never overwrite each other
         }
         operations = [self.table.put_op(item, condition="attribute_not_exists(pk)")]
         if enabled and item["next_run_us"]:
@@ -172,10 +173,11 @@ class ExportSchedules:
             item["expression"] = check_expression(changes["expression"], now_us=moment)
             item["anchor_us"] = moment
         item["updated_at_us"] = moment
+        item["revision"] = int(current.get("revision", 0)) + 1
         item["created_by"] = principal.to_context()  # runs act as whoever saved it last
         item["next_run_us"] = next_run_us(item["expression"], after_us=moment, anchor_us=int(item["anchor_us"]))
         operations = [
-            self.table.put_op(item, condition="updated_at_us = :seen", values={":seen": current["updated_at_us"]})
+            self.table.put_op(item, condition="revision = :seen", values={":seen": int(current.get("revision", 0))})
         ]
         if current.get("next_run_us") and current["enabled"]:
             operations.append(self.table.delete_op(*due_key(int(current["next_run_us"]), item["org_id"], schedule_id)))
@@ -251,7 +253,7 @@ class ExportSchedules:
         }
         expression = (
             "SET next_run_us = :next, last_run_at_us = :at, last_export_id = :export, window_start_us = :end "
-            "ADD runs :one"
+            "ADD runs :one, revision :one"
         )
         if error:
             expression = expression.replace(" ADD", ", last_error = :error ADD")
