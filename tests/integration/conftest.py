@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,19 +38,3 @@ def fresh_deployment() -> Iterator[str]:
 def fresh_install(system: Any) -> Iterator[str]:
     with fresh_deployment() as prefix:
         yield prefix
-
-
-@pytest.fixture
-def use_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set MOLESIGNAL_* variables for one test; the handlers and workers run in this process
-    and see them."""
-    from molesignal.settings import reset_settings
-
-    def set_env(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"MOLESIGNAL_{name.upper()}", str(value))
-        reset_settings()
-
-    yield set_env
-    monkeypatch.undo()
-    reset_settings()
