@@ -258,6 +258,19 @@ EVENTS_API = HttpFunction(
         Route("GET", "/api/v1/events/checkpoints"),
         Route("GET", "/api/v1/events/{event_id}"),
         Route("GET", "/api/v1/events/{event_id}/proof"),
+        Route("GET", "/api/v1/events/log-streams"),
+        Route("POST", "/api/v1/events/log-streams"),
+        Route("GET", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("PATCH", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("DELETE", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("POST", "/api/v1/events/log-streams/{log_stream_id}/test"),
+        Route("GET", "/api/v1/events/log-streams/{log_stream_id}/dead-letters"),
+        Route("POST", "/api/v1/events/log-streams/{log_stream_id}/dead-letters/redrive"),
+        Route("GET", "/api/v1/exports/schedules"),
+        Route("POST", "/api/v1/exports/schedules"),
+        Route("GET", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("PATCH", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("DELETE", "/api/v1/exports/schedules/{schedule_id}"),
         Route("POST", "/api/v1/exports"),
         Route("GET", "/api/v1/exports"),
         Route("GET", "/api/v1/exports/{export_id}"),
@@ -345,6 +358,16 @@ REGISTRY = Registry(
             timeout_s=120,  # ten sends, each under alert_delivery_timeout_s
             description="sends alert notifications (webhook, Slack, SES, SNS) with retries; quota events become alerts",
         ),
+        QueueWorker(
+            name="fanout_worker",
+            handler="fanout_worker.handler.lambda_handler",
+            queue="fanout",
+            batch_size=10,
+            max_batching_window_s=1,
+            memory_mb=512,
+            timeout_s=60,  # at most a few receivers' 10 s timeouts; under the queue's visibility
+            description="delivers chained audit events to log streams (webhook, S3, Datadog, Splunk HEC)",
+        ),
     ),
     schedules=(
         ScheduledFunction(
@@ -385,6 +408,14 @@ REGISTRY = Registry(
             timeout_s=120,
             layers=AUDIT_WORKER_LAYERS,
             description="signs each org's audit-chain head (KMS, ECDSA P-256) when it moved since the last checkpoint",
+        ),
+        ScheduledFunction(
+            name="export_scheduler",
+            handler="export_scheduler.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            timeout_s=60,
+            layers=LAKE_WORKER_LAYERS,  # a SQL job is planned (guarded) when its run is created
+            description="creates the export jobs of the export schedules that are due (rate or cron)",
         ),
     ),
 )

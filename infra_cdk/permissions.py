@@ -35,9 +35,12 @@ class Needs:
     decrypt_keys: tuple[str, ...] = ()  # kms:Decrypt
     sign_keys: tuple[str, ...] = ()  # kms:Sign, kms:GetPublicKey (asymmetric keys)
     public_keys: tuple[str, ...] = ()  # kms:GetPublicKey
-    seal_keys: tuple[str, ...] = ()  # kms:Encrypt (small secrets sealed by KMS itself)
+    seal_keys: tuple[str, ...] = ()  # kms:Encrypt, kms:Decrypt (small secrets sealed by KMS itself)
     send_email: bool = False  # ses:SendEmail from the configured alert sender identity only
     publish_alerts: bool = False  # sns:Publish to topics named with the alert topic prefix
+    # s3:PutObject(Acl) in buckets outside the stack that their owners name (log streams); the
+    # owner's bucket policy decides whether the write is allowed.
+    customer_buckets: bool = False
 
 
 DEFAULT = Needs()
@@ -90,23 +93,46 @@ NEEDS: dict[str, Needs] = {
     # Exports: creates jobs (table, exports queue) and presigns downloads (a GET on the
     # exports bucket, signed with this role's rights).
     # Verification and proofs read the lake directly; checkpoints carry the signing key's public half.
+    # Log streams: seals their secrets (and opens them for a test delivery), queues an S3
+    # stream's test delivery, and moves an org's dead letters from the fan-out DLQ back.
     "events_api": Needs(
         read_buckets=("lake", "exports"),
         put_buckets=("lake",),
-        send_queues=("events", "exports", "alert-delivery"),
+        send_queues=("events", "exports", "alert-delivery", "fanout"),
+        consume_queues=("fanout-dlq",),
         athena=True,
         public_keys=("events-signing",),
+        seal_keys=("destinations",),
     ),
-    # Streams query results from the lake into export files.
-    "export_worker": Needs(read_buckets=("lake",), put_buckets=("exports",)),
+    # Streams query results from the lake into export files; a scheduled export's file is then
+    # copied to the customer's bucket or announced to a webhook (opening its sealed secret).
+    "export_worker": Needs(
+        read_buckets=("lake", "exports"),
+        put_buckets=("exports",),
+        decrypt_keys=("destinations",),
+        customer_buckets=True,
+    ),
+    # Creates the export jobs of due schedules: plans their SQL (the manifest in the table) and
+    # queues them on the exports queue.
+    "export_scheduler": Needs(send_queues=("exports",)),
     # Chains each org's events and lands them as audit_events rows; deletes claim checks.
-    # Realtime alert rules on audit_events run on the rows it lands and enqueue notifications.
+    # Realtime alert rules on audit_events run on the rows it lands and enqueue notifications;
+    # then it queues each landed batch for the org's log streams (large chunks claim-checked).
     "events_worker": Needs(
         read_buckets=("lake",),
         put_buckets=("lake",),
         delete_buckets=("lake",),
-        send_queues=("alert-delivery",),
+        send_queues=("alert-delivery", "fanout"),
         sign_keys=("events-signing",),
+    ),
+    # Delivers to log streams: reads (then deletes) claim-checked chunks, opens the streams'
+    # sealed secrets, writes to customers' buckets, and sends a refused delivery to the DLQ.
+    "fanout_worker": Needs(
+        read_buckets=("lake",),
+        delete_buckets=("lake",),
+        send_queues=("fanout-dlq",),
+        decrypt_keys=("destinations",),
+        customer_buckets=True,
     ),
     # Signs each org's chain head when it has moved since the last checkpoint.
     "checkpoint_worker": Needs(sign_keys=("events-signing",)),

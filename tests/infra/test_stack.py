@@ -383,10 +383,14 @@ def test_each_registry_worker_reads_its_queue_reporting_partial_failures(synth: 
 def test_each_schedule_has_a_rule_targeting_its_function(synth: Synth) -> None:
     rules = synth.of_type("AWS::Events::Rule")
     assert len(rules) == len(REGISTRY.schedules)
-    by_expression = {res["Properties"]["ScheduleExpression"]: res["Properties"] for res in rules.values()}
+    # Several jobs may share an expression (every minute): a rule is known by what it targets.
+    by_target = {
+        json.dumps([t["Arn"] for t in rule["Properties"]["Targets"]], sort_keys=True): rule["Properties"]
+        for rule in rules.values()
+    }
     for job in REGISTRY.schedules:
-        targets = by_expression[job.schedule]["Targets"]
-        assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": [synth.function_id(job.handler), "Arn"]}]
+        target = json.dumps([{"Fn::GetAtt": [synth.function_id(job.handler), "Arn"]}], sort_keys=True)
+        assert by_target[target]["ScheduleExpression"] == job.schedule
 
 
 # --- IAM --------------------------------------------------------------------------------
@@ -649,6 +653,7 @@ def test_glue_database_and_athena_workgroup_write_expiring_encrypted_results(syn
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
     }
     rules = synth.props(exports_id)["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "ExpireExportFiles", "Prefix": "exports/", "ExpirationInDays": 8, "Status": "Enabled"} in rules
     assert {"Id": "ExpireAthenaResults", "Prefix": "athena-results/", "ExpirationInDays": 1, "Status": "Enabled"} in [
         {k: rule.get(k) for k in ("Id", "Prefix", "ExpirationInDays", "Status")} for rule in rules
     ]

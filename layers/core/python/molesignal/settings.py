@@ -98,12 +98,35 @@ class Settings(BaseSettings):
     content_kms_key_id: str = ""
     # The asymmetric key that signs audit-chain checkpoints (CDK passes its ARN).
     events_signing_key_id: str = ""
+    # The key that seals outbound destinations' secrets (log streams; CDK passes its ARN).
+    destinations_kms_key_id: str = ""
     content_retention_days: int = Field(default=90, ge=1)
 
     # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
     export_retention_hours: int = Field(default=24, ge=1)
     export_max_retention_hours: int = Field(default=7 * 24, ge=1)
     export_query_timeout_s: float = Field(default=840.0, gt=0)  # under the export worker's 900 s
+    # A scheduled export's window ends this long before its run, so the events worker has landed
+    # what was received until then (molesignal/exports/schedules.py).
+    export_schedule_settle_s: float = Field(default=300.0, ge=0, le=3600)
+
+    # Outbound connections to tenant-named destinations (molesignal/outbound/targets.py): whether
+    # loopback and private networks may be reached (None: on the local stage only, where test
+    # receivers listen on 127.0.0.1). Link-local and metadata addresses never.
+    outbound_allow_private_targets: bool | None = None
+    outbound_timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+    # Log streams (fan-out of audit events): a failed delivery comes back after
+    # base * 2^(attempt-1) seconds (capped; SQS's visibility limit is 12 h), until the fanout
+    # queue's receive limit sends it to the DLQ.
+    fanout_retry_base_s: float = Field(default=30.0, ge=0)
+    fanout_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)
+    # How stale the events worker's memo of an org's log streams may be.
+    fanout_memo_s: float = Field(default=5.0, ge=0)
+
+    # City-level geo: an operator-supplied MaxMind database (GeoIP2/GeoLite2 City, .mmdb);
+    # empty: country and ASN from geoip2fast only.
+    geoip_city_db: str = ""
 
     # Plan rate limits on the events family (spec 001): a new org's plan, and Enterprise's
     # default allowance when the org has no number of its own.
@@ -170,15 +193,20 @@ class Settings(BaseSettings):
             return self.alert_allow_private_targets
         return self.stage == "local"
 
+    @property
+    def private_targets_allowed(self) -> bool:
+        if self.outbound_allow_private_targets is not None:
+            return self.outbound_allow_private_targets
+        return self.stage == "local"
+
     def kms_alias(self, logical: str) -> str:
         explicit = {
             "content": self.content_kms_key_id,
             "events-signing": self.events_signing_key_id,
             "alerts": self.alerts_kms_key_id,
+            "destinations": self.destinations_kms_key_id,
         }.get(logical, "")
-        if explicit:
-            return explicit
-        return f"alias/{self.resource_prefix}-{logical}"
+        return explicit or f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
         from molesignal.resources import RESOURCES, fifo_logicals

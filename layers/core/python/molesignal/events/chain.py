@@ -153,6 +153,14 @@ class Landed:
     documents: list[dict[str, Any]]
     hashes: list[str]
 
+    def public_events(self) -> list[dict[str, Any]]:
+        """The landed events as the API shows them (with ``prev_hash`` and ``hash``)."""
+        prevs = [self.start.hash, *self.hashes[:-1]]
+        return [
+            {**doc, "prev_hash": prev, "hash": hash_}
+            for doc, prev, hash_ in zip(self.documents, prevs, self.hashes, strict=True)
+        ]
+
 
 def land(
     chain: Chain,

@@ -170,6 +170,9 @@ class Table:
         extra = self._expression(condition, names, values)
         return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression, **extra}}
 
+    def delete_op(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.name, "Key": self.marshal({"pk": pk, "sk": sk})}}
+
     def check_op(
         self,
         pk: str,
