@@ -161,7 +161,7 @@ ADMIN_API = HttpFunction(
     handler="admin_api.handler.lambda_handler",
     description="orgs, users, roles, quotas, audit log",
     prefixes=("/api/v1/orgs", "/api/v1/users", "/api/v1/audit"),
-    # Stream settings reach molesignal.query.glue, whose schema module imports pyarrow lazily.
+    # Stream settings reach molesignal.lake.glue, whose schema module imports pyarrow lazily.
     layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("GET", "/api/v1/orgs"),
