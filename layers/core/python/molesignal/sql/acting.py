@@ -17,6 +17,7 @@ from molesignal.query.errors import PermissionDenied
 from molesignal.storage import keys
 from molesignal.storage.table import Item, Table
 from molesignal.tenancy import Tenancy
+from molesignal.wording import a_or_an
 
 
 class UserNotFound(NotFound):
@@ -44,7 +45,7 @@ def scope_user_for(table: Table, principal: Principal, who: str | None) -> Scope
         return own
     if not may_act_for(principal.role, Role(str(target["role"]))):
         raise PermissionDenied(
-            f"PERMISSION_DENIED: a {principal.role.value} cannot act for a {target['role']} user "
+            f"PERMISSION_DENIED: {a_or_an(principal.role.value)} cannot act for {a_or_an(str(target['role']))} user "
             "(service acts for ordinary users, dba also for service users and dbas, system for every role)"
         )
     if target.get("disabled"):

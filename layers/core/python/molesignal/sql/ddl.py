@@ -24,6 +24,7 @@ from molesignal.query.system_tables import SYSTEM_TABLES
 from molesignal.sql import commands as c
 from molesignal.sql.results import StatementResult, done, listing
 from molesignal.storage.table import Table
+from molesignal.wording import a_or_an
 
 DDL_ROLE = Role.DBA
 
@@ -36,7 +37,9 @@ class Ddl:
 
     def _require_dba(self, what: str) -> None:
         if not self.principal.holds(DDL_ROLE):
-            raise PermissionDenied(f"PERMISSION_DENIED: {what} needs role dba (a {self.principal.role.value} cannot)")
+            raise PermissionDenied(
+                f"PERMISSION_DENIED: {what} needs role dba ({a_or_an(self.principal.role.value)} cannot)"
+            )
 
     def _audit(self, action: str, target: str, details: dict[str, object] | None = None) -> None:
         audit.record_by(self.table, self.principal, action, target=target, source_ip=self.source_ip, details=details)

@@ -53,6 +53,7 @@ from molesignal.quotas import Limiter
 from molesignal.settings import get_settings
 from molesignal.sql.files import StoredFiles, Upload, blob_keys_of, store_uploads
 from molesignal.sql.results import StatementResult, done
+from molesignal.wording import a_or_an
 
 WRITE_ROLE = Role.EDITOR
 ERASE_ROLE = Role.DBA
@@ -152,7 +153,7 @@ class Dml:
     def _require(self, role: Role, what: str) -> None:
         if not self.principal.holds(role):
             raise PermissionDenied(
-                f"PERMISSION_DENIED: {what} needs role {role.value} (a {self.principal.role.value} cannot)"
+                f"PERMISSION_DENIED: {what} needs role {role.value} ({a_or_an(self.principal.role.value)} cannot)"
             )
 
     def _store_files(

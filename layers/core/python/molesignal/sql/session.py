@@ -30,6 +30,7 @@ from molesignal.sql.ddl import DDL_ROLE, Ddl
 from molesignal.sql.files import Upload
 from molesignal.sql.results import StatementResult
 from molesignal.sql.statements import bind_file_placeholders, split_statements, unwrap_execute_as
+from molesignal.wording import a_or_an
 
 
 class ParamsWithBatch(InvalidSql):
@@ -77,9 +78,8 @@ class SqlSession:
         wrapped = unwrap_execute_as(text)
         head = wrapped.text.split(None, 1)[0].upper()
         if head in ("CREATE", "DROP", "ALTER") and not self.principal.holds(DDL_ROLE):
-            raise PermissionDenied(
-                f"PERMISSION_DENIED: {head} needs role dba (a {self.principal.role.value} cannot change the catalog)"
-            )
+            who = a_or_an(self.principal.role.value)
+            raise PermissionDenied(f"PERMISSION_DENIED: {head} needs role dba ({who} cannot change the catalog)")
         scope = scope_user_for(self.service.table, self.principal, wrapped.as_user)
         binding = bind_file_placeholders(wrapped.text, len(params) + 1)
         command = c.parse_command(binding.text)
