@@ -113,7 +113,8 @@ def test_every_type_round_trips(client: httpx.Client, org: dict[str, Any]) -> No
     )
     result = sql_ok(client, org["viewer"], "SELECT * FROM app.typed ORDER BY id")[0]
     assert [f["data_type"] for f in result["schema"]] == [
-        "Int", "Boolean", "SmallInt", "BigInt", "Float", "Double", "Text", "Text", "Bytes", "Timestamp", "Date", "Decimal",
+        "Int", "Boolean", "SmallInt", "BigInt", "Float", "Double",
+        "Text", "Text", "Bytes", "Timestamp", "Date", "Decimal",
     ]  # fmt: skip
     assert result["rows"] == [
         [1, True, 7, 9007199254740993, 1.5, 0.1, "héllo", '{"a": [1, 2]}', "AP8=", "2027-01-15T08:00:00.123456Z",
