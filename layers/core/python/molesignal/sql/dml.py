@@ -100,6 +100,7 @@ class Dml:
     scope: ScopeUser
     source_ip: str = ""
     stored: StoredFiles = field(default_factory=StoredFiles)
+    uncertain: bool = False  # a commit failed without saying whether it happened
 
     @property
     def _request(self) -> QueryRequest:
@@ -147,7 +148,8 @@ class Dml:
                 return self._delete_rows(tree, target, catalog)
             raise InvalidSql(f"INVALID_SQL: not a change: {type(tree).__name__}")
         except BaseException:
-            self.stored.abandon(self.service.table)
+            if not self.uncertain:
+                self.stored.abandon(self.service.table)
             raise
 
     def _require(self, role: Role, what: str) -> None:
@@ -301,30 +303,41 @@ class Dml:
         store = TableStore(self.service.table)
         tables = Tables(self.service.table)
         files = target.files or tables.scope_files(definition, target.scope)
-        staged: StagedFile | None = None
-        file_id: str | None = None
-        try:
-            for attempt in range(COMMIT_ATTEMPTS):
-                self._existing_keys(files, rows)
-                small = [e for e in files.entries if int(e["bytes"]) < SMALL_FILE_BYTES]
-                merged = small[:MERGE_FANIN] if len(small) >= MERGE_FANIN else []
-                data = pa.concat_tables([*(store.read(definition, e) for e in merged), rows])
-                staged = store.stage(files, data, file_id=file_id)
-                file_id = str(staged.entry["sk"]).removeprefix("F#")
-                change = Change(added=[staged], removed=merged, rows_delta=rows.num_rows, released_blobs=released)
-                try:
-                    version = store.commit(files, change)
-                    self._committed(released)
-                    return version
-                except VersionConflict:
-                    _backoff(attempt)
-                    files = tables.scope_files(definition, target.scope)
-            raise Conflict(f"CONFLICT: {definition.qualified} kept changing; run the statement again", code="CONFLICT")
-        except TableGone as exc:
-            raise TableNotFound(f"TABLE_NOT_FOUND: {definition.qualified} was dropped") from exc
-        except BaseException:
-            if staged is not None and not self.stored.committed:
+        for attempt in range(COMMIT_ATTEMPTS):
+            self._existing_keys(files, rows)
+            small = [e for e in files.entries if int(e["bytes"]) < SMALL_FILE_BYTES]
+            merged = small[:MERGE_FANIN] if len(small) >= MERGE_FANIN else []
+            data = pa.concat_tables([*(store.read(definition, e) for e in merged), rows])
+            staged = store.stage(files, data)
+            change = Change(added=[staged], removed=merged, rows_delta=rows.num_rows, released_blobs=released)
+            try:
+                version = self._commit(store, files, change)
+            except VersionConflict:
+                store.abandon(definition, [staged])  # the transaction was refused: its file is no one's
+                _backoff(attempt)
+                files = tables.scope_files(definition, target.scope)
+                continue
+            except TableGone as exc:
                 store.abandon(definition, [staged])
+                raise TableNotFound(f"TABLE_NOT_FOUND: {definition.qualified} was dropped") from exc
+            except BaseException:
+                if not self.uncertain:
+                    store.abandon(definition, [staged])
+                raise
+            self._committed(released)
+            return version
+        raise Conflict(f"CONFLICT: {definition.qualified} kept changing; run the statement again", code="CONFLICT")
+
+    def _commit(self, store: TableStore, files: ScopeFiles, change: Change) -> int:
+        """The scope's commit. A failure other than a refused transaction (a timeout, a lost
+        connection) leaves it unknown whether the commit happened: then nothing the statement
+        wrote may be deleted here (the sweep decides later, from the manifest)."""
+        try:
+            return store.commit(files, change)
+        except (VersionConflict, TableGone):
+            raise
+        except BaseException:
+            self.uncertain = True
             raise
 
     # --- UPDATE and DELETE on tables ----------------------------------------------------------
@@ -409,7 +422,7 @@ class Dml:
                     released_blobs=released,
                     dropped_blobs=dropped_blobs,
                 )
-                version = store.commit(files, change)
+                version = self._commit(store, files, change)
                 self._committed(released)
                 return hits.num_rows, version, pa.concat_tables(after) if after else None
             except VersionConflict:
@@ -421,7 +434,8 @@ class Dml:
                 store.abandon(definition, staged)
                 raise TableNotFound(f"TABLE_NOT_FOUND: {definition.qualified} was dropped") from exc
             except BaseException:
-                store.abandon(definition, staged)
+                if not self.uncertain:
+                    store.abandon(definition, staged)
                 raise
         raise Conflict(f"CONFLICT: {definition.qualified} kept changing; run the statement again", code="CONFLICT")
 
@@ -559,7 +573,9 @@ class Dml:
         return done(f"{deleted} row(s) deleted from stream {stream.name}", self.scope.username, deleted)
 
     def _erase(self, stream: Stream, alias: str, predicate: exp.Expr | None, catalog: Catalog) -> int:
-        """Delete the matching rows, a batch of files per commit, until none is left to delete."""
+        """Delete the rows the predicate matches now: found in one pass, then rewritten a batch
+        of files per commit. A batch that loses a race (a compaction or retention changed one of
+        its files first) sends the statement back to finding what is left to delete."""
         from molesignal.lake.stream_rewrite import FILES_PER_COMMIT, RewriteLost, StreamRewriter
 
         org_id = self.principal.org_id
@@ -571,18 +587,14 @@ class Dml:
             entries = streams.manifest(org_id, stream.name)
             check_own_files(org_id, stream.name, entries)
             hits = self._stream_hits(entries, catalog, alias, predicate)
-            if not hits:
-                return deleted
             by_uri = {lake_uri(str(e["key"])): e for e in entries}
-            batch = sorted(hits)[:FILES_PER_COMMIT]
-            rewritten = []
+            pending = sorted(hits)
             try:
-                for uri in batch:
-                    rewritten.append(rewriter.without_rows(org_id, stream.name, by_uri[uri], hits[uri], nonce))
-                rewriter.commit(org_id, stream.name, rewritten)
-                deleted += sum(r.removed_rows for r in rewritten)
+                while pending:
+                    batch, pending = pending[:FILES_PER_COMMIT], pending[FILES_PER_COMMIT:]
+                    deleted += self._erase_batch(rewriter, stream.name, [(by_uri[u], hits[u]) for u in batch], nonce)
+                return deleted
             except RewriteLost:
-                rewriter.abandon(org_id, rewritten)
                 lost += 1
                 if lost >= COMMIT_ATTEMPTS:
                     raise Conflict(
@@ -591,9 +603,29 @@ class Dml:
                         code="CONFLICT",
                     ) from None
                 _backoff(lost)
-            except BaseException:
-                rewriter.abandon(org_id, rewritten)
-                raise
+
+    def _erase_batch(
+        self, rewriter: Any, stream: str, files: Sequence[tuple[dict[str, Any], list[int]]], nonce: str
+    ) -> int:
+        from molesignal.lake.stream_rewrite import RewriteLost
+
+        org_id = self.principal.org_id
+        rewritten = []
+        try:
+            for entry, rows in files:
+                rewritten.append(rewriter.without_rows(org_id, stream, entry, rows, nonce))
+        except BaseException:
+            rewriter.abandon(org_id, rewritten)
+            raise
+        try:
+            rewriter.commit(org_id, stream, rewritten)
+        except RewriteLost:
+            rewriter.abandon(org_id, rewritten)  # refused: its files are no one's
+            raise
+        except BaseException:
+            self.uncertain = True  # it may have committed: the sweep decides, from the manifest
+            raise
+        return sum(r.removed_rows for r in rewritten)
 
     def _stream_hits(
         self, entries: Sequence[dict[str, Any]], catalog: Catalog, alias: str, predicate: exp.Expr | None
