@@ -10,9 +10,9 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from molesignal import audit
+from molesignal import audit, aws
 from molesignal.auth.principal import Role
 from molesignal.clock import now_us
 from molesignal.errors import DomainError, Invalid
@@ -25,7 +25,7 @@ from molesignal.query.deadline import Deadline
 from molesignal.query.errors import QueryResultTooLarge
 from molesignal.query.service import READ_ROLES, QueryRequest, QueryService
 from molesignal.settings import get_settings
-from molesignal.sql.files import Upload, check_uploads
+from molesignal.sql.files import Upload, check_uploads, locate
 from molesignal.sql.session import SqlSession
 from molesignal.sql.statements import PLACEHOLDER_NAME
 from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
@@ -45,6 +45,11 @@ from query_api.schemas import (
 )
 
 router = APIRouter(tags=["query"])
+files_router = APIRouter(tags=["files"])
+# Up to here a download is streamed through the function (a Lambda response holds 6 MB, base64
+# included); larger files are a 302 to a presigned S3 URL that lives a minute.
+STREAMED_FILE_BYTES = 4 * 1024 * 1024
+PRESIGNED_TTL_S = 60
 streams_router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
 
 
@@ -204,7 +209,7 @@ def _validated(body: bytes | dict[str, Any]) -> SqlBody:
 @router.post(
     "/v1/api/sql",
     response_model=SqlAnswer,
-    summary="Spec 004 SQL endpoint: statements separated by ';', $1 params, FILE(...) uploads (docs/sql.md)",
+    summary="Spec 004 SQL endpoint: statements separated by ';', $1 params, FILE(...) uploads (docs/sql-tables.md)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -236,6 +241,61 @@ async def sql(request: Request, principal: CurrentPrincipal, ip: SourceIp) -> JS
     # Not abandoned at a deadline as a query is: a statement that writes must finish its commit
     # (each query inside it keeps its own deadline).
     return await anyio.to_thread.run_sync(answer)
+
+
+# --- files ----------------------------------------------------------------------
+@files_router.get(
+    "/v1/files/{namespace}/{table_name}/{subfolder}/{file_id}",
+    summary="A file a FILE column refers to (spec 004): the bytes, or a 302 to S3 for large files",
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+        302: {"description": "a presigned S3 URL (files over 4 MiB)"},
+    },
+)
+def download_file(
+    namespace: str,
+    table_name: str,
+    subfolder: str,
+    file_id: str,
+    principal: CurrentPrincipal,
+    table: TableDep,
+    user_id: Annotated[str | None, Query(max_length=128, description="USER tables: whose file (service, dba)")] = None,
+) -> Response:
+    stored = locate(
+        table,
+        principal,
+        namespace=namespace,
+        table_name=table_name,
+        subfolder=subfolder,
+        file_id=file_id,
+        user_id=user_id,
+    )
+    disposition = f"inline; filename*=UTF-8''{stored.quoted_name}"
+    s3 = aws.client("s3")
+    if stored.size > STREAMED_FILE_BYTES:
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": stored.bucket,
+                "Key": stored.key,
+                "ResponseContentType": stored.content_type,
+                "ResponseContentDisposition": disposition,
+            },
+            ExpiresIn=PRESIGNED_TTL_S,
+        )
+        return RedirectResponse(url, status_code=302)
+    body = s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read()
+    return Response(
+        body,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": disposition,
+            # Uploaded content is served from the API's origin: never sniffed, never run.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # --- correlation -------------------------------------------------------------

@@ -22,17 +22,44 @@ from molesignal.lake.table_commit import (
     TableGone,
     VersionConflict,
 )
-from molesignal.lake.tables import INSERTED_AT, ScopeFiles, TableDef, files_partition, new_file_id
+from molesignal.lake.tables import INSERTED_AT, ColumnType, ScopeFiles, TableDef, files_partition, new_file_id
 from molesignal.lake.writer import encode_parquet
 from molesignal.storage.table import Item
 
-__all__ = ["MAX_REMOVALS_PER_COMMIT", "Change", "StagedFile", "TableGone", "TableStore", "VersionConflict"]
+__all__ = [
+    "MAX_REMOVALS_PER_COMMIT",
+    "Change",
+    "StagedFile",
+    "TableGone",
+    "TableStore",
+    "VersionConflict",
+    "arrow_type",
+]
 _PK_BOUNDS_TYPES = ("SMALLINT", "INT", "BIGINT", "TEXT")
+
+
+def arrow_type(column_type: ColumnType) -> pa.DataType:
+    """The Arrow type a declared column is stored as (kept here: the catalog stays pyarrow-free)."""
+    fixed = {
+        "BOOLEAN": pa.bool_(),
+        "SMALLINT": pa.int16(),
+        "INT": pa.int32(),
+        "BIGINT": pa.int64(),
+        "FLOAT": pa.float32(),
+        "DOUBLE": pa.float64(),
+        "TEXT": pa.string(),
+        "JSON": pa.string(),
+        "FILE": pa.string(),
+        "BYTES": pa.binary(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "DATE": pa.date32(),
+    }.get(column_type.base)
+    return fixed or pa.decimal128(column_type.precision, column_type.scale)
 
 
 def table_schema(definition: TableDef) -> pa.Schema:
     """The Arrow schema of a table file: declared columns, then the hidden insertion time."""
-    fields = [pa.field(c.name, c.type.arrow()) for c in definition.columns]
+    fields = [pa.field(c.name, arrow_type(c.type)) for c in definition.columns]
     return pa.schema([*fields, pa.field(INSERTED_AT, pa.int64())])
 
 

@@ -56,24 +56,6 @@ class ColumnType:
     precision: int = 0
     scale: int = 0
 
-    def arrow(self) -> Any:
-        import pyarrow as pa
-
-        return {
-            "BOOLEAN": pa.bool_(),
-            "SMALLINT": pa.int16(),
-            "INT": pa.int32(),
-            "BIGINT": pa.int64(),
-            "FLOAT": pa.float32(),
-            "DOUBLE": pa.float64(),
-            "TEXT": pa.string(),
-            "JSON": pa.string(),
-            "FILE": pa.string(),
-            "BYTES": pa.binary(),
-            "TIMESTAMP": pa.timestamp("us"),
-            "DATE": pa.date32(),
-        }.get(self.base) or pa.decimal128(self.precision, self.scale)
-
     @property
     def base(self) -> str:
         return self.name.split("(", 1)[0]

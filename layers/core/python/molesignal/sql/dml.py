@@ -39,6 +39,7 @@ from molesignal.lake.table_store import (
     TableGone,
     TableStore,
     VersionConflict,
+    arrow_type,
     conform,
     pk_candidates,
 )
@@ -226,7 +227,7 @@ class Dml:
         given = {c.name: typed.column(i) for i, c in enumerate(columns)}
         arrays = []
         for column in definition.columns:
-            kind = column.type.arrow()
+            kind = arrow_type(column.type)
             arrays.append(given[column.name].cast(kind) if column.name in given else pa.nulls(typed.num_rows, kind))
         arrays.append(pa.array([now_us()] * typed.num_rows, pa.int64()))
         names = [c.name for c in definition.columns] + [INSERTED_AT]
@@ -506,7 +507,7 @@ class Dml:
         columns = {name: data.column(name) for name in data.column_names}
         gone = []
         for column, _ in assignments:
-            new_values = hits.column(column.name).cast(column.type.arrow())
+            new_values = hits.column(column.name).cast(arrow_type(column.type))
             if column.name in definition.file_columns:
                 for value in new_values.to_pylist():
                     if value is not None and not self.stored.holds(value):

@@ -26,14 +26,17 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
 from molesignal import aws
-from molesignal.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
+from molesignal.auth.principal import Principal
+from molesignal.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from molesignal.lake import garbage
 from molesignal.lake.layout import table_blob_key
-from molesignal.lake.tables import TableDef
+from molesignal.lake.namespaces import check_name
+from molesignal.lake.tables import SHARED_SCOPE, TableDef
 from molesignal.settings import get_settings
 from molesignal.storage.table import Table
 
@@ -229,7 +232,7 @@ def store_uploads(
                 Body=upload.data,
                 ContentType=ref.mime,
                 ChecksumSHA256=_b64(hashlib.sha256(upload.data).digest()),
-                Metadata={"sha256": ref.sha256},
+                Metadata={"sha256": ref.sha256, "name": quote(ref.name, safe="")},
             )
     except BaseException:
         stored.abandon(table)
@@ -251,3 +254,82 @@ def blob_keys_of(definition: TableDef, scope: str, values: Iterable[Any]) -> lis
         if ref is not None:
             keys.append(table_blob_key(definition.org_id, definition.table_id, scope, ref.sub, ref.id))
     return keys
+
+
+class FileNotFound(NotFound):
+    code = "FILE_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+    quoted_name: str  # the uploaded file's name, percent-encoded (for Content-Disposition)
+
+
+def locate(
+    table: Table,
+    principal: Principal,
+    *,
+    namespace: str,
+    table_name: str,
+    subfolder: str,
+    file_id: str,
+    user_id: str | None,
+) -> StoredFile:
+    """The stored file a download names, if the caller may read the scope it belongs to.
+
+    A USER table's files are its owner's: the caller's own, or — with ``user_id`` — those of
+    a user the caller may act for (service, dba, system; as ``EXECUTE AS USER``). A SHARED
+    table's files are the org's readers'. SYSTEM and STREAM tables, and ingest streams, hold
+    no files. Every path part is checked against its exact shape before it names anything.
+    """
+    from molesignal.lake.namespaces import SYSTEM_NAMESPACE, is_stream_namespace
+    from molesignal.lake.tables import TableNotFound, Tables, TableType
+    from molesignal.query.service import READ_ROLES
+    from molesignal.sql.acting import scope_user_for
+
+    if not any(principal.holds(role) for role in READ_ROLES):
+        raise Forbidden(
+            f"PERMISSION_DENIED: {principal.role.value} credentials read no files", code="PERMISSION_DENIED"
+        )
+    if not SUBFOLDER.match(subfolder) or not FILE_ID.match(file_id):
+        raise Invalid(
+            "INVALID_REQUEST: not a file path: {subfolder}/{file_id} as FILE references give them",
+            code="INVALID_REQUEST",
+        )
+    try:
+        namespace, table_name = check_name(namespace), check_name(table_name, "table")
+    except Invalid as exc:
+        raise Invalid(exc.message.replace("INVALID_SQL", "INVALID_REQUEST"), code="INVALID_REQUEST") from exc
+    if namespace == SYSTEM_NAMESPACE or is_stream_namespace(principal.org_id, namespace):
+        raise Invalid("INVALID_REQUEST: SYSTEM tables and ingest streams hold no files", code="INVALID_REQUEST")
+    definition = Tables(table).find(principal.org_id, namespace, table_name)
+    if definition is None:
+        raise TableNotFound(f"TABLE_NOT_FOUND: {namespace}.{table_name}")
+    if definition.table_type is TableType.STREAM:
+        raise Invalid("INVALID_REQUEST: STREAM tables hold no files", code="INVALID_REQUEST")
+    if definition.table_type is TableType.SHARED:
+        if user_id is not None:
+            raise Invalid("INVALID_REQUEST: user_id applies to USER tables only", code="INVALID_REQUEST")
+        scope = SHARED_SCOPE
+    else:
+        scope = scope_user_for(table, principal, user_id).user_id
+    bucket = get_settings().resource_name("blobs")
+    key = table_blob_key(principal.org_id, definition.table_id, scope, subfolder, file_id)
+    s3 = aws.client("s3")
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            raise FileNotFound(f"FILE_NOT_FOUND: {namespace}.{table_name} has no file {subfolder}/{file_id}") from exc
+        raise
+    return StoredFile(
+        bucket,
+        key,
+        int(head["ContentLength"]),
+        str(head.get("ContentType") or "application/octet-stream"),
+        str((head.get("Metadata") or {}).get("name") or file_id),
+    )
