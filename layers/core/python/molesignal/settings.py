@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     # The level of the functions' own (JSON) logs on the `make dev` console.
     log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
+    # The SQL shell (``python -m molesignal sql``): where it connects and how it signs in (a
+    # token, or a user and password), and where it keeps its history and last namespace.
+    sql_url: str = ""  # default: the local gateway, http://{host}:{port}
+    sql_token: str = ""
+    sql_user: str = ""
+    sql_password: str = ""
+    sql_home: str = ""  # default: ~/.molesignal
+
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)

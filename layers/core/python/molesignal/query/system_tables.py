@@ -17,6 +17,7 @@ from molesignal.auth.principal import Role
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE, Namespaces
 from molesignal.lake.streams import Streams
 from molesignal.lake.tables import Tables
+from molesignal.storage import keys
 from molesignal.storage.table import Table
 
 READ_ROLE = Role.DBA  # dba and every role that covers it
@@ -36,9 +37,9 @@ def _timestamp(epoch_us: int | None) -> str | None:
 
 
 def _users(table: Table, org_id: str) -> list[tuple[Any, ...]]:
-    from molesignal.tenancy import Tenancy
-
-    users = Tenancy(table).list_users(org_id)
+    # Straight from the table: the tenancy module brings password hashing, which query
+    # functions (and the export worker) do not ship.
+    users = table.query_all(f"ORG#{org_id}", sk_prefix=keys.user_prefix())
     return [
         (
             u["user_id"],
