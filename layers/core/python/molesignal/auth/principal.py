@@ -21,7 +21,7 @@ class Role(StrEnum):
 
 
 # The roles form one chain, root ⊇ admin ⊇ system ⊇ dba ⊇ service ⊇ editor, above two
-# disjoint capabilities: viewer reads, ingest sends telemetry (docs/adr/0010-sql-tables.md).
+# disjoint capabilities: viewer reads, ingest sends telemetry (docs/adr/0017-sql-tables-on-the-lake.md).
 # Spec 004's roles sit inside it: ``service`` (an application backend: reads and writes
 # table data, acts for ordinary users), ``dba`` (also DDL, SYSTEM tables, acts for dba and
 # service users) and ``system`` (also acts for system users); an org ``admin`` holds every
