@@ -58,6 +58,36 @@ def _index_key(org_id: str, sk: str, delete_after_us: int) -> dict[str, str]:
     return {"gsi1pk": GC_INDEX_PARTITION, "gsi1sk": f"{delete_after_us:020d}#{org_id}#{sk}"}
 
 
+def _grace_op(
+    table: Table,
+    org_id: str,
+    *,
+    keys: list[str],
+    entries: list[list[str]],
+    delete_after_us: int,
+    reason: str,
+    label: str | None,
+    bucket: str | None = None,
+) -> dict[str, Any]:
+    sk = f"GRACE#{delete_after_us:020d}#{label or secrets.token_hex(8)}"
+    item = {
+        "pk": gc_partition(org_id),
+        "sk": sk,
+        "kind": "lake_garbage",
+        "org_id": org_id,
+        **({"bucket": bucket} if bucket else {}),
+        "keys": keys,
+        "entries": entries,
+        "reason": reason,
+        "delete_after_us": delete_after_us,
+        "created_at_us": clock_now_us(),
+        **_index_key(org_id, sk, delete_after_us),
+    }
+    return {
+        "Put": {"TableName": table.name, "Item": table.marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}
+    }
+
+
 def grace_put(
     table: Table,
     org_id: str,
@@ -69,23 +99,16 @@ def grace_put(
 ) -> dict[str, Any]:
     """A transaction operation scheduling the objects of the manifest ``entries`` it removes
     for deletion after ``delete_after_us``."""
-    sk = f"GRACE#{delete_after_us:020d}#{label or secrets.token_hex(8)}"
-    item = {
-        "pk": gc_partition(org_id),
-        "sk": sk,
-        "kind": "lake_garbage",
-        "org_id": org_id,
-        "keys": [str(e["key"]) for e in entries],
+    return _grace_op(
+        table,
+        org_id,
+        keys=[str(e["key"]) for e in entries],
         # where each object was listed: the sweep re-checks, and never deletes a listed object
-        "entries": [[str(e["pk"]), str(e["sk"])] for e in entries],
-        "reason": reason,
-        "delete_after_us": delete_after_us,
-        "created_at_us": clock_now_us(),
-        **_index_key(org_id, sk, delete_after_us),
-    }
-    return {
-        "Put": {"TableName": table.name, "Item": table.marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}
-    }
+        entries=[[str(e["pk"]), str(e["sk"])] for e in entries],
+        delete_after_us=delete_after_us,
+        reason=reason,
+        label=label,
+    )
 
 
 def grace_put_objects(
@@ -100,23 +123,16 @@ def grace_put_objects(
 ) -> dict[str, Any]:
     """A transaction operation scheduling objects no manifest lists (a deleted row's stored
     files, in the blob bucket) for deletion after ``delete_after_us``."""
-    sk = f"GRACE#{delete_after_us:020d}#{label or secrets.token_hex(8)}"
-    item = {
-        "pk": gc_partition(org_id),
-        "sk": sk,
-        "kind": "lake_garbage",
-        "org_id": org_id,
-        "bucket": bucket,
-        "keys": list(object_keys),
-        "entries": [],
-        "reason": reason,
-        "delete_after_us": delete_after_us,
-        "created_at_us": clock_now_us(),
-        **_index_key(org_id, sk, delete_after_us),
-    }
-    return {
-        "Put": {"TableName": table.name, "Item": table.marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}
-    }
+    return _grace_op(
+        table,
+        org_id,
+        keys=list(object_keys),
+        entries=[],
+        delete_after_us=delete_after_us,
+        reason=reason,
+        label=label,
+        bucket=bucket,
+    )
 
 
 class Blocked(Exception):
