@@ -42,7 +42,7 @@ from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
 
-FILES_PER_COMMIT = 40  # each file: a put, a delete and a release; plus garbage, stream, usage: ≤ 100
+FILES_PER_COMMIT = 32  # each file: a put, a delete and a release; plus garbage, stream, usage: ≤ 100
 
 
 class RewriteLost(Exception):

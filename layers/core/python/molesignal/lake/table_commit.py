@@ -33,6 +33,10 @@ from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
 
 MAX_REMOVALS_PER_COMMIT = 80  # + new files, state, table check, releases, garbage, usage: ≤ 100 actions
+# A statement that rewrites files spends three actions on each (delete, put, release), besides
+# the state, table check, two garbage schedules, usage and a release per uploaded file (≤ 10).
+MAX_REWRITES_PER_COMMIT = 28
+_MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit
 
 
 class VersionConflict(Exception):
@@ -140,6 +144,8 @@ class TableCommits:
         return new_version
 
     def _transact(self, operations: list[dict[str, Any]], *, state_index: int, definition: TableDef) -> None:
+        if len(operations) > _MAX_TRANSACTION_ACTIONS:  # a caller's bound is wrong: never send it
+            raise ValueError(f"a table commit of {len(operations)} actions (DynamoDB takes {_MAX_TRANSACTION_ACTIONS})")
         client = self.table.client
         try:
             client.transact_write_items(TransactItems=operations)

@@ -16,6 +16,7 @@ from molesignal.lake import garbage
 from molesignal.lake.layout import table_file_key, table_scope_prefix
 from molesignal.lake.table_commit import (
     MAX_REMOVALS_PER_COMMIT,
+    MAX_REWRITES_PER_COMMIT,
     Change,
     StagedFile,
     TableCommits,
@@ -28,6 +29,7 @@ from molesignal.storage.table import Item
 
 __all__ = [
     "MAX_REMOVALS_PER_COMMIT",
+    "MAX_REWRITES_PER_COMMIT",
     "Change",
     "StagedFile",
     "TableGone",

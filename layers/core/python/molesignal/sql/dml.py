@@ -33,7 +33,7 @@ from molesignal.errors import Conflict
 from molesignal.lake.changes import RowChange, publish
 from molesignal.lake.streams import SEALED_COLUMNS, Stream, Streams
 from molesignal.lake.table_store import (
-    MAX_REMOVALS_PER_COMMIT,
+    MAX_REWRITES_PER_COMMIT,
     Change,
     StagedFile,
     TableGone,
@@ -390,10 +390,10 @@ class Dml:
                 return 0, files.state.version, None
             by_uri = {lake_uri(str(e["key"])): e for e in files.entries}
             affected = sorted({str(u) for u in hits.column(FILE_COLUMN).to_pylist()})
-            if len(affected) > MAX_REMOVALS_PER_COMMIT:
+            if len(affected) > MAX_REWRITES_PER_COMMIT:
                 raise QueryLimitExceeded(
                     f"QUERY_LIMIT_EXCEEDED: the statement changes rows in {len(affected)} files of "
-                    f"{definition.qualified}; one statement rewrites at most {MAX_REMOVALS_PER_COMMIT}: "
+                    f"{definition.qualified}; one statement rewrites at most {MAX_REWRITES_PER_COMMIT}: "
                     "narrow the WHERE"
                 )
             staged: list[StagedFile] = []
