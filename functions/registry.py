@@ -125,12 +125,21 @@ PLATFORM_API = HttpFunction(
     name="platform_api",
     handler="platform_api.handler.lambda_handler",
     description="health, Prometheus metrics, merged OpenAPI, and the catch-all for unknown routes",
-    prefixes=("/api/v1/healthz", "/health", "/v1/api/healthcheck", "/metrics", "/openapi.json", DEFAULT_ROUTE),
+    prefixes=(
+        "/api/v1/healthz",
+        "/health",
+        "/v1/api/healthcheck",
+        "/v1/api/cluster/health",
+        "/metrics",
+        "/openapi.json",
+        DEFAULT_ROUTE,
+    ),
     memory_mb=256,
     routes=(
         Route("GET", "/api/v1/healthz", auth=False),
         Route("GET", "/health", auth=False),
         Route("GET", "/v1/api/healthcheck", auth=False),
+        Route("GET", "/v1/api/cluster/health", auth=False),
         Route("GET", "/metrics", auth=False),
         Route("GET", "/openapi.json", auth=False),
         Route("ANY", DEFAULT_ROUTE, auth=False),
@@ -161,7 +170,7 @@ ADMIN_API = HttpFunction(
     handler="admin_api.handler.lambda_handler",
     description="orgs, users, roles, quotas, audit log",
     prefixes=("/api/v1/orgs", "/api/v1/users", "/api/v1/audit"),
-    # Stream settings reach molesignal.query.glue, whose schema module imports pyarrow lazily.
+    # Stream settings reach molesignal.lake.glue, whose schema module imports pyarrow lazily.
     layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("GET", "/api/v1/orgs"),
@@ -210,13 +219,14 @@ INGEST_API = HttpFunction(
 QUERY_API = HttpFunction(
     name="query_api",
     handler="query_api.handler.lambda_handler",
-    description="SQL over the lake (spec 000 query, spec 004 /v1/api/sql) and the streams API",
-    prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams", "/api/v1/correlate"),
+    description="SQL over the lake and SQL tables (spec 000 query, spec 004 /v1/api/sql and files), streams API",
+    prefixes=("/api/v1/query", "/v1/api/sql", "/v1/files", "/api/v1/streams", "/api/v1/correlate"),
     memory_mb=3008,
     layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("POST", "/api/v1/query"),
         Route("POST", "/v1/api/sql"),
+        Route("GET", "/v1/files/{namespace}/{table_name}/{subfolder}/{file_id}"),
         Route("GET", "/api/v1/correlate"),
         Route("GET", "/api/v1/streams"),
         Route("GET", "/api/v1/streams/{stream}"),

@@ -27,7 +27,8 @@ class Needs:
     delete_buckets: tuple[str, ...] = ()  # DeleteObject
     send_queues: tuple[str, ...] = ()  # SendMessage, GetQueueUrl, GetQueueAttributes
     consume_queues: tuple[str, ...] = ()  # ReceiveMessage, DeleteMessage, ...; a DLQ is "<queue>-dlq"
-    watch_queues: tuple[str, ...] = ()  # GetQueueAttributes, GetQueueUrl: a queue's depth
+    watch_buckets: tuple[str, ...] = ()  # ListBucket on the bucket itself (HeadBucket), no object
+    watch_queues: tuple[str, ...] = ()  # GetQueueUrl, GetQueueAttributes (depth), no message
     # Athena queries in the stack's workgroup; Glue tables of its database; the results prefix
     # of the exports bucket. Athena reads the lake with the caller's rights: add read_buckets.
     athena: bool = False
@@ -52,8 +53,12 @@ NEEDS: dict[str, Needs] = {
     "auth_api": Needs(secrets=("jwt-signing-key",)),
     # Orgs, users, quotas, audit: table only. Revoking sessions needs no signing key.
     "admin_api": Needs(),
-    # Health, /metrics (reads counters from the table), OpenAPI, the catch-all.
-    "platform_api": Needs(),
+    # Health, /metrics (reads counters from the table), OpenAPI, the catch-all; cluster
+    # health probes every bucket and queue without touching their contents.
+    "platform_api": Needs(
+        watch_buckets=tuple(b.logical for b in RESOURCES.buckets),
+        watch_queues=tuple(name for q in RESOURCES.queues for name in (q.logical, q.dlq_logical)),
+    ),
     # Deletes expired sessions, throttle counters and rate windows.
     "housekeeping_worker": Needs(),
     # Answers 202 and enqueues; payloads too large for SQS go to the lake bucket (claim
@@ -70,13 +75,22 @@ NEEDS: dict[str, Needs] = {
     "ingest_worker": Needs(
         read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",), send_queues=("alert-delivery",)
     ),
-    # Reads small lake files, writes their merge, deletes replaced objects after the grace period.
-    "compaction_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",)),
+    # Reads small lake files, writes their merge, deletes replaced objects after the grace period
+    # (its garbage sweep also deletes the files of deleted SQL-table rows from the blob bucket).
+    "compaction_worker": Needs(read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake", "blobs")),
     # Removes expired manifest entries (table) and deletes their objects after the grace period.
-    "retention_worker": Needs(delete_buckets=("lake",)),
+    "retention_worker": Needs(delete_buckets=("lake", "blobs")),
     # SQL over the lake: DuckDB reads the manifest's files itself; Athena reads them with this
     # role's rights, keeps one Glue table per stream and writes results under athena-results/.
-    "query_api": Needs(read_buckets=("lake",), athena=True, send_queues=("alert-delivery",)),
+    # SQL tables (spec 004): DML writes new files copy-on-write and deletes a failed statement's
+    # own outputs; FILE columns store, serve and abandon uploads in the blob bucket.
+    "query_api": Needs(
+        read_buckets=("lake", "blobs"),
+        put_buckets=("lake", "blobs"),
+        delete_buckets=("lake", "blobs"),
+        athena=True,
+        send_queues=("alert-delivery",),
+    ),
     # OTLP receiver: like ingest_api (claim check, enqueue), plus per-org content data keys
     # from the content KMS key. The session-content read decrypts them and queries the
     # content stream like query_api does (Athena when the scan outgrows the function).

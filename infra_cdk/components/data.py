@@ -267,6 +267,7 @@ class DataStore(Construct):
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_PUT_ACTIONS)
         for logical in needs.delete_buckets:
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_DELETE_ACTIONS)
+        self._grant_watching(role, needs)
         self._grant_queues(role, needs)
         self._grant_keys(role, needs)
         if needs.athena:
@@ -279,8 +280,6 @@ class DataStore(Construct):
             self._lookup(self.all_queues, logical, "queue").grant_send_messages(role)
         for logical in needs.consume_queues:
             self._lookup(self.all_queues, logical, "queue").grant_consume_messages(role)
-        for logical in needs.watch_queues:
-            self._lookup(self.all_queues, logical, "queue").grant(role, "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
     def _grant_keys(self, role: iam.Role, needs: Needs) -> None:
         for logical in needs.encrypt_keys:
@@ -303,6 +302,17 @@ class DataStore(Construct):
             if self.analytics is None:
                 raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")
             self.analytics.grant_query(role)
+
+    def _grant_watching(self, role: iam.Role, needs: Needs) -> None:
+        """Health probes: a bucket's existence, a queue's depth; never an object or a message."""
+        for logical in needs.watch_buckets:
+            bucket = self._lookup(self.buckets, logical, "bucket")
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        for logical in needs.watch_queues:
+            queue = self._lookup(self.all_queues, logical, "queue")
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], resources=[queue.queue_arn])
+            )
 
     @staticmethod
     def _grant_objects(role: iam.Role, bucket: s3.Bucket, actions: tuple[str, ...]) -> None:

@@ -485,7 +485,7 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         needs = needs_of(name)
         allowed = {synth.logical_id(data.table)} if needs.table != "none" else set()
         allowed |= {synth.logical_id(data.secrets[s]) for s in needs.secrets}
-        buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets)
+        buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets, *needs.watch_buckets)
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
         queues = (*needs.send_queues, *needs.consume_queues, *needs.watch_queues)
         allowed |= {synth.logical_id(data.all_queues[q]) for q in queues}
@@ -510,6 +510,14 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
             reached |= referenced_ids(statement["Resource"])
         # ARNs the stack formats itself refer to its partition, region and account.
         assert {r for r in reached if not r.startswith("AWS::")} == allowed, name
+
+
+def test_health_probes_touch_no_object_and_no_message(synth: Synth) -> None:
+    """platform_api (cluster health) may see that buckets and queues exist, and queue depths."""
+    role = synth.role_id(synth.function_id(next(f.handler for f in REGISTRY.http if f.name == "platform_api")))
+    actions = {a for statement in _statements_by_role(synth)[role] for a in _actions(statement)}
+    s3_and_sqs = {a for a in actions if a.startswith(("s3:", "sqs:"))}
+    assert s3_and_sqs == {"s3:ListBucket", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
 
 
 def test_permission_table_names_only_registry_functions() -> None:
@@ -707,11 +715,14 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
             assert reads, "events_api reads export files to presign them"
             mine = [s for s in mine if all(s is not r for r in reads)]
         _check_athena_statements(mine, workgroup_id, database_id, exports_id)
-    # Athena reads the lake with the function's own rights; query_api only reads it.
+    # Athena reads the lake with the function's own rights; query_api reads it, and SQL-table DML
+    # writes new objects and deletes its own failed outputs (no bucket-level or policy actions).
     on_lake = {
         a for s in statements[role_of["query_api"]] if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)
     }
-    assert on_lake and all(a.startswith(("s3:Get", "s3:List")) for a in on_lake)
+    assert on_lake and all(
+        a.startswith(("s3:Get", "s3:List", "s3:PutObject", "s3:Abort", "s3:DeleteObject")) for a in on_lake
+    )
 
 
 def _check_athena_statements(mine: list[dict[str, Any]], workgroup_id: str, database_id: str, exports_id: str) -> None:

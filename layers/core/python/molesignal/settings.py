@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     # The level of the functions' own (JSON) logs on the `make dev` console.
     log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
+    # The SQL shell (``python -m molesignal sql``): where it connects and how it signs in (a
+    # token, or a user and password), and where it keeps its history and last namespace.
+    sql_url: str = ""  # default: the local gateway, http://{host}:{port}
+    sql_token: str = ""
+    sql_user: str = ""
+    sql_password: str = ""
+    sql_home: str = ""  # default: ~/.molesignal
+
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
@@ -92,6 +100,28 @@ class Settings(BaseSettings):
     athena_workgroup: str = "primary"
     athena_database: str = "molesignal"
     athena_output: str = ""  # s3://bucket/prefix/ for Athena results; default: the exports bucket
+
+    # SQL tables (spec 004): rows one INSERT … SELECT, UPDATE or DELETE may touch, and the files
+    # a statement may upload (each under Lambda's 6 MB request limit; text/html and other types
+    # a browser would run are left out of the default list on purpose: downloads are inline).
+    sql_max_write_rows: int = Field(default=100_000, ge=1)
+    sql_max_files: int = Field(default=10, ge=1)
+    sql_max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    sql_file_mime_types: tuple[str, ...] = (
+        "application/pdf",
+        "application/json",
+        "application/zip",
+        "application/gzip",
+        "application/octet-stream",
+        "text/plain",
+        "text/csv",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "audio/*",
+        "video/*",
+    )
 
     # OTLP session content (spec 002): the KMS key that wraps per-org data keys, and how long
     # content is kept unless the org sets its own window.

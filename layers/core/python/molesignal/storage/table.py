@@ -112,10 +112,17 @@ class Table:
             raise ConditionFailed(str(exc)) from exc
         return self.unmarshal(response.get("Attributes", {}))
 
-    def delete(self, pk: str, sk: str, *, condition: str | None = None) -> None:
+    def delete(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.marshal({"pk": pk, "sk": sk})}
-        if condition:
-            kwargs["ConditionExpression"] = condition
+        kwargs.update(self._expression(condition, names, values))
         try:
             self.client.delete_item(**kwargs)
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -170,8 +177,17 @@ class Table:
         extra = self._expression(condition, names, values)
         return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression, **extra}}
 
-    def delete_op(self, pk: str, sk: str) -> dict[str, Any]:
-        return {"Delete": {"TableName": self.name, "Key": self.marshal({"pk": pk, "sk": sk})}}
+    def delete_op(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        key = self.marshal({"pk": pk, "sk": sk})
+        return {"Delete": {"TableName": self.name, "Key": key, **self._expression(condition, names, values)}}
 
     def check_op(
         self,
