@@ -139,12 +139,21 @@ PLATFORM_API = HttpFunction(
     name="platform_api",
     handler="platform_api.handler.lambda_handler",
     description="health, Prometheus metrics, merged OpenAPI, and the catch-all for unknown routes",
-    prefixes=("/api/v1/healthz", "/health", "/v1/api/healthcheck", "/metrics", "/openapi.json", DEFAULT_ROUTE),
+    prefixes=(
+        "/api/v1/healthz",
+        "/health",
+        "/v1/api/healthcheck",
+        "/v1/api/cluster/health",
+        "/metrics",
+        "/openapi.json",
+        DEFAULT_ROUTE,
+    ),
     memory_mb=256,
     routes=(
         Route("GET", "/api/v1/healthz", auth=False),
         Route("GET", "/health", auth=False),
         Route("GET", "/v1/api/healthcheck", auth=False),
+        Route("GET", "/v1/api/cluster/health", auth=False),
         Route("GET", "/metrics", auth=False),
         Route("GET", "/openapi.json", auth=False),
         Route("ANY", DEFAULT_ROUTE, auth=False),
@@ -175,7 +184,7 @@ ADMIN_API = HttpFunction(
     handler="admin_api.handler.lambda_handler",
     description="orgs, users, roles, quotas, audit log",
     prefixes=("/api/v1/orgs", "/api/v1/users", "/api/v1/audit"),
-    # Stream settings reach molesignal.query.glue, whose schema module imports pyarrow lazily.
+    # Stream settings reach molesignal.lake.glue, whose schema module imports pyarrow lazily.
     layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("GET", "/api/v1/orgs"),
@@ -224,13 +233,14 @@ INGEST_API = HttpFunction(
 QUERY_API = HttpFunction(
     name="query_api",
     handler="query_api.handler.lambda_handler",
-    description="SQL over the lake (spec 000 query, spec 004 /v1/api/sql) and the streams API",
-    prefixes=("/api/v1/query", "/v1/api/sql", "/api/v1/streams", "/api/v1/correlate"),
+    description="SQL over the lake and SQL tables (spec 000 query, spec 004 /v1/api/sql and files), streams API",
+    prefixes=("/api/v1/query", "/v1/api/sql", "/v1/files", "/api/v1/streams", "/api/v1/correlate"),
     memory_mb=3008,
     layers=LAKE_HTTP_LAYERS,
     routes=(
         Route("POST", "/api/v1/query"),
         Route("POST", "/v1/api/sql"),
+        Route("GET", "/v1/files/{namespace}/{table_name}/{subfolder}/{file_id}"),
         Route("GET", "/api/v1/correlate"),
         Route("GET", "/api/v1/streams"),
         Route("GET", "/api/v1/streams/{stream}"),
@@ -272,6 +282,19 @@ EVENTS_API = HttpFunction(
         Route("GET", "/api/v1/events/checkpoints"),
         Route("GET", "/api/v1/events/{event_id}"),
         Route("GET", "/api/v1/events/{event_id}/proof"),
+        Route("GET", "/api/v1/events/log-streams"),
+        Route("POST", "/api/v1/events/log-streams"),
+        Route("GET", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("PATCH", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("DELETE", "/api/v1/events/log-streams/{log_stream_id}"),
+        Route("POST", "/api/v1/events/log-streams/{log_stream_id}/test"),
+        Route("GET", "/api/v1/events/log-streams/{log_stream_id}/dead-letters"),
+        Route("POST", "/api/v1/events/log-streams/{log_stream_id}/dead-letters/redrive"),
+        Route("GET", "/api/v1/exports/schedules"),
+        Route("POST", "/api/v1/exports/schedules"),
+        Route("GET", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("PATCH", "/api/v1/exports/schedules/{schedule_id}"),
+        Route("DELETE", "/api/v1/exports/schedules/{schedule_id}"),
         Route("POST", "/api/v1/exports"),
         Route("GET", "/api/v1/exports"),
         Route("GET", "/api/v1/exports/{export_id}"),
@@ -314,9 +337,51 @@ TRACES_API = HttpFunction(
     ),
 )
 
+ALERTS_API = HttpFunction(
+    name="alerts_api",
+    handler="alerts_api.handler.lambda_handler",
+    description="alert destinations, rules, silences, history and dead deliveries",
+    prefixes=("/api/v1/alerts",),
+    # Rules are checked by the query guard (sqlglot) and bound against the stream (DuckDB).
+    layers=LAKE_HTTP_LAYERS,
+    routes=(
+        Route("GET", "/api/v1/alerts/destinations"),
+        Route("POST", "/api/v1/alerts/destinations"),
+        Route("GET", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("PATCH", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("DELETE", "/api/v1/alerts/destinations/{destination_id}"),
+        Route("POST", "/api/v1/alerts/destinations/{destination_id}/test"),
+        Route("GET", "/api/v1/alerts/rules"),
+        Route("POST", "/api/v1/alerts/rules"),
+        Route("GET", "/api/v1/alerts/rules/{rule_id}"),
+        Route("PATCH", "/api/v1/alerts/rules/{rule_id}"),
+        Route("DELETE", "/api/v1/alerts/rules/{rule_id}"),
+        Route("POST", "/api/v1/alerts/rules/{rule_id}/enable"),
+        Route("POST", "/api/v1/alerts/rules/{rule_id}/disable"),
+        Route("GET", "/api/v1/alerts/active"),
+        Route("GET", "/api/v1/alerts/silences"),
+        Route("POST", "/api/v1/alerts/silences"),
+        Route("GET", "/api/v1/alerts/silences/{silence_id}"),
+        Route("DELETE", "/api/v1/alerts/silences/{silence_id}"),
+        Route("GET", "/api/v1/alerts/history"),
+        Route("GET", "/api/v1/alerts/dlq"),
+        Route("POST", "/api/v1/alerts/dlq/redrive"),
+    ),
+)
+
 REGISTRY = Registry(
     authorizer=Authorizer(name="authorizer", handler="authorizer.handler.lambda_handler"),
-    http=(PLATFORM_API, AUTH_API, ADMIN_API, INGEST_API, QUERY_API, OTLP_API, EVENTS_API, TRACES_API),
+    http=(
+        PLATFORM_API,
+        AUTH_API,
+        ADMIN_API,
+        INGEST_API,
+        QUERY_API,
+        OTLP_API,
+        EVENTS_API,
+        ALERTS_API,
+        TRACES_API,
+    ),
     console=StaticSite(),
     workers=(
         QueueWorker(
@@ -327,7 +392,7 @@ REGISTRY = Registry(
             max_batching_window_s=1,
             memory_mb=2048,
             timeout_s=120,
-            description="lands enqueued records in the Parquet lake, exactly once",
+            description="lands enqueued records in the Parquet lake, exactly once; evaluates realtime alert rules",
             layers=LAKE_WORKER_LAYERS,
         ),
         QueueWorker(
@@ -362,8 +427,37 @@ REGISTRY = Registry(
             timeout_s=30,  # three runner calls of at most 10 s each
             description="sends queued Layer 2 replays to each org's runner (HMAC-signed)",
         ),
+        QueueWorker(
+            name="alert_delivery_worker",
+            handler="alert_delivery_worker.handler.lambda_handler",
+            queue="alert-delivery",
+            batch_size=10,
+            max_batching_window_s=0,  # a notification should leave at once
+            memory_mb=512,
+            timeout_s=120,  # ten sends, each under alert_delivery_timeout_s
+            description="sends alert notifications (webhook, Slack, SES, SNS) with retries; quota events become alerts",
+        ),
+        QueueWorker(
+            name="fanout_worker",
+            handler="fanout_worker.handler.lambda_handler",
+            queue="fanout",
+            batch_size=10,
+            max_batching_window_s=1,
+            memory_mb=512,
+            timeout_s=60,  # at most a few receivers' 10 s timeouts; under the queue's visibility
+            description="delivers chained audit events to log streams (webhook, S3, Datadog, Splunk HEC)",
+        ),
     ),
     schedules=(
+        ScheduledFunction(
+            name="alert_evaluation_worker",
+            handler="alert_evaluation_worker.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            memory_mb=2048,  # scheduled rules run their queries in DuckDB, like the query function
+            timeout_s=300,
+            description="runs due scheduled alert rules, resolves quiet realtime alerts, checks DLQs and worker errors",
+            layers=LAKE_WORKER_LAYERS,
+        ),
         ScheduledFunction(
             name="housekeeping_worker",
             handler="housekeeping_worker.handler.lambda_handler",
@@ -400,6 +494,14 @@ REGISTRY = Registry(
             schedule="rate(20 minutes)",  # finishes cold restores soon after S3 does; apart from compaction's 15
             timeout_s=600,
             description="moves unpinned traces hot -> warm -> cold by age; finishes cold restores",
+        ),
+        ScheduledFunction(
+            name="export_scheduler",
+            handler="export_scheduler.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            timeout_s=60,
+            layers=LAKE_WORKER_LAYERS,  # a SQL job is planned (guarded) when its run is created
+            description="creates the export jobs of the export schedules that are due (rate or cron)",
         ),
     ),
 )

@@ -9,6 +9,10 @@ Context keys (``cdk synth -c key=value`` or ``cdk.json``):
 ``logRetentionDays``   CloudWatch retention of function and access logs, default ``30``
 ``depsLayerDir``       folder holding the built dependency layers (``<layer>/python/...``) and
                        their build record, default ``layers/deps``
+``alertEmailFrom``     the SES-verified sender of alert e-mail (an address); default empty: e-mail
+                       destinations are refused and no function may send e-mail
+``alertTopicPrefix``   SNS destinations must name topics whose name starts with this; the delivery
+                       functions may publish to such topics only, default ``molesignal-alerts``
 ``requireDepsLayer``   refuse to synthesize unless the built layers are current and every
                        function fits Lambda's size limit (``infra_cdk.layers.stale_reason``),
                        default ``false``
@@ -35,6 +39,8 @@ CORE_LAYER_EXCLUDE = [*CODE_EXCLUDE, "python/molesignal/local"]
 
 _PREFIX_SHAPE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 _STAGE_SHAPE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_EMAIL_SHAPE = re.compile(r"^[^@\s*]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_TOPIC_PREFIX_SHAPE = re.compile(r"^[A-Za-z0-9_-]{3,200}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -52,6 +58,8 @@ class StackConfig:
     log_retention_days: int = 30
     require_deps_layer: bool = False
     deps_layer_dir: Path = DEPS_LAYER_DIR
+    alert_email_from: str = ""
+    alert_topic_prefix: str = "molesignal-alerts"
 
     def __post_init__(self) -> None:
         if not _STAGE_SHAPE.match(self.stage):
@@ -59,6 +67,11 @@ class StackConfig:
         if not _PREFIX_SHAPE.match(self.prefix):
             # Queue names are f"{prefix}-{logical}-dlq" (80 chars max); keep room for them.
             raise ConfigError(f"prefix {self.prefix!r}: use 3-40 lowercase letters, digits or '-'")
+        if self.alert_email_from and not _EMAIL_SHAPE.match(self.alert_email_from):
+            raise ConfigError(f"alertEmailFrom {self.alert_email_from!r}: one e-mail address, no wildcard")
+        if not _TOPIC_PREFIX_SHAPE.match(self.alert_topic_prefix):
+            # Never empty: the SNS grant is arn:aws:sns:*:*:<prefix>*, which must not become "any topic".
+            raise ConfigError(f"alertTopicPrefix {self.alert_topic_prefix!r}: 3-200 of letters, digits, '-', '_'")
 
     @property
     def stack_name(self) -> str:
@@ -78,6 +91,8 @@ class StackConfig:
             log_retention_days=int(get("logRetentionDays") or 30),
             require_deps_layer=_flag(get("requireDepsLayer"), "requireDepsLayer", default=False),
             deps_layer_dir=(REPO_ROOT / str(deps)).resolve() if deps else DEPS_LAYER_DIR,
+            alert_email_from=str(get("alertEmailFrom") or ""),
+            alert_topic_prefix=str(get("alertTopicPrefix") or "molesignal-alerts"),
         )
 
 

@@ -90,8 +90,8 @@ DEPENDENCY_LAYERS: tuple[DependencyLayer, ...] = (
     ),
     DependencyLayer(
         "audit",
-        ("rfc8785", "geoip2fast"),
-        description="RFC 8785 canonical JSON and offline geo-IP data: the audit-event chain",
+        ("rfc8785", "geoip2fast", "maxminddb"),
+        description="RFC 8785 canonical JSON, offline geo-IP data and a MaxMind DB reader: the audit-event chain",
     ),
 )
 LAYERS_BY_NAME: dict[str, DependencyLayer] = {layer.name: layer for layer in DEPENDENCY_LAYERS}

@@ -68,6 +68,15 @@ REASONS: dict[str, str] = {
         "the query functions create one Glue table per org and stream at run time "
         "(docs/adr/0005-athena-partition-projection.md); the grant stays inside the stack's own database."
     ),
+    "IAM5-alert-topics": (
+        "SNS alert destinations are tenants' topics in their own accounts and regions, unknown at deploy "
+        "time; the grant is sns:Publish only, to topics whose name starts with the configured prefix (the "
+        "API refuses other topic ARNs), and each topic's own policy must also allow this role."
+    ),
+    "IAM5-customer-buckets": (
+        "an S3 log stream writes to a bucket its org names at run time, outside the stack; only "
+        "PutObject(Acl) is granted, and the customer's bucket policy must also allow this role."
+    ),
     "IAM5-athena-results": (
         "Athena names its result objects after query ids it chooses; the grant is confined to the "
         "athena-results/ prefix, which expires after a day."

@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import Annotations, CfnOutput, CfnParameter, Stack
 from constructs import Construct
 
+from infra_cdk.components.alerting import AlertChannels
 from infra_cdk.components.api import HttpApi
 from infra_cdk.components.console import ConsoleSite
 from infra_cdk.components.data import DataStore
@@ -63,6 +64,8 @@ class MoleSignalStack(Stack):
             **self.data.environment(),
             "MOLESIGNAL_STAGE": config.stage,
             "MOLESIGNAL_ALLOW_REMOTE_SETUP": self.allow_remote_setup.value_as_string,
+            "MOLESIGNAL_ALERT_EMAIL_FROM": config.alert_email_from,
+            "MOLESIGNAL_ALERT_SNS_TOPIC_PREFIX": config.alert_topic_prefix,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
@@ -73,6 +76,7 @@ class MoleSignalStack(Stack):
             data=self.data,
             environment=environment,
             log_retention_days=config.log_retention_days,
+            channels=AlertChannels(email_from=config.alert_email_from, topic_prefix=config.alert_topic_prefix),
         )
         self.http = HttpApi(
             self,

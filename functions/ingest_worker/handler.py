@@ -6,7 +6,9 @@ every message: those already landed only drop their claim check; the rest land o
 one, and a message that fails is reported in ``batchItemFailures`` so the rest of the
 batch lands, reaching the DLQ after the queue's ``maxReceiveCount``. Landing is
 idempotent (per-request markers), so redelivery never duplicates rows. Last, the hours
-just written are compacted if a tier of small files is full there (ADR 0011).
+just written are compacted if a tier of small files is full there (ADR 0011). The rows each
+commit landed go through the stream's realtime alert rules right after it
+(``molesignal.alerts.realtime``), which never fails the landing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from molesignal import aws
+from molesignal import aws, counters
+from molesignal.alerts.realtime import evaluate_landed
 from molesignal.ingest.envelope import IngestMessage
 from molesignal.ingest.landing import Touched, compact_touched, land_together, payload_of
 from molesignal.lake.writer import Lake
@@ -29,8 +32,15 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord, landed: frozenset[str] = frozenset(), touched: Touched | None = None) -> None:
-    message = IngestMessage.from_json(record.body)
     lake = Lake()
+    try:
+        land(lake, IngestMessage.from_json(record.body), landed, touched)
+    except Exception:
+        counters.increment(lake.table, "worker_failures_total")  # root's worker-failure alert counts these
+        raise
+
+
+def land(lake: Lake, message: IngestMessage, landed: frozenset[str], touched: Touched | None) -> None:
     if message.request_id in landed or lake.already_landed(message.org_id, message.request_id):
         _forget_claim(lake, message)
         return
@@ -38,6 +48,7 @@ def record_handler(record: SQSRecord, landed: frozenset[str] = frozenset(), touc
     if touched is not None:
         touched.add(message.org_id, message.stream, result)
     _forget_claim(lake, message)
+    evaluate_landed(lake.table, message.org_id, message.stream, result.landed)
     metrics.add_metric(name="RowsLanded", unit="Count", value=result.rows)
     if result.quarantined:
         metrics.add_metric(name="RowsQuarantined", unit="Count", value=result.quarantined)
@@ -61,9 +72,11 @@ def _forget_claim(lake: Lake, message: IngestMessage) -> None:
 
 
 def _land_groups(event: dict[str, Any], touched: Touched) -> frozenset[str]:
-    groups = land_together(Lake(), (str(r.get("body", "")) for r in event.get("Records") or []))
+    lake = Lake()
+    groups = land_together(lake, (str(r.get("body", "")) for r in event.get("Records") or []))
     for group in groups:
         touched.add(group.org_id, group.stream, group.result)
+        evaluate_landed(lake.table, group.org_id, group.stream, group.result.landed)
         metrics.add_metric(name="RowsLanded", unit="Count", value=group.result.rows)
         logger.info(
             "landed together",

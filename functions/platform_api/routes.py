@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from molesignal import counters
+from molesignal.cluster_health import UNAVAILABLE
+from molesignal.cluster_health import check as cluster_health_check
 from molesignal.errors import Forbidden, NotFound
 from molesignal.routing import allowed_methods
 from molesignal.settings import get_settings
@@ -40,6 +42,17 @@ def health(request: Request) -> dict[str, Any]:
 @router.get("/v1/api/healthcheck", tags=["health"], summary="Health (spec 004 alias)")
 def healthcheck(request: Request) -> dict[str, Any]:
     return _health(request)
+
+
+@router.get(
+    "/v1/api/cluster/health",
+    tags=["health"],
+    summary="Each backing store's health: table, buckets, queues and DLQ depth (localhost only; 503 if one is down)",
+)
+def cluster_health(request: Request, table: TableDep) -> JSONResponse:
+    _health(request)  # the same localhost-only rule
+    report = cluster_health_check(table)
+    return JSONResponse(report, status_code=503 if report["status"] == UNAVAILABLE else 200)
 
 
 def _prometheus(values: dict[str, int], version: str) -> str:

@@ -1,4 +1,4 @@
 from molesignal.web.app import create_app
-from query_api.routes import router, streams_router
+from query_api.routes import files_router, router, streams_router
 
-app = create_app("MoleSignal query", [router, streams_router])
+app = create_app("MoleSignal query", [router, streams_router, files_router])

@@ -10,9 +10,9 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from molesignal import audit
+from molesignal import audit, aws
 from molesignal.auth.principal import Role
 from molesignal.clock import now_us
 from molesignal.errors import DomainError, Invalid
@@ -22,9 +22,12 @@ from molesignal.observability import logger
 from molesignal.query.answer_size import response_bytes
 from molesignal.query.correlate import correlate, correlation_key
 from molesignal.query.deadline import Deadline
-from molesignal.query.errors import InvalidSql, QueryResultTooLarge
+from molesignal.query.errors import QueryResultTooLarge
 from molesignal.query.service import READ_ROLES, QueryRequest, QueryService
 from molesignal.settings import get_settings
+from molesignal.sql.files import Upload, check_uploads, locate
+from molesignal.sql.session import SqlSession
+from molesignal.sql.statements import PLACEHOLDER_NAME
 from molesignal.web.deps import CurrentPrincipal, SourceIp, TableDep
 from molesignal.web.envelopes import stream_error_line
 from molesignal.web.errors import describe_validation
@@ -42,6 +45,11 @@ from query_api.schemas import (
 )
 
 router = APIRouter(tags=["query"])
+files_router = APIRouter(tags=["files"])
+# Up to here a download is streamed through the function (a Lambda response holds 6 MB, base64
+# included); larger files are a 302 to a presigned S3 URL that lives a minute.
+STREAMED_FILE_BYTES = 4 * 1024 * 1024
+PRESIGNED_TTL_S = 60
 streams_router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
 
 
@@ -131,37 +139,54 @@ def _ndjson(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield stream_error_line("internal", "internal error")
 
 
-async def _sql_body(request: Request) -> SqlBody:
-    """JSON, or multipart with ``sql``, ``params`` (a JSON array string) and ``namespace_id``."""
+async def _sql_body(request: Request) -> tuple[SqlBody, dict[str, Upload]]:
+    """JSON, or multipart with ``sql``, ``params`` (a JSON array string), ``namespace_id`` and
+    ``file:<placeholder>`` parts."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
-        return _validated(await _multipart_fields(request))
+        fields, uploads = await _multipart_parts(request)
+        return _validated(fields), uploads
     body = await request.body()
     if media != "application/json":
         from molesignal.errors import UnsupportedMediaType
 
         raise UnsupportedMediaType("unsupported media type: send application/json or multipart/form-data")
-    return _validated(body)
+    return _validated(body), {}
 
 
-async def _multipart_fields(request: Request) -> dict[str, Any]:
-    """The text fields of a multipart body, as ``SqlBody`` reads them; files are refused."""
-    form = await request.form()
-    if any(str(k).startswith("file:") for k in form):
-        raise InvalidSql("INVALID_SQL: FILE(...) uploads need INSERT, and MoleSignal SQL is read-only")
+async def _multipart_parts(request: Request) -> tuple[dict[str, Any], dict[str, Upload]]:
+    """The text fields of a multipart body, as ``SqlBody`` reads them, and its file parts."""
+    from starlette.datastructures import UploadFile
+
+    form = await request.form(max_files=get_settings().sql_max_files + 1, max_fields=100)
     fields: dict[str, Any] = {}
-    for name in ("sql", "params", "namespace_id"):
-        value = form.get(name)
-        if value is not None and not isinstance(value, str):
+    uploads: dict[str, Upload] = {}
+    for name, value in form.multi_items():
+        if name.startswith("file:"):
+            placeholder = name.removeprefix("file:")
+            if not isinstance(value, UploadFile):
+                raise Invalid(f"invalid argument: {name}: send it as a file part", code="INVALID_REQUEST")
+            if placeholder in uploads or not PLACEHOLDER_NAME.match(placeholder):
+                raise Invalid(
+                    f"invalid argument: {name}: one part per placeholder of 1-64 of A-Z a-z 0-9 _ . -",
+                    code="INVALID_REQUEST",
+                )
+            uploads[placeholder] = Upload(
+                placeholder, value.filename or placeholder, value.content_type or "", await value.read()
+            )
+            continue
+        if name not in ("sql", "params", "namespace_id"):
+            continue
+        if not isinstance(value, str):
             raise Invalid(f"invalid argument: {name}: send it as a text field, not a file", code="INVALID_REQUEST")
-        if value is not None:
-            fields[name] = value
+        fields[name] = value
     if "params" in fields:
         try:
             fields["params"] = json.loads(fields["params"])
         except json.JSONDecodeError as exc:
             raise Invalid("invalid argument: params: must be a JSON array", code="INVALID_REQUEST") from exc
-    return fields
+    check_uploads(uploads)
+    return fields, uploads
 
 
 def _validated(body: bytes | dict[str, Any]) -> SqlBody:
@@ -184,7 +209,7 @@ def _validated(body: bytes | dict[str, Any]) -> SqlBody:
 @router.post(
     "/v1/api/sql",
     response_model=SqlAnswer,
-    summary="Spec 004 SQL endpoint: one read-only statement, $1 params",
+    summary="Spec 004 SQL endpoint: statements separated by ';', $1 params, FILE(...) uploads (docs/sql-tables.md)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -196,34 +221,81 @@ def _validated(body: bytes | dict[str, Any]) -> SqlBody:
         }
     },
 )
-async def sql(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+async def sql(request: Request, principal: CurrentPrincipal, ip: SourceIp) -> JSONResponse:
     started = time.perf_counter()
-    deadline = _deadline(request)
-    body = await _sql_body(request)
+    body, uploads = await _sql_body(request)
     service = QueryService()
 
     def answer() -> JSONResponse:
         service.admit(principal)
-        outcome = service.run(principal, QueryRequest(sql=body.sql, params=body.params), deadline=deadline)
+        session = SqlSession(principal, service, namespace=body.namespace_id, uploads=uploads, source_ip=ip)
+        results = session.run(body.sql, body.params)
         return _bounded_json(
             {
                 "status": "success",
-                "results": [
-                    {
-                        "schema": [
-                            {"name": c.name, "data_type": c.data_type, "index": i}
-                            for i, c in enumerate(outcome.columns)
-                        ],
-                        "rows": outcome.rows,
-                        "row_count": len(outcome.rows),
-                        "as_user": principal.actor,
-                    }
-                ],
+                "results": [result.public() for result in results],
                 "took": round((time.perf_counter() - started) * 1000, 3),
             }
         )
 
-    return await _within(deadline, answer)
+    # Not abandoned at a deadline as a query is: a statement that writes must finish its commit
+    # (each query inside it keeps its own deadline).
+    return await anyio.to_thread.run_sync(answer)
+
+
+# --- files ----------------------------------------------------------------------
+@files_router.get(
+    "/v1/files/{namespace}/{table_name}/{subfolder}/{file_id}",
+    summary="A file a FILE column refers to (spec 004): the bytes, or a 302 to S3 for large files",
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+        302: {"description": "a presigned S3 URL (files over 4 MiB)"},
+    },
+)
+def download_file(
+    namespace: str,
+    table_name: str,
+    subfolder: str,
+    file_id: str,
+    principal: CurrentPrincipal,
+    table: TableDep,
+    user_id: Annotated[str | None, Query(max_length=128, description="USER tables: whose file (service, dba)")] = None,
+) -> Response:
+    stored = locate(
+        table,
+        principal,
+        namespace=namespace,
+        table_name=table_name,
+        subfolder=subfolder,
+        file_id=file_id,
+        user_id=user_id,
+    )
+    disposition = f"inline; filename*=UTF-8''{stored.quoted_name}"
+    s3 = aws.client("s3")
+    if stored.size > STREAMED_FILE_BYTES:
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": stored.bucket,
+                "Key": stored.key,
+                "ResponseContentType": stored.content_type,
+                "ResponseContentDisposition": disposition,
+            },
+            ExpiresIn=PRESIGNED_TTL_S,
+        )
+        return RedirectResponse(url, status_code=302)
+    body = s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read()
+    return Response(
+        body,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": disposition,
+            # Uploaded content is served from the API's origin: never sniffed, never run.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # --- correlation -------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The Athena engine's catalogue and workgroup.
 
-A Glue database holds one table per (org, stream); ``molesignal.query.glue`` creates and
+A Glue database holds one table per (org, stream); ``molesignal.lake.glue`` creates and
 updates them at run time from the stream schemas (partition projection, no crawler:
 docs/adr/0005-athena-partition-projection.md). The workgroup runs on Athena engine v3 and
 writes results to the exports bucket under ``athena-results/``, where they expire after a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,6 +24,17 @@ from molesignal.resources import BucketDef, KeyAttribute, KeyDef, QueueDef, Reso
 _T = TypeVar("_T")
 MAIN_QUEUE_RETENTION_S = 4 * 24 * 3600
 ANALYTICS_RESULTS_BUCKET = "exports"
+EXPORT_FILES_PREFIX = "exports/"  # molesignal.exports.jobs writes exports/org=<org>/<id>.<ext>
+
+
+def export_file_days() -> int:
+    """A day past the longest retention an export may ask for (the setting's default)."""
+    from molesignal.settings import Settings
+
+    hours = int(Settings.model_fields["export_max_retention_hours"].default)
+    return -(-hours // 24) + 1
+
+
 # S3 server access logs of the data buckets: who read, wrote or deleted which object.
 ACCESS_LOG_DAYS = 90
 
@@ -56,6 +67,8 @@ RESOURCE_ENV: dict[str, str] = {
     "trace-internal-token": "MOLESIGNAL_TRACE_INTERNAL_TOKEN_SECRET_ID",
     "content": "MOLESIGNAL_CONTENT_KMS_KEY_ID",
     "events-signing": "MOLESIGNAL_EVENTS_SIGNING_KEY_ID",
+    "alerts": "MOLESIGNAL_ALERTS_KMS_KEY_ID",
+    "destinations": "MOLESIGNAL_DESTINATIONS_KMS_KEY_ID",
 }
 
 
@@ -94,6 +107,12 @@ class DataStore(Construct):
         self.keys: dict[str, kms.Key] = {k.logical: self._key(k) for k in resources.keys}
         # The Athena engine: its results go to the exports bucket (docs/adr/0005).
         self.analytics: Analytics | None = None
+        if "exports" in self.buckets:
+            # An export answers 410 from its own expiry on (the API checks it); its file goes a
+            # day after the longest retention an export may ask, so no expired file lingers.
+            self.buckets["exports"].add_lifecycle_rule(
+                id="ExpireExportFiles", prefix=EXPORT_FILES_PREFIX, expiration=Duration.days(export_file_days())
+            )
         if ANALYTICS_RESULTS_BUCKET in self.buckets:
             self.analytics = Analytics(
                 self, "Analytics", prefix=config.prefix, results=self.buckets[ANALYTICS_RESULTS_BUCKET]
@@ -233,7 +252,7 @@ class DataStore(Construct):
             env.update(self.analytics.environment())
         return env
 
-    def grant(self, role: iam.Role, needs: Needs) -> None:  # noqa: PLR0912 - one branch per kind of need
+    def grant(self, role: iam.Role, needs: Needs) -> None:
         """Grant exactly what ``needs`` lists; unknown logical names fail the synth."""
         if needs.table != "none":
             actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if needs.table == "read_write" else ())
@@ -255,10 +274,21 @@ class DataStore(Construct):
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_DELETE_ACTIONS)
         for logical in needs.tier_buckets:
             self._grant_objects(role, self._lookup(self.buckets, logical, "bucket"), S3_TIER_ACTIONS)
+        self._grant_watching(role, needs)
+        self._grant_queues(role, needs)
+        self._grant_keys(role, needs)
+        if needs.athena:
+            if self.analytics is None:
+                raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")
+            self.analytics.grant_query(role)
+
+    def _grant_queues(self, role: iam.Role, needs: Needs) -> None:
         for logical in needs.send_queues:
             self._lookup(self.all_queues, logical, "queue").grant_send_messages(role)
         for logical in needs.consume_queues:
             self._lookup(self.all_queues, logical, "queue").grant_consume_messages(role)
+
+    def _grant_keys(self, role: iam.Role, needs: Needs) -> None:
         for logical in needs.encrypt_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:GenerateDataKey")
         for logical in needs.decrypt_keys:
@@ -267,10 +297,25 @@ class DataStore(Construct):
             self._lookup(self.keys, logical, "key").grant(role, "kms:Sign", "kms:GetPublicKey")
         for logical in needs.public_keys:
             self._lookup(self.keys, logical, "key").grant(role, "kms:GetPublicKey")
-        if needs.athena:
-            if self.analytics is None:
-                raise ValueError(f"Athena needs a bucket named {ANALYTICS_RESULTS_BUCKET!r} in molesignal.resources")
-            self.analytics.grant_query(role)
+        for logical in needs.seal_keys:
+            self._lookup(self.keys, logical, "key").grant(role, "kms:Encrypt", "kms:Decrypt")
+        if needs.customer_buckets:
+            customer_objects = f"arn:{Stack.of(role).partition}:s3:::*/*"
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectAcl"], resources=[customer_objects])
+            )
+            acknowledge(role, "IAM5", "IAM5-customer-buckets", finding="Resource::arn:<AWS::Partition>:s3:::*/*")
+
+    def _grant_watching(self, role: iam.Role, needs: Needs) -> None:
+        """Health probes: a bucket's existence, a queue's depth; never an object or a message."""
+        for logical in needs.watch_buckets:
+            bucket = self._lookup(self.buckets, logical, "bucket")
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        for logical in needs.watch_queues:
+            queue = self._lookup(self.all_queues, logical, "queue")
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], resources=[queue.queue_arn])
+            )
 
     @staticmethod
     def _grant_objects(role: iam.Role, bucket: s3.Bucket, actions: tuple[str, ...]) -> None:

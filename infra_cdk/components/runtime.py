@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra_cdk.components.alerting import AlertChannels
 from infra_cdk.components.data import DataStore
 from infra_cdk.config import CODE_EXCLUDE, CORE_LAYER_EXCLUDE
 from infra_cdk.layers import DEPENDENCY_LAYERS, LAYERS_BY_NAME
@@ -89,9 +90,11 @@ class LambdaRuntime(Construct):
         data: DataStore,
         environment: Mapping[str, str],
         log_retention_days: int,
+        channels: AlertChannels | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._data = data
+        self._channels = channels or AlertChannels()
         self._environment = dict(environment)
         self._log_retention = log_retention(log_retention_days)
         self.code = lambda_.Code.from_asset(str(assets.functions), exclude=CODE_EXCLUDE)
@@ -153,6 +156,7 @@ class LambdaRuntime(Construct):
             log_group=log_group,
         )
         self._data.grant(role, needs_of(spec.name))
+        self._channels.grant(role, needs_of(spec.name))
         acknowledge(function, "L1")
         acknowledge(role, "IAM5", "IAM5-xray", finding="Resource::*")
         self.functions[spec.name] = function

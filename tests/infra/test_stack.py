@@ -383,10 +383,14 @@ def test_each_registry_worker_reads_its_queue_reporting_partial_failures(synth: 
 def test_each_schedule_has_a_rule_targeting_its_function(synth: Synth) -> None:
     rules = synth.of_type("AWS::Events::Rule")
     assert len(rules) == len(REGISTRY.schedules)
-    by_expression = {res["Properties"]["ScheduleExpression"]: res["Properties"] for res in rules.values()}
+    # Several jobs may share an expression (every minute): a rule is known by what it targets.
+    by_target = {
+        json.dumps([t["Arn"] for t in rule["Properties"]["Targets"]], sort_keys=True): rule["Properties"]
+        for rule in rules.values()
+    }
     for job in REGISTRY.schedules:
-        targets = by_expression[job.schedule]["Targets"]
-        assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": [synth.function_id(job.handler), "Arn"]}]
+        target = json.dumps([{"Fn::GetAtt": [synth.function_id(job.handler), "Arn"]}], sort_keys=True)
+        assert by_target[target]["ScheduleExpression"] == job.schedule
 
 
 # --- IAM --------------------------------------------------------------------------------
@@ -398,23 +402,35 @@ def _statements_by_role(synth: Synth) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def test_content_key_rotates_and_only_otlp_api_makes_or_opens_data_keys(synth: Synth) -> None:
-    content = next(k for k in RESOURCES.keys if k.logical == "content")
-    key_id = synth.logical_id(synth.stack.data.keys[content.logical])
-    assert synth.props(key_id)["EnableKeyRotation"] is True
-    synth.template.has_resource_properties(
-        "AWS::KMS::Alias", {"AliasName": f"alias/{PREFIX}-{content.logical}", "TargetKeyId": Match.any_value()}
+def test_keys_rotate_and_only_their_users_reach_them(synth: Synth) -> None:
+    """The content key makes and opens OTLP data keys (otlp_api); the alerts key seals
+    destination secrets (alerts_api) and opens them to deliver (alerts_api, the delivery worker)."""
+    expected: dict[tuple[str, str], set[str]] = {
+        ("content", "otlp_api"): {"kms:GenerateDataKey", "kms:Decrypt"},
+        ("alerts", "alerts_api"): {"kms:Encrypt", "kms:Decrypt"},
+    }
+    expected.update(
+        {("alerts", w.name): {"kms:Decrypt"} for w in REGISTRY.workers if w.name == "alert_delivery_worker"}
     )
-    otlp_api = next(fn for fn in REGISTRY.http if fn.name == "otlp_api")
-    otlp_role = synth.role_id(synth.function_id(otlp_api.handler))
-    kms_actions: dict[str, set[str]] = {}
+    key_ids = {}
+    for key in (k for k in RESOURCES.keys if k.logical in {"content", "alerts"}):  # symmetric: they rotate
+        key_ids[synth.logical_id(synth.stack.data.keys[key.logical])] = key.logical
+        key_id = synth.logical_id(synth.stack.data.keys[key.logical])
+        assert synth.props(key_id)["EnableKeyRotation"] is True
+        synth.template.has_resource_properties(
+            "AWS::KMS::Alias", {"AliasName": f"alias/{PREFIX}-{key.logical}", "TargetKeyId": Match.any_value()}
+        )
+    handlers = {name: handler for name, handler, _, _ in all_functions()}
+    role_names = {synth.role_id(synth.function_id(handlers[name])): name for _, name in expected}
+    kms_actions: dict[tuple[str, str], set[str]] = {}
     for role, statements in _statements_by_role(synth).items():
         for statement in statements:
             actions = {a for a in _actions(statement) if a.startswith("kms:")}
-            if actions and key_id in referenced_ids(statement["Resource"]):
-                assert referenced_ids(statement["Resource"]) == {key_id}, statement
-                kms_actions.setdefault(role, set()).update(actions)
-    assert kms_actions == {otlp_role: {"kms:GenerateDataKey", "kms:Decrypt"}}
+            if actions and referenced_ids(statement["Resource"]) & set(key_ids):
+                (key_id,) = referenced_ids(statement["Resource"])
+                assert role in role_names, (role, statement)
+                kms_actions.setdefault((key_ids[key_id], role_names[role]), set()).update(actions)
+    assert kms_actions == expected
 
 
 def test_events_signing_key_is_p256_and_only_the_chain_functions_sign(synth: Synth) -> None:
@@ -469,11 +485,12 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
         needs = needs_of(name)
         allowed = {synth.logical_id(data.table)} if needs.table != "none" else set()
         allowed |= {synth.logical_id(data.secrets[s]) for s in needs.secrets}
-        buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets)
+        buckets = (*needs.read_buckets, *needs.put_buckets, *needs.delete_buckets, *needs.watch_buckets)
         allowed |= {synth.logical_id(data.buckets[b]) for b in buckets}
-        allowed |= {synth.logical_id(data.all_queues[q]) for q in (*needs.send_queues, *needs.consume_queues)}
+        queues = (*needs.send_queues, *needs.consume_queues, *needs.watch_queues)
+        allowed |= {synth.logical_id(data.all_queues[q]) for q in queues}
         allowed |= {synth.logical_id(data.queues[w.queue]) for w in REGISTRY.workers if w.name == name}
-        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.sign_keys, *needs.public_keys)
+        keys = (*needs.encrypt_keys, *needs.decrypt_keys, *needs.seal_keys, *needs.sign_keys, *needs.public_keys)
         allowed |= {synth.logical_id(data.keys[k]) for k in keys}
         if needs.athena:
             assert data.analytics is not None
@@ -493,6 +510,14 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
             reached |= referenced_ids(statement["Resource"])
         # ARNs the stack formats itself refer to its partition, region and account.
         assert {r for r in reached if not r.startswith("AWS::")} == allowed, name
+
+
+def test_health_probes_touch_no_object_and_no_message(synth: Synth) -> None:
+    """platform_api (cluster health) may see that buckets and queues exist, and queue depths."""
+    role = synth.role_id(synth.function_id(next(f.handler for f in REGISTRY.http if f.name == "platform_api")))
+    actions = {a for statement in _statements_by_role(synth)[role] for a in _actions(statement)}
+    s3_and_sqs = {a for a in actions if a.startswith(("s3:", "sqs:"))}
+    assert s3_and_sqs == {"s3:ListBucket", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
 
 
 def test_permission_table_names_only_registry_functions() -> None:
@@ -540,7 +565,8 @@ def test_cdk_nag_aws_solutions_finds_nothing_unanswered(synth: Synth) -> None:
         assert len(violation["reason"]) > 80, violation["ruleName"]
     # Every IAM5 acknowledgment names one wildcard: X-Ray's "*", or objects in a known place.
     wildcards = {v["ruleName"] for v in suppressed if v["ruleName"].startswith("AwsSolutions-IAM5")}
-    assert all(w.endswith(("[Resource::*]", "/*]", "/athena-results/*]")) for w in wildcards), wildcards
+    topics = f"[Resource::arn:aws:sns:*:*:{StackConfig().alert_topic_prefix}*]"  # alert topics, by name prefix
+    assert all(w.endswith(("[Resource::*]", "/*]", "/athena-results/*]", topics)) for w in wildcards), wildcards
     assert not any("Action::" in w for w in wildcards)
 
 
@@ -635,6 +661,7 @@ def test_glue_database_and_athena_workgroup_write_expiring_encrypted_results(syn
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
     }
     rules = synth.props(exports_id)["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "ExpireExportFiles", "Prefix": "exports/", "ExpirationInDays": 8, "Status": "Enabled"} in rules
     assert {"Id": "ExpireAthenaResults", "Prefix": "athena-results/", "ExpirationInDays": 1, "Status": "Enabled"} in [
         {k: rule.get(k) for k in ("Id", "Prefix", "ExpirationInDays", "Status")} for rule in rules
     ]
@@ -661,9 +688,10 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
     database_id = synth.stack.get_logical_id(analytics.database)
     exports_id = synth.logical_id(synth.stack.data.buckets["exports"])
     lake_id = synth.logical_id(synth.stack.data.buckets["lake"])
-    role_of = {fn.name: synth.role_id(synth.function_id(fn.handler)) for fn in REGISTRY.http}
-    # otlp_api: the session-content read; events_api: listing and reading audit events.
-    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"]]
+    role_of = {name: synth.role_id(synth.function_id(handler)) for name, handler, _, _ in all_functions()}
+    # otlp_api: the session-content read; events_api: listing and reading audit events; the
+    # alert evaluator: scheduled rules' queries.
+    query_roles = [role_of["query_api"], role_of["otlp_api"], role_of["events_api"], role_of["alert_evaluation_worker"]]
     statements = _statements_by_role(synth)
     for role, found in statements.items():
         services = {action.split(":")[0] for statement in found for action in _actions(statement)}
@@ -687,11 +715,14 @@ def test_only_the_query_functions_run_athena_on_its_workgroup_tables_and_results
             assert reads, "events_api reads export files to presign them"
             mine = [s for s in mine if all(s is not r for r in reads)]
         _check_athena_statements(mine, workgroup_id, database_id, exports_id)
-    # Athena reads the lake with the function's own rights; query_api only reads it.
+    # Athena reads the lake with the function's own rights; query_api reads it, and SQL-table DML
+    # writes new objects and deletes its own failed outputs (no bucket-level or policy actions).
     on_lake = {
         a for s in statements[role_of["query_api"]] if lake_id in referenced_ids(s["Resource"]) for a in _actions(s)
     }
-    assert on_lake and all(a.startswith(("s3:Get", "s3:List")) for a in on_lake)
+    assert on_lake and all(
+        a.startswith(("s3:Get", "s3:List", "s3:PutObject", "s3:Abort", "s3:DeleteObject")) for a in on_lake
+    )
 
 
 def _check_athena_statements(mine: list[dict[str, Any]], workgroup_id: str, database_id: str, exports_id: str) -> None:
@@ -776,3 +807,36 @@ def test_trace_tiers_are_lifecycle_rules_that_skip_pinned_objects(synth: Synth) 
         {"StorageClass": "STANDARD_IA", "TransitionInDays": tiering.warm_after_days},
         {"StorageClass": "GLACIER", "TransitionInDays": tiering.cold_after_days},
     ]
+
+
+def test_only_the_alert_senders_may_publish_to_alert_topics_and_nothing_else(synth: Synth) -> None:
+    senders = {name for name, *_ in all_functions() if needs_of(name).publish_alerts}
+    assert senders == {"alerts_api", "alert_delivery_worker"}
+    handlers = {name: handler for name, handler, _, _ in all_functions()}
+    publishers = set()
+    for role, statements in _statements_by_role(synth).items():
+        for statement in statements:
+            actions = {a for a in _actions(statement) if a.startswith(("sns:", "ses:"))}
+            if actions:
+                assert actions == {"sns:Publish"}, statement  # no SES grant without alertEmailFrom
+                assert statement["Resource"] == f"arn:aws:sns:*:*:{StackConfig().alert_topic_prefix}*"
+                publishers.add(role)
+    assert publishers == {synth.role_id(synth.function_id(handlers[name])) for name in senders}
+
+
+def test_e_mail_may_be_sent_from_the_configured_sender_only() -> None:
+    from aws_cdk import aws_iam as iam
+
+    from infra_cdk.components.alerting import AlertChannels
+
+    stack = Stack(App(), "Channels")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    AlertChannels(email_from="alerts@ops.example.com").grant(role, needs_of("alert_delivery_worker"))
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (ses,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": "alerts@ops.example.com"}}
+    text = json.dumps(ses["Resource"])
+    assert "identity/alerts@ops.example.com" in text and "identity/ops.example.com" in text and "*" not in text
+    with pytest.raises(ValueError, match="alertEmailFrom"):
+        StackConfig(alert_email_from="*@example.com")

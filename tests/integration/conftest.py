@@ -23,8 +23,8 @@ def fresh_deployment() -> Iterator[str]:
     prefix = f"msfresh{uuid.uuid4().hex[:6]}"
     os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = prefix
     reset_settings()
-    provision()
     try:
+        provision()  # inside the try: a provision that fails (a timeout under load) still restores the prefix
         yield prefix
     finally:
         if previous is None:

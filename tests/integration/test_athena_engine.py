@@ -20,10 +20,10 @@ from sqlglot import exp
 
 from molesignal import aws
 from molesignal.clock import now_us
+from molesignal.lake import glue as glue_module
 from molesignal.lake.layout import HOUR_US, file_key, hour_of
 from molesignal.lake.streams import Streams
 from molesignal.query import athena as athena_module
-from molesignal.query import glue as glue_module
 from molesignal.query.athena import AthenaEngine
 from molesignal.query.errors import InvalidSql, QueryLimitExceeded, QueryTimeout
 from molesignal.query.service import lake_uri

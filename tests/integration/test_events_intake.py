@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from molesignal.events.ids import id_time_us, is_event_id
+from molesignal.settings import reset_settings
 from tests.support.api import Session, bearer, create_api_token, create_user
 from tests.support.events import assert_unbroken, chain_rows, drain_events, event, org_admin
+from tests.support.mmdb import write_city_db
 
 
 def assert_events_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -81,6 +84,7 @@ def test_events_are_queryable_by_sql_as_the_audit_events_stream(client: httpx.Cl
         ("action with spaces", {"action": "user signed in"}, "action"),
         ("targets not a list", {"targets": {"id": "x"}}, "targets"),
         ("a control character in an actor id", {"actor": {"id": "a\u0001b", "type": "user"}}, "actor.id"),
+        ("an actor name of 257 characters", {"actor": {"id": "u", "type": "user", "name": "n" * 257}}, "actor.name"),
     ],
 )
 def test_invalid_event_is_422_naming_the_field(
@@ -89,6 +93,18 @@ def test_invalid_event_is_422_naming_the_field(
     response = client.post("/api/v1/events", json=event(**body), headers=admin.headers)
     found = assert_events_error(response, 422, "validation_failed")
     assert field in found["message"], (what, found)
+
+
+def test_explicit_nulls_in_optional_fields_are_accepted(client: httpx.Client, admin: Session) -> None:
+    """A null name, metadata or user agent is the same as leaving it out (it once was a 500)."""
+    body = event(
+        actor={"id": "u", "type": "user", "name": None, "metadata": None},
+        targets=[{"id": "t", "type": "team", "name": None, "metadata": None}],
+        context={"location": "203.0.113.9", "user_agent": None},
+        metadata=None,
+    )
+    response = client.post("/api/v1/events", json=body, headers=admin.headers)
+    assert response.status_code == 202, response.text
 
 
 def test_batch_validation_names_the_event_index_and_accepts_nothing(client: httpx.Client, root: Session) -> None:
@@ -212,6 +228,31 @@ def test_a_worker_that_linked_to_a_stale_head_relinks_instead_of_forking(
     assert land(chain, Lake(), admin.org_id, "race-2", second).duplicate, "a redelivery lands nothing"
     assert len(chain_rows(admin.org_id)) == 10
 
+    # The losing attempt's file (numbered from seq 1) is listed nowhere; it was reserved before
+    # it was written, so the garbage sweep finds it without listing the bucket and deletes it
+    # once its reservation is stale, and leaves every listed file alone.
+    from molesignal import aws
+    from molesignal.clock import now_us
+    from molesignal.lake import garbage
+    from molesignal.lake.layout import stream_prefix
+    from molesignal.lake.streams import Streams
+    from molesignal.settings import get_settings
+
+    s3, bucket = aws.client("s3"), get_settings().resource_name("lake")
+    prefix = stream_prefix(admin.org_id, "audit_events")
+
+    def stored() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+    listed = {str(e["key"]) for e in Streams(Table()).manifest(admin.org_id, "audit_events")}
+    orphans = stored() - listed
+    assert len(orphans) == 1 and next(iter(orphans)).endswith("race-2-s1.parquet")
+    later = now_us() + int(garbage.DEFAULT_PENDING_TTL_S * 1e6) + 1
+    garbage.sweep(Table(), bucket, now_us=later)  # the stale reservation is doomed
+    garbage.sweep(Table(), bucket, now_us=later + int(garbage.DEFAULT_GRACE_S * 1e6) + 1)  # and deleted
+    assert stored() == listed
+    assert_unbroken(chain_rows(admin.org_id))
+
 
 def test_locations_are_geo_enriched_offline_and_private_ones_marked(client: httpx.Client, root: Session) -> None:
     admin = org_admin(client, root)
@@ -228,3 +269,67 @@ def test_locations_are_geo_enriched_offline_and_private_ones_marked(client: http
     rows = client.post("/v1/api/sql", json=sql, headers=admin.headers).json()["results"][0]["rows"]
     assert rows == [["US", "public"], [None, "private"], [None, "loopback"]]
     assert_unbroken(chain_rows(admin.org_id))
+
+
+def test_an_operator_city_database_adds_city_fields(
+    client: httpx.Client, root: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MOLESIGNAL_GEOIP_CITY_DB naming a MaxMind City database (one written here in the
+    real format, read by the real reader), public addresses it covers get city fields; others
+    and private ones are enriched as before, and the chain still verifies."""
+    database = write_city_db(
+        tmp_path / "city.mmdb",
+        {
+            "8.8.8.0/24": {
+                "city": {"names": {"en": "Testville", "de": "Teststadt"}},
+                "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
+                "postal": {"code": "94043"},
+                "location": {"latitude": 37.4, "longitude": -122.1, "time_zone": "America/Los_Angeles"},
+                "country": {"iso_code": "US"},
+            }
+        },
+    )
+    monkeypatch.setenv("MOLESIGNAL_GEOIP_CITY_DB", str(database))
+    reset_settings()
+    try:
+        admin = org_admin(client, root)
+        batch = [event("geo.city", context={"location": location}) for location in ("8.8.8.8", "1.1.1.1", "10.0.0.1")]
+        ids = client.post("/api/v1/events/batch", json={"events": batch}, headers=admin.headers).json()["ids"]
+        drain_events()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    shown = [client.get(f"/api/v1/events/{i}", headers=admin.headers).json()["context"]["geo"] for i in ids]
+    assert shown[0] == {
+        "scope": "public",
+        "country": "US",
+        "asn": "GOOGLE",
+        "city": "Testville",
+        "region": "CA",
+        "postal_code": "94043",
+        "latitude": 37.4,
+        "longitude": -122.1,
+        "time_zone": "America/Los_Angeles",
+    }
+    assert "city" not in shown[1] and shown[1]["scope"] == "public"  # not in the database
+    assert shown[2] == {"scope": "private"}
+    verified = client.get("/api/v1/events/verify", headers=admin.headers).json()
+    assert verified["verified"] is True and verified["events_checked"] == 3
+
+
+def test_a_city_database_that_cannot_be_opened_leaves_country_and_asn(
+    client: httpx.Client, root: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.mmdb"
+    broken.write_bytes(b"this is not a MaxMind database")
+    monkeypatch.setenv("MOLESIGNAL_GEOIP_CITY_DB", str(broken))
+    reset_settings()
+    try:
+        admin = org_admin(client, root)
+        created = client.post("/api/v1/events", json=event(context={"location": "8.8.8.8"}), headers=admin.headers)
+        drain_events()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    shown = client.get(f"/api/v1/events/{created.json()['id']}", headers=admin.headers).json()["context"]["geo"]
+    assert shown == {"scope": "public", "country": "US", "asn": "GOOGLE"}

@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 
 import httpx
+from botocore.exceptions import ClientError, EndpointConnectionError
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
 
 import registry
+from molesignal import cluster_health
+from molesignal.resources import RESOURCES
+from molesignal.storage.table import Table
+from molesignal.web.app import create_app
 from tests.support.api import Session
 
 
@@ -60,3 +67,50 @@ def test_openapi_lists_every_registry_route(client: httpx.Client) -> None:
         operation = paths[route.path][route.method.lower()]
         assert ("security" in operation) == route.auth, route.key
     assert "bearer" in document["components"]["securitySchemes"]
+
+
+def test_cluster_health_reports_each_backing_store(client: httpx.Client) -> None:
+    response = client.get("/v1/api/cluster/health")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["status"] in ("healthy", "degraded")  # degraded only while a DLQ holds messages
+    services = {(s["kind"], s["name"]): s for s in report["services"]}
+    expected = {("table", "table")} | {("bucket", b.logical) for b in RESOURCES.buckets}
+    expected |= {("queue", q.logical) for q in RESOURCES.queues} | {("dlq", q.dlq_logical) for q in RESOURCES.queues}
+    assert set(services) == expected
+    for service in services.values():
+        assert service["status"] in ("healthy", "degraded") and service["latency_ms"] >= 0, service
+    for kind, _ in expected:
+        if kind in ("queue", "dlq"):
+            assert all(isinstance(s["depth"], int) for k, s in services.items() if k[0] == kind)
+
+
+def test_cluster_health_says_which_store_is_unreachable(system: object) -> None:
+    """A table that does not exist stands for an unreachable one: the report names it, nothing raises."""
+    report = cluster_health.check(Table("no-such-table"))
+    assert report["status"] == "unavailable"
+    (table,) = (s for s in report["services"] if s["kind"] == "table")
+    assert table["status"] == "unavailable" and "ResourceNotFound" in table["error"]
+    assert all(s["status"] != "unavailable" for s in report["services"] if s["kind"] != "table")
+
+
+def test_a_store_outage_is_503_cluster_unavailable_not_a_500() -> None:
+    """A route whose store cannot be reached (connection refused past the SDK's retries)."""
+    router = APIRouter()
+
+    @router.get("/v1/api/outage")
+    @router.get("/api/v1/outage")
+    def outage() -> None:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    @router.get("/v1/api/bug")
+    def bug() -> None:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "Query")
+
+    client = TestClient(create_app("outage-test", [router]), raise_server_exceptions=False)
+    sql = client.get("/v1/api/outage")
+    assert sql.status_code == 503 and sql.headers["retry-after"] == "1"
+    assert sql.json()["error"]["code"] == "CLUSTER_UNAVAILABLE"
+    core = client.get("/api/v1/outage")
+    assert core.status_code == 503 and core.json()["code"] == "store_unavailable"
+    assert client.get("/v1/api/bug").status_code == 500  # a request the store refused is still a bug

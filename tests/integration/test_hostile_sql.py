@@ -197,6 +197,13 @@ def single_value(expected: Any) -> Check:
     return check
 
 
+def own_columns(world: World, rows: Rows) -> None:
+    """DESCRIBE lists the columns of the caller's own stream (only the victim's has a password)."""
+    names = {row["column_name"] for row in rows}
+    assert {"_timestamp", "level", "msg"} <= names, names
+    assert "password" not in names, names
+
+
 def row_count(expected: int) -> Check:
     def check(world: World, rows: Rows) -> None:
         assert len(rows) == expected, rows
@@ -232,6 +239,9 @@ class Attack:
     resource: bool = False  # runs until a time or row limit: fired alone, JSON only
     memory: bool = False  # allocates until the engine's cap: fired alone, under SMALL_ENGINE
     writes: tuple[str, ...] = field(default=())  # files under {tmp} that must not appear
+    # /v1/api/sql only, where it differs: spec 004's SQL runs several statements, DDL and DML
+    # (docs/sql.md). (status, code) of a refusal, or a check of the rows it answers.
+    on_sql: tuple[int, str] | Check | None = None
 
 
 NOT_FOUND, DENIED, INVALID = (404, "TABLE_NOT_FOUND"), (403, "PERMISSION_DENIED"), (400, "INVALID_SQL")
@@ -488,14 +498,14 @@ ATTACKS: list[Attack] = [
     Attack("insert", "INSERT", "INSERT INTO app (msg) VALUES ('x')", *DENIED),
     Attack("update", "UPDATE", "UPDATE app SET msg = 'x'", *DENIED),
     Attack("delete", "DELETE", "DELETE FROM app", *DENIED),
-    Attack("drop", "DROP", "DROP TABLE app", *INVALID),
+    Attack("drop", "DROP", "DROP TABLE app", *INVALID, on_sql=DENIED),  # a viewer changes no catalog
     Attack("select-into", "SELECT INTO", "SELECT * INTO t FROM app", *DENIED),
     Attack("call", "CALL", "CALL pragma_version()", *DENIED),
     Attack("explain", "EXPLAIN (plans name files)", "EXPLAIN SELECT * FROM app", *DENIED),
-    Attack("describe", "DESCRIBE", "DESCRIBE app", *DENIED),
+    Attack("describe", "DESCRIBE", "DESCRIBE app", *DENIED, on_sql=own_columns),
     Attack("summarize", "SUMMARIZE", "SUMMARIZE app", *DENIED),
     Attack("show", "SHOW TABLES in FROM", "SELECT * FROM (SHOW TABLES)", *NOT_FOUND),
-    Attack("use", "USE the victim's schema", 'USE "{victim}"', *DENIED),
+    Attack("use", "USE the victim's schema", 'USE "{victim}"', *DENIED, on_sql=INVALID),  # no such namespace name
     Attack("prepare", "PREPARE", "PREPARE p AS SELECT * FROM secrets", *DENIED),
     # --- the catalogue and the environment ---------------------------------------------
     Attack("information-schema", "information_schema", "SELECT * FROM information_schema.tables", *NOT_FOUND),
@@ -511,9 +521,21 @@ ATTACKS: list[Attack] = [
     Attack("which-secret", "which_secret", "SELECT * FROM which_secret('s3://{bucket}/x', 's3')", *DENIED),
     Attack("columns-star", "COLUMNS()", "SELECT COLUMNS(*) FROM app", *DENIED),
     # --- more than one statement, comments, quoting ------------------------------------
-    Attack("two-statements", "a second statement", "SELECT 1; ATTACH ':memory:' AS x", *INVALID),
-    Attack("two-selects", "a second SELECT", 'SELECT * FROM "app"; SELECT * FROM "{victim}".app', *INVALID),
-    Attack("cr-comment", "a CR ends a line comment", "SELECT 1 AS one --\r; ATTACH ':memory:' AS x", *INVALID),
+    Attack("two-statements", "a second statement", "SELECT 1; ATTACH ':memory:' AS x", *INVALID, on_sql=DENIED),
+    Attack(
+        "two-selects",
+        "a second SELECT",
+        'SELECT * FROM "app"; SELECT * FROM "{victim}".app',
+        *INVALID,
+        on_sql=NOT_FOUND,
+    ),
+    Attack(
+        "cr-comment",
+        "a CR ends a line comment",
+        "SELECT 1 AS one --\r; ATTACH ':memory:' AS x",
+        *INVALID,
+        on_sql=DENIED,
+    ),
     Attack("line-comment", "a trailing line comment", "SELECT 1 AS one -- ; DROP TABLE app", check=single_value(1)),
     Attack(
         "comment-closer-in-line-comment",
@@ -879,14 +901,19 @@ def test_attack_is_refused_or_confined(
     assert response.status_code < 500, f"{attack.what}: {response.status_code} {response.text[:500]}"
     _assert_no_leak(world, attack, response)
     status, code = attack.status, attack.code
+    check = attack.check
     if attack.params and route != "sql":
         status, code = INVALID  # /api/v1/query takes no params: the placeholder stays unbound
+    if route == "sql" and isinstance(attack.on_sql, tuple):
+        status, code = attack.on_sql
+    elif route == "sql" and attack.on_sql is not None:
+        status, code, check = 200, None, attack.on_sql
     if status != 200:
         _assert_refused(route, response, status, code)
     else:
         assert response.status_code == 200, f"{attack.what}: {response.text[:500]}"
-        assert attack.check is not None
-        attack.check(world, _rows(route, response))
+        assert check is not None
+        check(world, _rows(route, response))
     for name in attack.writes:
         assert not (world.tmp / name).exists(), f"{attack.what} wrote {name}"
 

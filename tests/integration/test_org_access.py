@@ -49,6 +49,24 @@ def test_a_non_listed_address_gets_403_on_every_route_family(client: httpx.Clien
     assert client.get("/api/v1/auth/me", headers=admin.headers).status_code == 200
 
 
+def test_login_and_refresh_from_a_non_listed_address_issue_no_tokens(client: httpx.Client, root: Session) -> None:
+    admin = org_admin(client, root)
+    assert allowlist(client, admin, admin.org_id, ["192.0.2.0/24"], force=True).status_code == 200
+    credentials = {"user": admin.user, "password": admin.password}
+    login = client.post("/api/v1/auth/login", json=credentials)
+    assert login.status_code == 403 and login.json()["code"] == "ip_not_allowed", login.text
+    assert "access_token" not in login.text
+    refresh = client.post("/api/v1/auth/refresh", json={"refresh_token": admin.refresh_token})
+    assert refresh.status_code == 403 and refresh.json()["code"] == "ip_not_allowed", refresh.text
+    # A wrong password is still just wrong: the allowlist tells nothing to who lacks it.
+    wrong = client.post("/api/v1/auth/login", json={**credentials, "password": "not-the-password-1"})
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
+    # Root logs in from anywhere; once the list is lifted, so does the admin, with the same refresh token.
+    assert allowlist(client, root, admin.org_id, []).status_code == 200
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": admin.refresh_token}).status_code == 200
+    assert client.post("/api/v1/auth/login", json=credentials).status_code == 200
+
+
 def test_a_listed_address_passes_and_bad_cidrs_are_refused(client: httpx.Client, root: Session) -> None:
     admin = org_admin(client, root)
     assert allowlist(client, admin, admin.org_id, ["127.0.0.0/8"]).status_code == 200

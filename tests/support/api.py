@@ -97,3 +97,40 @@ def assert_sql_error(response: httpx.Response, status: int, code: str) -> dict[s
     assert body["error"]["message"]
     assert "details" in body["error"]
     return dict(body)
+
+
+def run_sql(
+    client: httpx.Client,
+    who: Session | dict[str, str],
+    sql: str,
+    params: list[object] | None = None,
+    namespace: str | None = None,
+) -> httpx.Response:
+    """``POST /v1/api/sql`` (spec 004) as JSON."""
+    body: dict[str, object] = {"sql": sql}
+    if params is not None:
+        body["params"] = params
+    if namespace is not None:
+        body["namespace_id"] = namespace
+    headers = who.headers if isinstance(who, Session) else who
+    return client.post("/v1/api/sql", json=body, headers=headers)
+
+
+def sql_ok(
+    client: httpx.Client,
+    who: Session | dict[str, str],
+    sql: str,
+    params: list[object] | None = None,
+    namespace: str | None = None,
+) -> list[dict[str, object]]:
+    """The ``results`` of a statement batch that must succeed."""
+    response = run_sql(client, who, sql, params, namespace)
+    assert response.status_code == 200, f"{sql}: {response.text}"
+    body = response.json()
+    assert body["status"] == "success", body
+    return list(body["results"])
+
+
+def rows_of(result: dict[str, object]) -> list[dict[str, object]]:
+    names = [str(f["name"]) for f in result["schema"]]  # type: ignore[attr-defined, index]
+    return [dict(zip(names, row, strict=True)) for row in result["rows"]]  # type: ignore[attr-defined]

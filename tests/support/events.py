@@ -15,6 +15,7 @@ from tests.support.lake import drain, landed_rows
 
 EVENTS_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "events_worker")
 EXPORT_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "export_worker")
+FANOUT_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "fanout_worker")
 
 
 def org_admin(client: httpx.Client, root: Session, *, plan: dict[str, Any] | None = None) -> Session:
@@ -47,6 +48,11 @@ def drain_events(timeout_s: float = 300) -> int:
 
 def drain_exports(timeout_s: float = 300) -> int:
     return drain(EXPORT_WORKER, timeout_s)
+
+
+def drain_fanout(timeout_s: float = 300) -> int:
+    """Run the log-stream fan-out worker until its queue is empty (deliveries retried meanwhile)."""
+    return drain(FANOUT_WORKER, timeout_s)
 
 
 def chain_rows(org_id: str) -> list[dict[str, Any]]:

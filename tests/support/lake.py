@@ -22,13 +22,14 @@ from molesignal.storage.table import Table
 INGEST_WORKER = next(w for w in registry.REGISTRY.workers if w.name == "ingest_worker")
 
 
-def queue_depth(logical: str = "ingest") -> int:
+def queue_depth(logical: str = "ingest", *, visible_only: bool = False) -> int:
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=get_settings().queue_name(logical))["QueueUrl"]
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    hidden = 0 if visible_only else int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["ApproximateNumberOfMessages"]) + hidden
 
 
 @contextmanager
@@ -49,8 +50,9 @@ def drain_ingest(timeout_s: float = 60) -> int:
     return drain(INGEST_WORKER, timeout_s)
 
 
-def drain(worker: Any, timeout_s: float) -> int:
-    """Run ``worker`` through the real poller until its queue is empty; returns messages handled."""
+def drain(worker: Any, timeout_s: float, *, visible_only: bool = False) -> int:
+    """Run ``worker`` through the real poller until its queue is empty (``visible_only``: until
+    nothing is left to receive now); returns messages handled."""
     poller = QueuePoller(worker, wait_seconds=0)
     handled = 0
     deadline = time.monotonic() + timeout_s
@@ -58,7 +60,7 @@ def drain(worker: Any, timeout_s: float) -> int:
         got = poller.poll_once()
         handled += got
         if got == 0:
-            if queue_depth(worker.queue) == 0:
+            if queue_depth(worker.queue, visible_only=visible_only) == 0:
                 return handled
             time.sleep(0.2)
     raise AssertionError(f"the {worker.queue} queue did not drain")

@@ -15,7 +15,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from molesignal.query import glue
+from molesignal.lake import glue
 from molesignal.query.athena import (
     MAX_QUERY_BYTES,
     athena_sql,

@@ -66,7 +66,7 @@ def _declared(trees: list[ast.Module]) -> tuple[dict[str, str], set[str]]:
             if found:
                 implicit[node.name] = found  # type: ignore[union-attr]
             names = [t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign) else []
-            if {"_HTTP_CODES", "_SQL_CODES"} & set(names) and isinstance(node.value, ast.Dict):  # type: ignore[union-attr]
+            if {"_HTTP_CODES", "_SQL_CODES", "_SQL_RENAMED"} & set(names) and isinstance(node.value, ast.Dict):  # type: ignore[union-attr]
                 codes |= {str(v.value) for v in node.value.values if isinstance(v, ast.Constant)}  # type: ignore[union-attr]
     return implicit, codes
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from molesignal.auth.principal import Principal, Role, can_grant, capped, covers
+from molesignal.auth.principal import Principal, Role, can_grant, capped, covers, may_act_for
 from molesignal.errors import Forbidden
 
 
@@ -47,3 +47,56 @@ def test_capped_never_exceeds_the_limit(role: Role, limit: Role, expected: Role 
     assert capped(role, limit) is expected
     if expected is not None:
         assert covers(limit, expected) and covers(role, expected)
+
+
+def test_the_roles_form_one_chain_above_viewer_and_ingest() -> None:
+    """root ⊇ admin ⊇ system ⊇ dba ⊇ service ⊇ editor ⊇ {viewer, ingest} (docs/adr/0010)."""
+    chain = [Role.ROOT, Role.ADMIN, Role.SYSTEM, Role.DBA, Role.SERVICE, Role.EDITOR]
+    for index, holder in enumerate(chain):
+        for lower in chain[index:]:
+            assert covers(holder, lower)
+        for higher in chain[:index]:
+            assert not covers(holder, higher)
+        assert covers(holder, Role.VIEWER) and covers(holder, Role.INGEST)
+    assert not covers(Role.VIEWER, Role.INGEST) and not covers(Role.INGEST, Role.VIEWER)
+
+
+@pytest.mark.parametrize(
+    ("granter", "role", "allowed"),
+    [
+        (Role.ADMIN, Role.SYSTEM, True),  # setup's admin is also spec 004's dba, and more
+        (Role.SYSTEM, Role.DBA, True),
+        (Role.DBA, Role.SERVICE, True),
+        (Role.DBA, Role.SYSTEM, False),
+        (Role.SERVICE, Role.EDITOR, True),
+        (Role.SERVICE, Role.DBA, False),
+    ],
+)
+def test_spec_004_roles_grant_what_they_cover(granter: Role, role: Role, allowed: bool) -> None:
+    assert can_grant(granter, role) is allowed
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "allowed"),
+    [
+        (Role.EDITOR, Role.VIEWER, False),  # ordinary users act only for themselves
+        (Role.SERVICE, Role.EDITOR, True),
+        (Role.SERVICE, Role.SERVICE, True),
+        (Role.SERVICE, Role.DBA, False),
+        (Role.DBA, Role.DBA, True),
+        (Role.DBA, Role.SYSTEM, False),
+        (Role.SYSTEM, Role.SYSTEM, True),
+        (Role.SYSTEM, Role.ADMIN, False),
+        (Role.ADMIN, Role.ADMIN, True),
+        (Role.ROOT, Role.ROOT, True),
+    ],
+)
+def test_who_may_act_for_whom(actor: Role, target: Role, allowed: bool) -> None:
+    assert may_act_for(actor, target) is allowed
+
+
+def test_require_takes_any_role_that_covers_the_one_named() -> None:
+    Principal("o", "u", Role.DBA, "jwt", "f").require(Role.VIEWER, Role.EDITOR, Role.ADMIN)  # dba reads
+    with pytest.raises(Forbidden):
+        Principal("o", "u", Role.DBA, "jwt", "f").require(Role.ADMIN)  # but manages no users
+    assert Principal("o", "u", Role.ADMIN, "jwt", "f").holds(Role.DBA)

@@ -1,6 +1,6 @@
 """``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev);
 ``openapi`` prints the merged OpenAPI document (the console's API types are generated from it);
-``verify-events`` checks an events export and proofs offline."""
+``verify-events`` checks an events export and proofs offline; ``sql`` is the SQL shell."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ def main(argv: list[str]) -> int:
         from molesignal.events.offline import main as verify_events
 
         return verify_events(argv[1:])
-    sys.stderr.write("usage: python -m molesignal dev | openapi | verify-events EXPORT [--proof P] [--checkpoints C]\n")
+    if argv[:1] == ["sql"]:
+        from molesignal.sql_shell import main as sql_shell
+
+        return sql_shell(argv[1:])
+    sys.stderr.write(
+        "usage: python -m molesignal dev | openapi | sql [-c SQL | -f FILE] [--format F]"
+        " | verify-events EXPORT [--proof P] [--checkpoints C]\n"
+    )
     return 2
 
 

@@ -11,10 +11,12 @@ _clients: dict[tuple[str, str | None, str, str | None], Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str, *, signature_version: str | None = None) -> Any:
-    """``signature_version="s3v4"`` for presigned S3 links (SigV4: X-Amz-Date, X-Amz-Expires)."""
+def client(service: str, *, signature_version: str | None = None, region: str | None = None) -> Any:
+    """``signature_version="s3v4"`` for presigned S3 links (SigV4: X-Amz-Date, X-Amz-Expires);
+    ``region`` for a resource outside the deployment's region (a customer's bucket)."""
     settings = get_settings()
-    key = (service, settings.aws_endpoint_url, settings.aws_region, signature_version)
+    region_name = region or settings.aws_region
+    key = (service, settings.aws_endpoint_url, region_name, signature_version)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -33,7 +35,7 @@ def client(service: str, *, signature_version: str | None = None) -> Any:
             )
             found = boto3.session.Session().client(
                 service,
-                region_name=settings.aws_region,
+                region_name=region_name,
                 endpoint_url=settings.aws_endpoint_url,
                 config=config,
             )

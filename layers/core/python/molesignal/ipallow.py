@@ -3,7 +3,9 @@
 The list is a set of IPv4/IPv6 CIDRs on the org item; an empty list allows everyone. The
 authorizer checks every authenticated request against it with the source address API
 Gateway saw (``requestContext.http.sourceIp``), never a client header, so the refusal is a
-403 in every route family. Root, the deployment owner, is never refused. An admin cannot
+403 in every route family; login and token refresh check it too (after the password or
+refresh token is verified, so the answer tells nothing to someone without them), so no
+tokens are issued to a non-listed address. Root, the deployment owner, is never refused. An admin cannot
 save a list that would refuse their own address unless they say ``force``.
 """
 
@@ -86,9 +88,14 @@ class Allowlists:
         return normalized
 
     def check(self, principal: Principal, source_ip: str) -> None:
-        if principal.role is Role.ROOT:
+        self.check_user(principal.org_id, principal.role, source_ip)
+
+    def check_user(self, org_id: str, role: Role, source_ip: str) -> None:
+        """Refuse a user of ``org_id`` at ``source_ip`` (login and refresh use this before any
+        token exists; the authorizer, through ``check``, on every other request)."""
+        if role is Role.ROOT:
             return
-        if not allows(self.recent(principal.org_id), source_ip):
+        if not allows(self.recent(org_id), source_ip):
             raise Forbidden(
                 f"forbidden: requests from {source_ip} are not in this org's IP allowlist", code="ip_not_allowed"
             )

@@ -32,7 +32,19 @@ def provision(resources: Resources = RESOURCES) -> dict[str, Any]:
             settings.resource_name(secret.logical), secret.generate_bytes, secret.description
         )
     created["glue:database"] = _ensure_glue_database()
+    if settings.alert_email_from:
+        created["ses:identity"] = _ensure_email_identity(settings.alert_email_from)
     return created
+
+
+def _ensure_email_identity(address: str) -> str:
+    """The alert sender, verified (the emulator verifies at once; in AWS the operator verifies
+    the identity the stack is given, docs/deploy.md)."""
+    ses = aws.client("ses")
+    verified = ses.list_identities(IdentityType="EmailAddress").get("Identities", [])
+    if address not in verified:
+        ses.verify_email_identity(EmailAddress=address)
+    return address
 
 
 def _ensure_glue_database() -> str:

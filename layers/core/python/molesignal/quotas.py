@@ -3,7 +3,8 @@
 Rates use one-second fixed windows counted atomically in DynamoDB (``ADD``), so every
 concurrent Lambda instance sees the same count. Storage is checked against a usage
 counter that the ingest path maintains. Each rejection writes one audit entry per org,
-kind and window (not one per refused request) and bumps a platform counter.
+kind and window (not one per refused request), bumps a platform counter and raises a platform
+event that alerting turns into an alert for the org's platform destinations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from molesignal import audit, counters
+from molesignal import audit, counters, platform_events
 from molesignal.errors import RateLimited, StorageQuotaExceeded
 from molesignal.observability import logger
 from molesignal.settings import get_settings
@@ -146,5 +147,6 @@ class Limiter:
             outcome="rejected",
             details=details,
         )
-        # The alerting group subscribes to this structured event; until then it is logged.
         logger.warning("quota exceeded", extra={"org_id": org_id, "quota": kind, **details})
+        # One alert per org, quota and window, like the audit entry (molesignal.alerts.platform).
+        platform_events.quota_exceeded(org_id, kind, window, details)

@@ -134,6 +134,11 @@ RESOURCES = Resources(
         QueueDef("exports", visibility_timeout_s=900, max_receive_count=3),
         # Layer 2 replays waiting for dispatch to the org's runner.
         QueueDef("replays", visibility_timeout_s=60, max_receive_count=3),
+        # One message per notification and destination; the worker sets its own backoff.
+        QueueDef("alert-delivery", visibility_timeout_s=180, max_receive_count=5),
+        # One message per log stream and chunk of a chained batch; the worker backs off between
+        # attempts (it sets the message's visibility), and the 8th failure goes to the DLQ.
+        QueueDef("fanout", visibility_timeout_s=120, max_receive_count=8),
     ),
     secrets=(
         SecretDef("jwt-signing-key", "HMAC key that signs MoleSignal access and refresh JWTs"),
@@ -147,6 +152,8 @@ RESOURCES = Resources(
             usage="SIGN_VERIFY",
             spec="ECC_NIST_P256",
         ),
+        KeyDef("alerts", "Seals alert destination secrets: signing secrets, header values, Slack URLs"),
+        KeyDef("destinations", "Seals the secrets of outbound destinations: signing secrets, API keys, tokens"),
     ),
 )
 

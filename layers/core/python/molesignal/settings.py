@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     # The level of the functions' own (JSON) logs on the `make dev` console.
     log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
+    # The SQL shell (``python -m molesignal sql``): where it connects and how it signs in (a
+    # token, or a user and password), and where it keeps its history and last namespace.
+    sql_url: str = ""  # default: the local gateway, http://{host}:{port}
+    sql_token: str = ""
+    sql_user: str = ""
+    sql_password: str = ""
+    sql_home: str = ""  # default: ~/.molesignal
+
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
@@ -93,22 +101,89 @@ class Settings(BaseSettings):
     athena_database: str = "molesignal"
     athena_output: str = ""  # s3://bucket/prefix/ for Athena results; default: the exports bucket
 
+    # SQL tables (spec 004): rows one INSERT … SELECT, UPDATE or DELETE may touch, and the files
+    # a statement may upload (each under Lambda's 6 MB request limit; text/html and other types
+    # a browser would run are left out of the default list on purpose: downloads are inline).
+    sql_max_write_rows: int = Field(default=100_000, ge=1)
+    sql_max_files: int = Field(default=10, ge=1)
+    sql_max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    sql_file_mime_types: tuple[str, ...] = (
+        "application/pdf",
+        "application/json",
+        "application/zip",
+        "application/gzip",
+        "application/octet-stream",
+        "text/plain",
+        "text/csv",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "audio/*",
+        "video/*",
+    )
+
     # OTLP session content (spec 002): the KMS key that wraps per-org data keys, and how long
     # content is kept unless the org sets its own window.
     content_kms_key_id: str = ""
     # The asymmetric key that signs audit-chain checkpoints (CDK passes its ARN).
     events_signing_key_id: str = ""
+    # The key that seals outbound destinations' secrets (log streams; CDK passes its ARN).
+    destinations_kms_key_id: str = ""
     content_retention_days: int = Field(default=90, ge=1)
 
     # Exports (spec 001): how long an export can be downloaded, unless the request asks less.
     export_retention_hours: int = Field(default=24, ge=1)
     export_max_retention_hours: int = Field(default=7 * 24, ge=1)
     export_query_timeout_s: float = Field(default=840.0, gt=0)  # under the export worker's 900 s
+    # A scheduled export's window ends this long before its run, so the events worker has landed
+    # what was received until then (molesignal/exports/schedules.py).
+    export_schedule_settle_s: float = Field(default=300.0, ge=0, le=3600)
+
+    # Outbound connections to tenant-named destinations (molesignal/outbound/targets.py): whether
+    # loopback and private networks may be reached (None: on the local stage only, where test
+    # receivers listen on 127.0.0.1). Link-local and metadata addresses never.
+    outbound_allow_private_targets: bool | None = None
+    outbound_timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+    # Log streams (fan-out of audit events): a failed delivery comes back after
+    # base * 2^(attempt-1) seconds (capped; SQS's visibility limit is 12 h), until the fanout
+    # queue's receive limit sends it to the DLQ.
+    fanout_retry_base_s: float = Field(default=30.0, ge=0)
+    fanout_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)
+    # How stale the events worker's memo of an org's log streams may be.
+    fanout_memo_s: float = Field(default=5.0, ge=0)
+
+    # City-level geo: an operator-supplied MaxMind database (GeoIP2/GeoLite2 City, .mmdb);
+    # empty: country and ASN from geoip2fast only.
+    geoip_city_db: str = ""
 
     # Plan rate limits on the events family (spec 001): a new org's plan, and Enterprise's
     # default allowance when the org has no number of its own.
     default_plan: str = Field(default="free", pattern="^(free|starter|pro|enterprise)$")
     enterprise_requests_per_minute: int = Field(default=10_000, ge=1)
+
+    # Alerting (docs/alerts.md). The KMS key that seals destination secrets (CDK passes its ARN).
+    alerts_kms_key_id: str = ""
+    # Whether destination URLs may reach loopback and private networks (None: on the local stage
+    # only, where test receivers listen on 127.0.0.1). Link-local and metadata addresses never.
+    alert_allow_private_targets: bool | None = None
+    # The sender of alert e-mail (an SES-verified identity); empty turns e-mail destinations off.
+    alert_email_from: str = "alerts@molesignal.local"
+    # SNS destinations must name topics whose name starts with this (the IAM grant says the same).
+    alert_sns_topic_prefix: str = "molesignal-alerts"
+    alert_delivery_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # Failed deliveries come back after base * 2^(attempt-1) seconds (capped), then go to the DLQ.
+    alert_retry_base_s: float = Field(default=15.0, ge=0)
+    alert_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)  # SQS's visibility limit is 12 h
+    # How stale the ingest worker's memo of an org's realtime rules may be (other processes).
+    alert_rules_memo_s: float = Field(default=5.0, ge=0)
+    # How long the ingest path trusts its view of an org's alert states (alerts/state_memo.py).
+    alert_state_memo_s: float = Field(default=60.0, ge=0)
+    alert_history_days: int = Field(default=30, ge=1)
+    # Platform alerts (quota rejections, DLQ depth, worker failures).
+    alert_platform_repeat_s: int = Field(default=3600, ge=60)
+    alert_platform_resolve_after_s: int = Field(default=300, ge=60)
 
     # Default per-org quotas (admins change them per org).
     default_ingest_qps: int = Field(default=50, ge=1)
@@ -172,12 +247,26 @@ class Settings(BaseSettings):
             return f"{self.resource_prefix}/{logical}"
         return f"{self.resource_prefix}-{logical}"
 
+    @property
+    def alert_private_targets_allowed(self) -> bool:
+        if self.alert_allow_private_targets is not None:
+            return self.alert_allow_private_targets
+        return self.stage == "local"
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        if self.outbound_allow_private_targets is not None:
+            return self.outbound_allow_private_targets
+        return self.stage == "local"
+
     def kms_alias(self, logical: str) -> str:
-        if logical == "content" and self.content_kms_key_id:
-            return self.content_kms_key_id
-        if logical == "events-signing" and self.events_signing_key_id:
-            return self.events_signing_key_id
-        return f"alias/{self.resource_prefix}-{logical}"
+        explicit = {
+            "content": self.content_kms_key_id,
+            "events-signing": self.events_signing_key_id,
+            "alerts": self.alerts_kms_key_id,
+            "destinations": self.destinations_kms_key_id,
+        }.get(logical, "")
+        return explicit or f"alias/{self.resource_prefix}-{logical}"
 
     def queue_name(self, logical: str) -> str:
         from molesignal.resources import RESOURCES, fifo_logicals

@@ -52,7 +52,7 @@ OWNER_VERSION = "owner_version"  # the user's ``power_version`` the stamp reflec
 POWER_VERSION = "power_version"  # on the user item: bumped by every change of role or status
 _UNSTAMPED = f"attribute_not_exists({OWNER_VERSION})"
 _CREATE_ATTEMPTS = 3
-MANAGING_ROLES = (Role.EDITOR, Role.ADMIN)  # the roles that may create tokens manage them
+MANAGING_ROLE = Role.EDITOR  # the roles that cover it may create tokens, and manage them
 
 
 def looks_like_api_token(token: str) -> bool:
@@ -71,7 +71,7 @@ class ApiTokens:
     def create(
         self, owner: Principal, *, name: str, role: Role, expires_in_days: int | None, kind: str = "ms"
     ) -> tuple[str, Item]:
-        if not can_grant(owner.role, role) or owner.role in (Role.VIEWER, Role.INGEST):
+        if not can_grant(owner.role, role) or not covers(owner.role, MANAGING_ROLE):
             raise Forbidden(f"forbidden: {a_or_an(owner.role.value)} cannot create {a_or_an(role.value)} token")
         if role is Role.ROOT:
             raise Invalid("invalid argument: API tokens cannot carry the root role")
@@ -259,7 +259,7 @@ class ApiTokens:
 
     @staticmethod
     def _require_manager(caller: Principal) -> None:
-        if caller.role is not Role.ROOT and caller.role not in MANAGING_ROLES:
+        if not covers(caller.role, MANAGING_ROLE):
             raise Forbidden(
                 f"forbidden: managing API tokens requires role editor or admin (this is {caller.role.value})"
             )

@@ -19,7 +19,8 @@ from molesignal.auth.passwords import verify_password
 from molesignal.auth.principal import Principal, Role
 from molesignal.auth.session_families import revoke_family
 from molesignal.clock import now_s, now_us
-from molesignal.errors import Conflict, Invalid, RateLimited, Unauthorized
+from molesignal.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
+from molesignal.ipallow import Allowlists
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
@@ -127,6 +128,7 @@ class Sessions:
                 )
             raise Unauthorized("unauthorized: invalid user or password", code="invalid_credentials")
         self.table.delete(*keys.login_failures(subject))
+        self._check_address(user, source_ip, action="auth.login", actor=username)
         counters.increment(self.table, "auth_logins_total")
         audit.record(self.table, org_id=user["org_id"], action="auth.login", actor=username, source_ip=source_ip)
         return self._open_family(user)
@@ -228,7 +230,23 @@ class Sessions:
         user = self.tenancy.get_user(claims.org_id, claims.user_id) if family else None
         if not user or user.get("disabled"):
             raise Unauthorized("unauthorized: user disabled", code="user_disabled")
+        self._check_address(user, source_ip, action="auth.refresh", actor=claims.user_id)
         return self._issue(user, claims.family_id, previous_token_id=claims.token_id)
+
+    def _check_address(self, user: Item, source_ip: str, *, action: str, actor: str) -> None:
+        """The org's IP allowlist, before any token is issued (recorded when it refuses)."""
+        try:
+            Allowlists(self.table).check_user(str(user["org_id"]), Role(str(user["role"])), source_ip)
+        except Forbidden:
+            audit.record(
+                self.table,
+                org_id=user["org_id"],
+                action=action,
+                actor=actor,
+                outcome="ip_not_allowed",
+                source_ip=source_ip,
+            )
+            raise
 
     def logout(self, refresh_token: str | None, access: Principal | None, *, source_ip: str) -> bool:
         family_id = None

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from molesignal.alerts.realtime import evaluate_landed
 from molesignal.clock import now_us
 from molesignal.events import canonical, rows
 from molesignal.lake.writer import GuardFailed, Lake
@@ -152,6 +153,14 @@ class Landed:
     documents: list[dict[str, Any]]
     hashes: list[str]
 
+    def public_events(self) -> list[dict[str, Any]]:
+        """The landed events as the API shows them (with ``prev_hash`` and ``hash``)."""
+        prevs = [self.start.hash, *self.hashes[:-1]]
+        return [
+            {**doc, "prev_hash": prev, "hash": hash_}
+            for doc, prev, hash_ in zip(self.documents, prevs, self.hashes, strict=True)
+        ]
+
 
 def land(
     chain: Chain,
@@ -184,10 +193,11 @@ def land(
         # never overwrites a committed file with differently numbered rows.
         file_id = f"{request_id}-s{start.seq + 1}"
         try:
-            lake.append_batch(
+            result = lake.append_batch(
                 org_id, rows.STREAM, file_id, ndjson, guards=chain.guards(org_id, request_id, linked, span)
             )
         except GuardFailed:
             continue  # the head moved, or this request was landed meanwhile: look again
+        evaluate_landed(lake.table, org_id, rows.STREAM, result.landed)  # realtime alert rules on audit_events
         return Landed(False, start, linked.end, linked.documents, linked.hashes)
     raise RuntimeError(f"the event chain of org {org_id} kept moving; this delivery will be retried")

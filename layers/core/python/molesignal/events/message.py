@@ -8,14 +8,13 @@ Idempotency-Key) is recognised by SQS within five minutes and by the worker afte
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from molesignal import aws
-from molesignal.ingest import envelope
+from molesignal.ingest import claimcheck, envelope
 from molesignal.settings import get_settings
 
 
@@ -47,19 +46,10 @@ class EventsMessage:
         )
 
     def events(self) -> list[dict[str, Any]]:
-        if self.payload_b64 is not None:
-            compressed = base64.b64decode(self.payload_b64)
-        elif self.s3_key is not None:
-            bucket = get_settings().resource_name("lake")
-            compressed = aws.client("s3").get_object(Bucket=bucket, Key=self.s3_key)["Body"].read()
-        else:
-            raise ValueError(f"events message {self.request_id} carries neither payload nor claim check")
-        text = envelope.decode_payload(compressed)
-        return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        return claimcheck.records(self.payload_b64, self.s3_key, what=f"events message {self.request_id}")
 
     def forget_claim(self) -> None:
-        if self.s3_key:
-            aws.client("s3").delete_object(Bucket=get_settings().resource_name("lake"), Key=self.s3_key)
+        claimcheck.release(self.s3_key)
 
 
 def build(request_id: str, org_id: str, events: list[dict[str, Any]]) -> EventsMessage:

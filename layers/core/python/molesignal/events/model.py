@@ -67,7 +67,8 @@ class Party(_Strict):
 
     id: Text
     type: Annotated[str, BeforeValidator(_plain_text), Field(min_length=1, max_length=128)]
-    name: Annotated[str | None, BeforeValidator(_plain_text), Field(max_length=MAX_ID_LENGTH)] = None
+    # The length limit sits on the str branch: on the whole Optional it would be checked on None too.
+    name: Annotated[str, BeforeValidator(_plain_text), Field(max_length=MAX_ID_LENGTH)] | None = None
     metadata: dict[str, MetadataValue] | None = None
 
     _metadata = field_validator("metadata")(check_metadata)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from molesignal.events import geo
+from molesignal.events import fanout, geo
 from molesignal.events.chain import Chain, land
 from molesignal.events.checkpoints import CHECKPOINT_EVERY, Checkpoints
 from molesignal.events.message import EventsMessage
@@ -52,9 +52,15 @@ def process_message(body: str, table: Table | None = None) -> Outcome:
     table = table or Table()
     chain = Chain(table)
     if chain.processed(message.org_id, message.request_id):
+        fanout.fan_out_again_if_unconfirmed(table, message.org_id, message.request_id)
         message.forget_claim()
         return Outcome(message.org_id, message.request_id, 0, 0, 0, True)
     landed = land(chain, Lake(table), message.org_id, message.request_id, message.events(), enrich=geo.enrich)
+    if landed.duplicate:
+        fanout.fan_out_again_if_unconfirmed(table, message.org_id, message.request_id)
+    else:
+        # Landed: fan out before the claim check goes, so a failure here retries the message.
+        fanout.fan_out_landed(table, message.org_id, message.request_id, landed.public_events())
     message.forget_claim()
     if not landed.duplicate:
         _checkpoint_if_due(table, message.org_id, landed.end.seq)

@@ -33,9 +33,12 @@ class EventFilter:
     actor_id: str | None = None
     target_id: str | None = None
     order: str = "desc"
+    # Receive-time window (a scheduled export's period: every event exactly once, late ones too).
+    received_after_us: int | None = None  # _timestamp >= this
+    received_before_us: int | None = None  # _timestamp < this
 
     def listing(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "from": self.from_us,
             "to": self.to_us,
             "actions": list(self.actions),
@@ -43,6 +46,10 @@ class EventFilter:
             "target_id": self.target_id,
             "order": self.order,
         }
+        if self.received_after_us is not None or self.received_before_us is not None:
+            out["received_after"] = self.received_after_us
+            out["received_before"] = self.received_before_us
+        return out
 
     def conditions(self) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -56,6 +63,10 @@ class EventFilter:
             where.append(f"occurred_at_us >= {param(self.from_us)}")
         if self.to_us is not None:
             where.append(f"occurred_at_us < {param(self.to_us)}")
+        if self.received_after_us is not None:
+            where.append(f"_timestamp >= {param(self.received_after_us)}")
+        if self.received_before_us is not None:
+            where.append(f"_timestamp < {param(self.received_before_us)}")
         if self.actions:
             where.append(f"action IN ({', '.join(param(a) for a in self.actions)})")
         if self.actor_id is not None:
@@ -68,7 +79,10 @@ class EventFilter:
     def received_from_us(self) -> int | None:
         """Rows are partitioned by receive time; an event is received at most the future skew
         before it occurred, so nothing received earlier can match ``from``."""
-        return None if self.from_us is None else max(0, self.from_us - _SKEW_US)
+        bounds = [] if self.from_us is None else [max(0, self.from_us - _SKEW_US)]
+        if self.received_after_us is not None:
+            bounds.append(self.received_after_us)
+        return max(bounds) if bounds else None
 
 
 @dataclass

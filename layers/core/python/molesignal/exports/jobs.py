@@ -72,6 +72,8 @@ class ExportSpec:
                 actor_id=events.get("actor_id"),
                 target_id=events.get("target_id"),
                 order="asc",
+                received_after_us=events.get("received_after"),
+                received_before_us=events.get("received_before"),
             )
             if events is not None
             else None,
@@ -106,6 +108,11 @@ def public(item: Item) -> dict[str, Any]:
         out["error"] = item["error"]
     if item.get("schedule_id"):
         out["schedule_id"] = item["schedule_id"]
+    if item.get("delivery"):
+        out["delivery"] = {k: item["delivery"][k] for k in ("type", "log_stream_id") if k in item["delivery"]}
+        for name in ("delivery_status", "delivery_detail"):
+            if item.get(name):
+                out["delivery"][name.removeprefix("delivery_")] = item[name]
     return out
 
 
@@ -113,13 +120,22 @@ class Exports:
     def __init__(self, table: Table | None = None) -> None:
         self.table = table or Table()
 
-    def create(
-        self, principal: Principal, spec: ExportSpec, *, schedule_id: str | None = None, export_id: str | None = None
-    ) -> Item:
+    def check(self, principal: Principal, spec: ExportSpec) -> None:
+        """Refuse SQL the guard refuses now, not minutes later in the worker."""
         principal.require(*EXPORT_ROLES)
         if spec.sql:
-            # Refuse SQL the guard refuses now, not minutes later in the worker.
             QueryService(self.table).plan(principal, QueryRequest(sql=spec.sql))
+
+    def create(
+        self,
+        principal: Principal,
+        spec: ExportSpec,
+        *,
+        schedule_id: str | None = None,
+        export_id: str | None = None,
+        delivery: dict[str, Any] | None = None,
+    ) -> Item:
+        self.check(principal, spec)
         export_id = export_id or new_ids(1)[0][0]
         created = now_us()
         pk, sk = export_key(principal.org_id, export_id)
@@ -135,6 +151,7 @@ class Exports:
             "expires_at_us": created + spec.retention_hours * 3600 * _US,
             "created_by": principal.to_context(),
             "schedule_id": schedule_id,
+            "delivery": delivery,  # where a completed file is also sent (molesignal/exports/delivery.py)
         }
         from molesignal.storage.table import ConditionFailed
 
@@ -252,6 +269,9 @@ class Exports:
             return writer.rows, size
         finally:
             os.unlink(path)
+
+    def mark_delivery(self, org_id: str, export_id: str, status: str, detail: str) -> Item:
+        return self._set(org_id, export_id, delivery_status=status, delivery_detail=detail[:512])
 
     def _set(self, org_id: str, export_id: str, **changes: Any) -> Item:
         pk, sk = export_key(org_id, export_id)

@@ -58,6 +58,36 @@ def _index_key(org_id: str, sk: str, delete_after_us: int) -> dict[str, str]:
     return {"gsi1pk": GC_INDEX_PARTITION, "gsi1sk": f"{delete_after_us:020d}#{org_id}#{sk}"}
 
 
+def _grace_op(
+    table: Table,
+    org_id: str,
+    *,
+    keys: list[str],
+    entries: list[list[str]],
+    delete_after_us: int,
+    reason: str,
+    label: str | None,
+    bucket: str | None = None,
+) -> dict[str, Any]:
+    sk = f"GRACE#{delete_after_us:020d}#{label or secrets.token_hex(8)}"
+    item = {
+        "pk": gc_partition(org_id),
+        "sk": sk,
+        "kind": "lake_garbage",
+        "org_id": org_id,
+        **({"bucket": bucket} if bucket else {}),
+        "keys": keys,
+        "entries": entries,
+        "reason": reason,
+        "delete_after_us": delete_after_us,
+        "created_at_us": clock_now_us(),
+        **_index_key(org_id, sk, delete_after_us),
+    }
+    return {
+        "Put": {"TableName": table.name, "Item": table.marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}
+    }
+
+
 def grace_put(
     table: Table,
     org_id: str,
@@ -69,23 +99,40 @@ def grace_put(
 ) -> dict[str, Any]:
     """A transaction operation scheduling the objects of the manifest ``entries`` it removes
     for deletion after ``delete_after_us``."""
-    sk = f"GRACE#{delete_after_us:020d}#{label or secrets.token_hex(8)}"
-    item = {
-        "pk": gc_partition(org_id),
-        "sk": sk,
-        "kind": "lake_garbage",
-        "org_id": org_id,
-        "keys": [str(e["key"]) for e in entries],
+    return _grace_op(
+        table,
+        org_id,
+        keys=[str(e["key"]) for e in entries],
         # where each object was listed: the sweep re-checks, and never deletes a listed object
-        "entries": [[str(e["pk"]), str(e["sk"])] for e in entries],
-        "reason": reason,
-        "delete_after_us": delete_after_us,
-        "created_at_us": clock_now_us(),
-        **_index_key(org_id, sk, delete_after_us),
-    }
-    return {
-        "Put": {"TableName": table.name, "Item": table.marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}
-    }
+        entries=[[str(e["pk"]), str(e["sk"])] for e in entries],
+        delete_after_us=delete_after_us,
+        reason=reason,
+        label=label,
+    )
+
+
+def grace_put_objects(
+    table: Table,
+    org_id: str,
+    object_keys: Sequence[str],
+    *,
+    bucket: str,
+    delete_after_us: int,
+    reason: str,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """A transaction operation scheduling objects no manifest lists (a deleted row's stored
+    files, in the blob bucket) for deletion after ``delete_after_us``."""
+    return _grace_op(
+        table,
+        org_id,
+        keys=list(object_keys),
+        entries=[],
+        delete_after_us=delete_after_us,
+        reason=reason,
+        label=label,
+        bucket=bucket,
+    )
 
 
 class Blocked(Exception):
@@ -101,8 +148,10 @@ def reserve_output(
     manifest_sk: str,
     ttl_s: float = DEFAULT_PENDING_TTL_S,
     now_us: int | None = None,
+    bucket: str | None = None,
 ) -> None:
-    """Record that ``object_key`` is about to be written (before writing it)."""
+    """Record that ``object_key`` is about to be written (before writing it); ``bucket``
+    when it is not a lake object (a table's stored file, in the blob bucket)."""
     moment = clock_now_us() if now_us is None else now_us
     delete_after = moment + int(ttl_s * 1_000_000)
     sk = pending_sort_key(object_key)
@@ -119,6 +168,8 @@ def reserve_output(
         "created_at_us": moment,
         **_index_key(org_id, sk, delete_after),
     }
+    if bucket is not None:
+        item["bucket"] = bucket
     try:
         table.put(
             item,
@@ -141,6 +192,18 @@ def release_output(table: Table, org_id: str, object_key: str) -> dict[str, Any]
             "ExpressionAttributeValues": table.marshal({":pending": PENDING}),
         }
     }
+
+
+def abandon_outputs(table: Table, org_id: str, bucket: str, object_keys: Sequence[str]) -> None:
+    """Best effort, for reserved objects whose commit will not come (their statement failed):
+    each object, then its reservation. What fails here is left to the sweep, as after a crash."""
+    s3 = aws.client("s3")
+    for key in object_keys:
+        try:
+            s3.delete_object(Bucket=bucket, Key=key)
+            table.delete(gc_partition(org_id), pending_sort_key(key))
+        except Exception:
+            logger.warning("abandoned object left to the sweep", extra={"key": key}, exc_info=True)
 
 
 @dataclass
@@ -210,13 +273,13 @@ def sweep(
             if listed:  # cannot happen by design; never turn a bug into lost data
                 logger.error("garbage still listed in a manifest; kept", extra={"keys": sorted(listed)})
                 object_keys = [k for k in object_keys if k not in listed]
-            result.objects_deleted += _delete_objects(bucket, object_keys)
+            result.objects_deleted += _delete_objects(str(item.get("bucket") or bucket), object_keys)
             table.delete(pk, sk)
             result.items_done += 1
         elif item.get("state") == PENDING:
             result.abandoned_outputs += _doom(table, item, moment, grace_s)
         elif item.get("state") == DOOMED:
-            result.objects_deleted += _delete_objects(bucket, [str(item["key"])])
+            result.objects_deleted += _delete_objects(str(item.get("bucket") or bucket), [str(item["key"])])
             if _delete_doomed(table, pk, sk):
                 result.items_done += 1
     return result

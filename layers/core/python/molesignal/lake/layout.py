@@ -38,6 +38,27 @@ def stream_prefix(org_id: str, stream: str) -> str:
     return f"{LAKE_PREFIX}org={org_id}/stream={stream}/"
 
 
+def table_scope_prefix(org_id: str, table_id: str, scope: str) -> str:
+    """Where one scope of a SQL table keeps its files (molesignal.lake.tables)."""
+    return f"{LAKE_PREFIX}org={org_id}/table={table_id}/scope={scope}/"
+
+
+def table_file_key(org_id: str, table_id: str, scope: str, file_id: str) -> str:
+    return f"{table_scope_prefix(org_id, table_id, scope)}{file_id}.parquet"
+
+
+FILES_PREFIX = "files/"  # in the blob bucket: the files FILE columns refer to
+
+
+def table_blob_prefix(org_id: str, table_id: str) -> str:
+    return f"{FILES_PREFIX}org={org_id}/table={table_id}/"
+
+
+def table_blob_key(org_id: str, table_id: str, scope: str, subfolder: str, file_id: str) -> str:
+    """Where a stored file of a FILE column lives: per org, table and scope (user), like the rows."""
+    return f"{table_blob_prefix(org_id, table_id)}scope={scope}/{subfolder}/{file_id}"
+
+
 def quarantine_key(org_id: str, stream: str, request_id: str) -> str:
     """Where the worker keeps a batch's records it cannot place (canonical NDJSON, one object
     per request id, so a redelivery overwrites it with the same bytes)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from molesignal.errors import NotFound
-from molesignal.lake import garbage
+from molesignal.lake import garbage, glue
 from molesignal.lake.retention import REMOVALS_PER_TRANSACTION
 from molesignal.lake.streams import Stream, Streams, note_local_change, stream_key
 from molesignal.quotas import storage_usage_change
@@ -56,7 +56,5 @@ def delete_stream(table: Table, org_id: str, name: str) -> int:
             garbage.grace_put(table, org_id, batch, delete_after_us=delete_after, reason="stream deleted")
         )
         table.client.transact_write_items(TransactItems=operations)
-    from molesignal.query.glue import drop_table
-
-    drop_table(org_id, name)
+    glue.drop_table(org_id, name)
     return len(files)

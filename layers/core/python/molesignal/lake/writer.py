@@ -84,6 +84,7 @@ class AppendResult:
     rows: int
     files: tuple[LandedFile, ...]
     quarantined: int = 0  # records set aside because the layout cannot place their timestamp
+    landed: pa.Table | None = None  # the rows this call committed (realtime alert rules read them)
 
 
 @dataclass(frozen=True)
@@ -306,10 +307,13 @@ class Lake:
         _check_one_transaction(len(deliveries), len(parts), reserve=reserve, guarded=bool(guards))
         s3 = aws.client("s3")
         files: list[LandedFile] = []
+        # A guarded batch whose guard fails (the audit chain's head moved) leaves its file
+        # unlisted for good: reserving it first lets the garbage sweep find and delete it.
+        reserved = reserve or bool(guards)
         for hour, part in parts:
             body = encode_parquet(cluster(part))
             key = file_key(org_id, stream_name, hour, file_id)
-            if reserve:
+            if reserved:
                 try:
                     garbage.reserve_output(
                         self.table,
@@ -336,10 +340,10 @@ class Lake:
         request_ids = [d.request_id for d in deliveries]
         for _attempt in range(20):
             try:
-                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserve, guards=guards)
-                return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined)
+                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards)
+                return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
-                if reserve and isinstance(exc, CommitRefused):
+                if reserved and isinstance(exc, CommitRefused):
                     raise LandSeparately("a file of this group cannot be listed") from exc
                 stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
             except AlreadyCommitted as exc:
@@ -509,7 +513,7 @@ class Lake:
 def _check_one_transaction(requests: int, hours: int, *, reserve: bool, guarded: bool) -> None:
     """Refuse before writing anything what would need a commit split over transactions: a
     guarded batch (its guards must commit with all of its files) or a reserved group."""
-    if guarded and hours > MANIFEST_ITEMS_PER_TRANSACTION:
+    if guarded and 2 * hours > MANIFEST_ITEMS_PER_TRANSACTION:  # an entry and a release per hour
         raise ValueError(f"a guarded batch spans {hours} hours; at most {MANIFEST_ITEMS_PER_TRANSACTION}")
     if reserve and requests + 2 * hours + 2 > TRANSACTION_ACTIONS:
         raise LandSeparately(f"{requests} requests over {hours} hours need more than one transaction")

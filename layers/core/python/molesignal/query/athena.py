@@ -37,7 +37,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from molesignal import aws
-from molesignal.query import glue
+from molesignal.lake import glue
 from molesignal.query.duck import Column, EngineResult
 from molesignal.query.errors import InvalidSql, QueryLimitExceeded, QueryTimeout
 from molesignal.query.guard import Analysis, ScanRenderer, StreamScan, confine, empty_relation, tenant_predicate

@@ -8,9 +8,11 @@ imports DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -106,6 +108,10 @@ def warm_engines() -> None:
 
 
 class DuckEngine:
+    def session(self, uris: tuple[str, ...], *, timeout_s: float) -> contextlib.AbstractContextManager[EngineSession]:
+        """A SQL-table statement's own confined connection (``statement_session``)."""
+        return statement_session(uris, timeout_s=timeout_s)
+
     def _call(self, deadline: Deadline, request: dict[str, Any]) -> EngineCall:
         settings = get_settings()
         call = EngineCall(deadline, size=settings.query_workers, address_space_bytes=settings.query_worker_memory_bytes)
@@ -180,3 +186,61 @@ class DuckEngine:
             call.close()
             return iter(())
         return stream_chunks(call, first)
+
+
+@contextlib.contextmanager
+def statement_session(uris: tuple[str, ...], *, timeout_s: float) -> Iterator[EngineSession]:
+    """One confined connection for the several queries of a SQL-table statement (an INSERT's
+    source and its typed rows, a rewrite's pass over its files), all within one deadline.
+
+    It runs in this process, not in the engine pool: the statement hands the engine Arrow
+    tables of its own (``relations``), which the pool's wire does not carry yet. The
+    connection is confined exactly as the pool's are (``query/confined.py``); the statement's
+    rows are bounded by ``MOLESIGNAL_SQL_MAX_WRITE_ROWS`` rather than by a process's memory cap.
+    """
+    from molesignal.query.confined import open_confined
+
+    connection = open_confined(connection_spec(uris))
+    timer = threading.Timer(timeout_s, connection.interrupt)
+    timer.start()
+    try:
+        yield EngineSession(connection, timeout_s)
+    finally:
+        timer.cancel()
+        connection.close()
+
+
+class EngineSession:
+    def __init__(self, connection: Any, timeout_s: float) -> None:
+        self._connection = connection
+        self._timeout_s = timeout_s
+
+    def arrow(self, sql: str, *, relations: Mapping[str, Any] | None = None, max_rows: int) -> Any:
+        """The result as an Arrow table. ``relations``: Arrow tables the SQL reads by name; their
+        names start with ``__ms_``, which tenant SQL may not write, so it can never reach them."""
+        import duckdb
+        import pyarrow as pa
+
+        from molesignal.query.confined import short_error, single_select
+        from molesignal.query.errors import InvalidSql, QueryLimitExceeded, QueryTimeout
+
+        connection = self._connection
+        try:
+            for name, data in (relations or {}).items():
+                connection.register(name, data)
+            reader = connection.execute(single_select(connection, sql)).fetch_record_batch(10_000)
+            batches, rows = [], 0
+            for batch in reader:
+                rows += batch.num_rows
+                if rows > max_rows:
+                    raise QueryLimitExceeded(f"QUERY_LIMIT_EXCEEDED: the statement touches more than {max_rows} rows")
+                batches.append(batch)
+            return pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(f"QUERY_TIMEOUT: the statement ran longer than {self._timeout_s:g} s") from exc
+        except duckdb.Error as exc:
+            raise InvalidSql(f"INVALID_SQL: {short_error(exc)}") from exc
+        finally:
+            for name in relations or {}:
+                with contextlib.suppress(duckdb.Error):
+                    connection.unregister(name)

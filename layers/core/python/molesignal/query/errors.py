@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from molesignal.errors import Forbidden, Invalid, NotFound, Unavailable
+from molesignal.errors import Forbidden, Invalid, Unavailable
+from molesignal.lake.tables import TableNotFound
+
+__all__ = [
+    "BY_CODE",
+    "InvalidSql",
+    "PermissionDenied",
+    "QueryBusy",
+    "QueryLimitExceeded",
+    "QueryMemoryExceeded",
+    "QueryResultTooLarge",
+    "QueryTimeout",
+    "TableNotFound",
+]
 
 
 class InvalidSql(Invalid):
@@ -11,10 +24,6 @@ class InvalidSql(Invalid):
 
 class PermissionDenied(Forbidden):
     code = "PERMISSION_DENIED"
-
-
-class TableNotFound(NotFound):
-    code = "TABLE_NOT_FOUND"
 
 
 class QueryLimitExceeded(Invalid):

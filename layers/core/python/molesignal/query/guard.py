@@ -26,7 +26,7 @@ from molesignal.query.optimize import group_by_bucket_index
 RESERVED_PREFIX = "__ms_"
 MAX_SQL_LENGTH = 100_000
 
-_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
+FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
     exp.DDL,
     exp.DML,
     exp.Command,
@@ -50,8 +50,22 @@ _FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
 
 
 @dataclass(frozen=True)
+class RelationName:
+    """A table reference as written: ``name`` or ``namespace.name`` (folded to lower case)."""
+
+    namespace: str | None
+    name: str
+
+
+# Maps a reference to the key of the relation it means (a stream's name, ``table:…``,
+# ``system:…``), or raises TableNotFound / PermissionDenied. The query service resolves
+# against the org's namespaces and tables; by default only streams exist.
+Resolver = Callable[[RelationName], str]
+
+
+@dataclass(frozen=True)
 class StreamScan:
-    """What the engine should read for one stream reference."""
+    """What the engine should read for one relation reference (a stream, or a prebuilt one)."""
 
     stream: str
     uris: tuple[str, ...]  # the files the manifest lists for the time range
@@ -61,6 +75,9 @@ class StreamScan:
     inside: frozenset[str] = frozenset()
     # Stored columns the caller's query may not see (sealed content): left out of the scan.
     hidden: frozenset[str] = frozenset()
+    # The whole relation, built by the planner (SQL tables, SYSTEM tables): rendered as is,
+    # and only by the embedded engine.
+    prebuilt: exp.Expr | None = None
 
     @property
     def visible_columns(self) -> dict[str, str]:
@@ -77,7 +94,7 @@ class GuardedQuery:
     tree: exp.Expr | None = field(default=None, repr=False)
 
 
-def _require_text(value: str, what: str) -> None:
+def require_text(value: str, what: str) -> None:
     """Refuse text the engine would read differently from the guard.
 
     Lone UTF-16 surrogates are not valid UTF-8, and DuckDB's parser stops at the first NUL,
@@ -96,7 +113,7 @@ def parse_single(sql: str, *, dialect: str = "duckdb") -> exp.Query:
         raise InvalidSql("INVALID_SQL: the query is empty")
     if len(sql) > MAX_SQL_LENGTH:
         raise InvalidSql(f"INVALID_SQL: the query is longer than {MAX_SQL_LENGTH} characters")
-    _require_text(sql, "the query")
+    require_text(sql, "the query")
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE) if s is not None]
     except ParseError as exc:
@@ -111,7 +128,7 @@ def parse_single(sql: str, *, dialect: str = "duckdb") -> exp.Query:
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         kind = type(statement).__name__.upper()
-        if isinstance(statement, _FORBIDDEN_NODES):
+        if isinstance(statement, FORBIDDEN_NODES):
             raise PermissionDenied(f"PERMISSION_DENIED: only read-only SELECT queries are allowed (got {kind})")
         raise InvalidSql(f"INVALID_SQL: not a query: {statement.sql(dialect='duckdb')[:80]!r}")
     return statement
@@ -135,7 +152,7 @@ def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
         if isinstance(value, int | float):
             return exp.Literal.number(value)
         if isinstance(value, str):
-            _require_text(value, "a parameter")
+            require_text(value, "a parameter")
             return exp.Literal.string(value)
         raise InvalidSql(f"INVALID_SQL: parameter of type {type(value).__name__} is not supported")
 
@@ -159,9 +176,10 @@ def bind_params(tree: exp.Expr, params: Sequence[Any]) -> exp.Expr:
     return tree.transform(replace)
 
 
-def _check_nodes(tree: exp.Expr) -> None:
+def check_nodes(tree: exp.Expr) -> None:
+    """Refuse any node a tenant's SQL may not hold (writes, settings, files, reserved names, functions)."""
     for node in tree.walk():
-        if isinstance(node, _FORBIDDEN_NODES):
+        if isinstance(node, FORBIDDEN_NODES):
             kind = type(node).__name__.upper()
             raise PermissionDenied(f"PERMISSION_DENIED: {kind} is not allowed in a query")
         if isinstance(node, exp.Identifier) and node.name.lower().startswith(RESERVED_PREFIX):
@@ -184,8 +202,8 @@ def _check_function(node: exp.Func) -> None:
         raise PermissionDenied(f"PERMISSION_DENIED: function {node.name}() is not allowed")
 
 
-def referenced_streams(tree: exp.Expr, *, org_id: str) -> list[tuple[exp.Table, str]]:
-    """Every table node that names a stream, with the stream name it means.
+def referenced_streams(tree: exp.Expr, *, org_id: str, resolve: Resolver | None = None) -> list[tuple[exp.Table, str]]:
+    """Every table node that names a relation (a stream by default), with the key it resolves to.
 
     Each table node is judged on its own, wherever it sits (FROM, JOIN, LATERAL, PIVOT,
     subqueries in any clause): it is an allowed table function, a reference to a CTE the
@@ -200,7 +218,7 @@ def referenced_streams(tree: exp.Expr, *, org_id: str) -> list[tuple[exp.Table, 
             raise PermissionDenied(f"PERMISSION_DENIED: table function {name}() is not allowed")
         if _is_cte_reference(table):
             continue
-        found.append((table, _stream_name(table, org_id)))
+        found.append((table, (resolve or stream_resolver(org_id))(relation_name(table))))
     return found
 
 
@@ -248,21 +266,29 @@ def _is_cte_reference(table: exp.Table) -> bool:
     return False
 
 
-def _stream_name(table: exp.Table, org_id: str) -> str:
-    if isinstance(table.this, exp.Func):
-        name = _function_name(table.this)
-        if name in TABLE_FUNCTIONS:
-            return ""
-        raise PermissionDenied(f"PERMISSION_DENIED: table function {name}() is not allowed")
+def relation_name(table: exp.Table) -> RelationName:
+    """The name a table node gives (a three-part name names nothing: there are no catalogs)."""
     if not isinstance(table.this, exp.Identifier):
         raise InvalidSql("INVALID_SQL: unsupported table reference")
     if table.args.get("catalog") is not None:
         raise TableNotFound(f"TABLE_NOT_FOUND: {table.sql(dialect='duckdb')}")
     namespace = table.args.get("db")
-    if namespace is not None and namespace.name not in (org_id, "default", "main"):
-        # One namespace per org: another qualifier names nothing this caller can read.
-        raise TableNotFound(f"TABLE_NOT_FOUND: {namespace.name}.{table.name}")
-    return str(table.name).lower()
+    return RelationName(_fold(str(namespace.name)) if namespace is not None else None, _fold(str(table.name)))
+
+
+STREAM_QUALIFIERS = ("default", "main")  # with the org's own id: the namespace of its streams
+
+
+def stream_resolver(org_id: str) -> Resolver:
+    """Streams only: an unqualified name, or one qualified by ``default``, ``main`` or the org id."""
+
+    def resolve(name: RelationName) -> str:
+        if name.namespace is not None and name.namespace not in (org_id, *STREAM_QUALIFIERS):
+            # Another qualifier names nothing here: above all, never another org's data.
+            raise TableNotFound(f"TABLE_NOT_FOUND: {name.namespace}.{name.name}")
+        return name.name
+
+    return resolve
 
 
 @dataclass
@@ -278,14 +304,28 @@ class Analysis:
         return tuple(sorted({stream for _, stream in self.references if stream}))
 
 
-def analyze_query(sql: str, *, org_id: str, params: Sequence[Any] = (), dialect: str = "duckdb") -> Analysis:
+def analyze_query(
+    sql: str,
+    *,
+    org_id: str,
+    params: Sequence[Any] = (),
+    dialect: str = "duckdb",
+    resolve: Resolver | None = None,
+) -> Analysis:
     """Parse, bind params and refuse anything that is not a safe read-only query."""
     tree: exp.Expr = parse_single(sql, dialect=dialect)
     if params or any(isinstance(n, exp.Placeholder | exp.Parameter) for n in tree.walk()):
         tree = bind_params(tree, params)
-    _check_nodes(tree)
+    return analyze_tree(tree, org_id=org_id, resolve=resolve)
+
+
+def analyze_tree(tree: exp.Expr, *, org_id: str, resolve: Resolver | None = None) -> Analysis:
+    """Check a query tree whose params are bound (one built from a DML statement's parts, too)."""
+    check_nodes(tree)
     normalized = tree.sql(dialect="duckdb", normalize=True)
-    return Analysis(tree=tree, normalized=normalized, references=referenced_streams(tree, org_id=org_id))
+    return Analysis(
+        tree=tree, normalized=normalized, references=referenced_streams(tree, org_id=org_id, resolve=resolve)
+    )
 
 
 # Renders the relation that replaces one stream reference for a given engine.
@@ -425,6 +465,8 @@ def duckdb_renderer(org_id: str, start_us: int | None, end_us: int | None) -> Sc
     where = time_predicate(start_us, end_us)
 
     def render(scan: StreamScan) -> exp.Expr:
+        if scan.prebuilt is not None:
+            return scan.prebuilt
         if not scan.uris:
             return empty_relation(scan)
         whole = [uri for uri in scan.uris if where is None or uri in scan.inside]

@@ -40,6 +40,8 @@ def group_by_bucket_index(analysis: Analysis, scans: Mapping[str, StreamScan]) -
         table = _only_stream_read(select, stream_of)
         if group is None or table is None or stream_of[id(table)] not in scans:
             continue
+        if scans[stream_of[id(table)]].prebuilt is not None:
+            continue  # SQL and SYSTEM tables: their columns are typed as declared, not as the lake's
         if any(group.args.get(k) for k in ("all", "rollup", "cube", "grouping_sets", "totals")):
             continue
         if any(isinstance(key, _GROUPING_CONSTRUCTS) for key in group.expressions) or _binds_groups_elsewhere(select):

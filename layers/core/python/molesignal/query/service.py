@@ -10,15 +10,29 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlglot import exp
+
 from molesignal.auth.principal import Principal, Role
-from molesignal.lake.layout import stream_prefix
+from molesignal.clock import now_us
+from molesignal.lake.layout import stream_prefix, table_scope_prefix
+from molesignal.lake.namespaces import is_stream_namespace
 from molesignal.lake.streams import SEALED_COLUMNS, Stream, Streams, inside
 from molesignal.query.cache import ResultCache, cache_key
+from molesignal.query.catalog import Catalog, ResolvedTable, ScopeUser
 from molesignal.query.deadline import Deadline
 from molesignal.query.duck import Column, DuckEngine
 from molesignal.query.errors import PermissionDenied, QueryLimitExceeded
-from molesignal.query.guard import Analysis, StreamScan, analyze_query, duckdb_sql
+from molesignal.query.guard import (
+    Analysis,
+    StreamScan,
+    analyze_query,
+    check_nodes,
+    duckdb_sql,
+    referenced_streams,
+)
 from molesignal.query.snapshot import SNAPSHOTS
+from molesignal.query.system_tables import system_relation
+from molesignal.query.table_scan import table_relation
 from molesignal.query.value_bounds import check_value_sizes
 from molesignal.query.values import jsonable
 from molesignal.quotas import Limiter, RateKind
@@ -35,6 +49,8 @@ class QueryRequest:
     start_us: int | None = None
     end_us: int | None = None
     params: Sequence[Any] = ()
+    namespace: str | None = None  # where unqualified names are looked up first (query/catalog.py)
+    scope_user: ScopeUser | None = None  # whose USER-table rows are read (default: the caller's)
 
 
 @dataclass
@@ -75,6 +91,11 @@ class Plan:
     streams: dict[str, Stream]
     scans: dict[str, StreamScan] = field(default_factory=dict)
     files: list[Item] = field(default_factory=list)
+    catalog: Catalog | None = None
+
+    @property
+    def known(self) -> set[str]:
+        return self.catalog.keys if self.catalog else set(self.streams)
 
     @property
     def scanned_bytes(self) -> int:
@@ -96,13 +117,14 @@ def lake_uri(key: str) -> str:
     return f"s3://{settings.resource_name('lake')}/{key}"
 
 
-def check_own_files(org_id: str, stream: str, files: list[Item]) -> None:
-    """Every file of an org's manifest must lie under that org's stream prefix.
+def check_own_files(org_id: str, stream: str, files: list[Item], *, prefix: str | None = None) -> None:
+    """Every file of an org's manifest must lie under that org's stream (or table scope) prefix.
 
     The engine reads exactly these files (and DuckDB may open nothing else), so this check,
-    once per file, is what keeps another org's rows out; rows are not filtered by org again.
+    once per file, is what keeps another org's (or another user's) rows out; rows are not
+    filtered by org or user again.
     """
-    prefix = stream_prefix(org_id, stream)
+    prefix = prefix or stream_prefix(org_id, stream)
     stray = [f["key"] for f in files if not str(f["key"]).startswith(prefix)]
     if stray:
         raise RuntimeError(f"manifest of {org_id}/{stream} lists files outside {prefix}: {stray[:3]}")
@@ -121,6 +143,8 @@ class _SeenQueries:
 
     @staticmethod
     def _key(org_id: str, request: QueryRequest) -> tuple[str, str, str] | None:
+        if request.namespace is not None and not is_stream_namespace(org_id, request.namespace):
+            return None  # unqualified names may mean a table created since: resolve them every time
         try:
             params = json.dumps(list(request.params), sort_keys=True)
         except (TypeError, ValueError):
@@ -137,6 +161,8 @@ class _SeenQueries:
         if key is None:
             return
         with self._lock:
+            # Only answers read from streams alone take this path (_result_key): a table's data
+            # version is read from its scope on every query.
             self._seen[key] = (analysis.normalized, analysis.streams)
             while len(self._seen) > self._limit:
                 self._seen.popitem(last=False)
@@ -165,15 +191,55 @@ class QueryService:
         return SNAPSHOTS.streams(self.streams, org_id)
 
     def plan(self, principal: Principal, request: QueryRequest) -> Plan:
-        analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params)
+        streams = self.known_streams(principal.org_id)
+        catalog = Catalog(self.table, principal, streams, request.namespace, request.scope_user)
+        analysis = analyze_query(request.sql, org_id=principal.org_id, params=request.params, resolve=catalog.resolve)
         check_value_sizes(analysis.tree, limit=get_settings().query_max_value_bytes)
-        return Plan(analysis=analysis, streams=self.known_streams(principal.org_id))
+        catalog.read_files()
+        return Plan(analysis=analysis, streams=streams, catalog=catalog)
+
+    def catalog(self, principal: Principal, request: QueryRequest) -> Catalog:
+        """Name resolution for one statement of ``principal``'s (query/catalog.py)."""
+        streams = self.known_streams(principal.org_id)
+        return Catalog(self.table, principal, streams, request.namespace, request.scope_user)
+
+    def compose(
+        self,
+        principal: Principal,
+        request: QueryRequest,
+        composed: exp.Expr,
+        parts: Sequence[exp.Expr],
+        catalog: Catalog,
+    ) -> tuple[str, tuple[str, ...]]:
+        """The engine SQL (and files it may open) of a query the SQL layer built around parts of
+        a caller's statement (a DML statement's source, SET values or WHERE clause).
+
+        Each part is checked and has its names resolved and confined exactly like a query's;
+        everything else in ``composed`` is MoleSignal's own (its internal names start with
+        ``__ms_``, which no part can contain). The parts must be the very nodes inside it.
+        """
+        references: list[tuple[exp.Table, str]] = []
+        for part in parts:
+            check_nodes(part)
+            references += referenced_streams(part, org_id=principal.org_id, resolve=catalog.resolve)
+        catalog.read_files()
+        plan = Plan(Analysis(composed, "", references), catalog.streams, catalog=catalog)
+        self._resolve_files(plan, principal, request)
+        return self._duckdb_sql(plan, principal, request), plan.uris
 
     def _resolve_files(
         self, plan: Plan, principal: Principal, request: QueryRequest, *, reveal_sealed: bool = False
     ) -> None:
         start_us, end_us = request.start_us, request.end_us
+        catalog = plan.catalog
         for name in plan.analysis.streams:
+            if catalog is not None and name in catalog.tables:
+                plan.scans[name] = self._table_scan(plan, principal, name, catalog.tables[name])
+                continue
+            if catalog is not None and name in catalog.system:
+                relation = system_relation(self.table, principal.org_id, name.split(":", 1)[1])
+                plan.scans[name] = StreamScan(stream=name, uris=(), columns={}, prebuilt=relation)
+                continue
             stream = plan.streams.get(name)
             if stream is None:
                 continue  # confine() reports TABLE_NOT_FOUND
@@ -189,13 +255,42 @@ class QueryService:
             )
 
     @staticmethod
+    def _table_scan(plan: Plan, principal: Principal, key: str, resolved: ResolvedTable) -> StreamScan:
+        definition, files = resolved.definition, resolved.files
+        entries = files.entries if files else []
+        check_own_files(
+            principal.org_id,
+            key,
+            entries,
+            prefix=table_scope_prefix(principal.org_id, definition.table_id, resolved.scope),
+        )
+        plan.files.extend(entries)
+        cutoff = now_us() - definition.ttl_seconds * 1_000_000 if definition.ttl_seconds else None
+        relation = table_relation(definition, entries, lake_uri, ttl_cutoff_us=cutoff)
+        return StreamScan(
+            stream=key, uris=tuple(lake_uri(str(e["key"])) for e in entries), columns={}, prebuilt=relation
+        )
+
+    @staticmethod
     def _result_key(
-        org_id: str, request: QueryRequest, normalized: str, names: Sequence[str], streams: dict[str, Stream]
+        org_id: str,
+        request: QueryRequest,
+        normalized: str,
+        names: Sequence[str],
+        streams: dict[str, Stream],
+        catalog: Catalog | None = None,
     ) -> str | None:
-        """The result-cache key: the canonical query, its range and each stream's data version."""
-        if any(name not in streams for name in names):
+        """The result-cache key: the canonical query, its range and each relation's data version."""
+        if catalog is not None and not catalog.cacheable:
+            return None
+        tables = catalog.tables if catalog is not None else {}
+        if any(name not in streams and name not in tables for name in names):
             return None  # confine() reports TABLE_NOT_FOUND; nothing to look up or keep
-        versions = {name: streams[name].version for name in names}
+        versions = {name: streams[name].version for name in names if name in streams}
+        for name in names:
+            if name in tables:
+                resolved = tables[name]
+                versions[resolved.cache_name] = resolved.files.state.version if resolved.files else 0
         # Sealed columns are hidden from every cached answer: the key says so, so that no entry
         # written before they were hidden is ever served.
         hidden = sorted(f"{name}.{column}" for name in names for column in SEALED_COLUMNS.get(name, ()))
@@ -230,7 +325,9 @@ class QueryService:
         key: str | None = None
         if use_cache:
             _seen_queries.put(org_id, request, plan.analysis)
-            key = self._result_key(org_id, request, plan.analysis.normalized, plan.analysis.streams, plan.streams)
+            key = self._result_key(
+                org_id, request, plan.analysis.normalized, plan.analysis.streams, plan.streams, plan.catalog
+            )
             cached = self.cache.get(org_id, key) if key and key != looked_up else None
             if cached is not None:
                 return QueryOutcome.from_cache(cached, (time.perf_counter() - started) * 1000)
@@ -282,7 +379,7 @@ class QueryService:
         return duckdb_sql(
             plan.analysis,
             org_id=principal.org_id,
-            known_streams=set(plan.streams),
+            known_streams=plan.known,
             scans=plan.scans,
             start_us=request.start_us,
             end_us=request.end_us,
@@ -292,6 +389,8 @@ class QueryService:
         settings = get_settings()
         too_big = plan.scanned_bytes > settings.query_max_scan_bytes
         choice = settings.query_engine
+        if any(scan.prebuilt is not None for scan in plan.scans.values()):
+            choice = "duckdb"  # SQL and SYSTEM tables have no Glue table: the embedded engine reads them
         if choice == "auto":
             choice = "athena" if too_big and not streaming else "duckdb"
         if choice == "duckdb" and too_big:
@@ -311,7 +410,7 @@ class QueryService:
             return AthenaEngine().execute(
                 plan.analysis,
                 org_id=principal.org_id,
-                known_streams=set(plan.streams),
+                known_streams=plan.known,
                 scans=plan.scans,
                 start_us=request.start_us,
                 end_us=request.end_us,

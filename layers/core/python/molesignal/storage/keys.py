@@ -78,3 +78,59 @@ def platform_counters() -> tuple[str, str]:
 
 def setup_marker() -> tuple[str, str]:
     return "PLATFORM", "SETUP"
+
+
+# --- alerting (molesignal.alerts) -------------------------------------------------------------
+def alert_destinations(org_id: str) -> str:
+    return f"ORG#{org_id}#ALERTDEST"
+
+
+def alert_rules(org_id: str) -> str:
+    return f"ORG#{org_id}#ALERTRULE"
+
+
+def alert_states(org_id: str) -> str:
+    """One item per rule and group (sort key ``<source id>#<fingerprint>``)."""
+    return f"ORG#{org_id}#ALERTSTATE"
+
+
+def alert_silences(org_id: str) -> str:
+    return f"ORG#{org_id}#ALERTSILENCE"
+
+
+def alert_history(org_id: str) -> str:
+    return f"ORG#{org_id}#ALERTHIST"
+
+
+def alert_history_of(org_id: str, source_id: str) -> str:
+    """gsi1 partition listing one rule's history."""
+    return f"ORG#{org_id}#ALERTHIST#{source_id}"
+
+
+def alert_dead_letters(org_id: str) -> str:
+    return f"ORG#{org_id}#ALERTDEAD"
+
+
+def alert_delivered(org_id: str, notification_id: str, destination_id: str) -> tuple[str, str]:
+    """A delivery that succeeded: a redelivered or redriven copy is not sent twice."""
+    return f"ALERTSENT#{org_id}#{notification_id}", destination_id
+
+
+def alert_due_index() -> str:
+    """gsi1 partition of enabled scheduled rules, sorted by when they are next due."""
+    return "ALERTDUE"
+
+
+def alert_quiet_index() -> str:
+    """gsi1 partition of firing realtime alerts, sorted by when they resolve if nothing matches."""
+    return "ALERTQUIET"
+
+
+def alert_deployment_destinations() -> str:
+    """gsi1 partition of the destinations root marked for the deployment's alerts (any org)."""
+    return "ALERTDEPLOYDEST"
+
+
+def alert_platform_checkpoint() -> tuple[str, str]:
+    """What the evaluator's last deployment check saw (the worker-failure count)."""
+    return "PLATFORM", "ALERTCHECK"

@@ -122,10 +122,17 @@ class Table:
             raise ConditionFailed(str(exc)) from exc
         return self.unmarshal(response.get("Attributes", {}))
 
-    def delete(self, pk: str, sk: str, *, condition: str | None = None) -> None:
+    def delete(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": self.marshal({"pk": pk, "sk": sk})}
-        if condition:
-            kwargs["ConditionExpression"] = condition
+        kwargs.update(self._expression(condition, names, values))
         try:
             self.client.delete_item(**kwargs)
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -180,6 +187,18 @@ class Table:
         extra = self._expression(condition, names, values)
         return {"Update": {"TableName": self.name, "Key": key, "UpdateExpression": expression, **extra}}
 
+    def delete_op(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        key = self.marshal({"pk": pk, "sk": sk})
+        return {"Delete": {"TableName": self.name, "Key": key, **self._expression(condition, names, values)}}
+
     def check_op(
         self,
         pk: str,
@@ -197,6 +216,7 @@ class Table:
         pk: str,
         *,
         sk_prefix: str | None = None,
+        sk_at_most: str | None = None,
         index: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
@@ -205,8 +225,8 @@ class Table:
         sk_between: tuple[str, str] | None = None,
         where: Filter | None = None,
     ) -> tuple[list[Item], str | None]:
-        """One page of a partition, optionally narrowed to a sort-key prefix or an inclusive
-        sort-key range, and filtered by ``where`` (applied after ``limit``, as DynamoDB does).
+        """One page of a partition, optionally narrowed to a sort-key prefix, an upper bound or an
+        inclusive sort-key range, and filtered by ``where`` (applied after ``limit``, as DynamoDB does).
 
         The cursor is an opaque URL-safe token wrapping DynamoDB's LastEvaluatedKey.
         """
@@ -214,6 +234,8 @@ class Table:
         condition = "#pk = :pk"
         names = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": pk}
+        if sk_prefix and sk_at_most:
+            raise ValueError("a query takes a sort-key prefix or an upper bound, not both")
         if sk_prefix:
             condition += " AND begins_with(#sk, :sk)"
             names["#sk"] = sk_name
@@ -222,6 +244,10 @@ class Table:
             condition += " AND #sk BETWEEN :sklo AND :skhi"
             names["#sk"] = sk_name
             values[":sklo"], values[":skhi"] = sk_between
+        elif sk_at_most:
+            condition += " AND #sk <= :sk"
+            names["#sk"] = sk_name
+            values[":sk"] = sk_at_most
         if where is not None and where.expression:
             names.update(where.names)
             values.update(where.values)

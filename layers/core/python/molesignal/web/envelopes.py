@@ -34,6 +34,8 @@ _SQL_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
+# Core codes whose spec 004 name is not their status's.
+_SQL_RENAMED = {"store_unavailable": "CLUSTER_UNAVAILABLE"}
 
 
 def family_for_path(path: str) -> Family:
@@ -48,7 +50,7 @@ def error_body(
     family: Family, status: int, code: str, message: str, *, details: Any = None, took_ms: float = 0.0
 ) -> dict[str, Any]:
     if family is Family.SQL:
-        sql_code = code if code.isupper() else _SQL_CODES.get(status, "INTERNAL_ERROR")
+        sql_code = code if code.isupper() else _SQL_RENAMED.get(code) or _SQL_CODES.get(status, "INTERNAL_ERROR")
         return {
             "status": "error",
             "results": [],

@@ -130,7 +130,47 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, code, message, headers=dict(exc.headers or {}))
 
 
+# Error codes AWS answers when the service, not the request, is at fault (after the SDK's retries).
+_STORE_FAULTS = frozenset(
+    {
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+    }
+)
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """A backing store (DynamoDB, S3, SQS) that could not be reached, or kept refusing: not a bug."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as StoreConnectionError
+
+    if isinstance(exc, HTTPClientError | StoreConnectionError):  # refused, closed, timed out
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return str(error.get("Code")) in _STORE_FAULTS or status >= 500
+    return False
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_store_outage(exc):
+        logger.warning("backing store unavailable", extra={"path": request.url.path, "error": repr(exc)})
+        return error_response(
+            request,
+            503,
+            "store_unavailable",
+            "a backing store (table or bucket) cannot be reached; retry shortly",
+            headers={"Retry-After": "1"},
+        )
     logger.exception("unhandled error", extra={"path": request.url.path})
     return error_response(request, 500, "internal", "internal error")
 
