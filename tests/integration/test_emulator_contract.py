@@ -185,6 +185,33 @@ def test_s3_copy_keeps_or_replaces_metadata(s3: Any, bucket: str) -> None:
     assert s3.head_object(Bucket=bucket, Key="new-meta")["Metadata"] == {"n": "1"}
 
 
+def test_s3_tags_storage_classes_and_restores_as_trace_tiering_uses_them(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="t/blob", Body=b"trace bytes", Tagging="molesignal-tier=auto")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t/blob")["TagSet"] == [{"Key": "molesignal-tier", "Value": "auto"}]
+    pinned = {"TagSet": [{"Key": "molesignal-tier", "Value": "pinned"}]}
+    s3.put_object_tagging(Bucket=bucket, Key="t/blob", Tagging=pinned)
+    assert s3.get_object_tagging(Bucket=bucket, Key="t/blob")["TagSet"] == pinned["TagSet"]
+    # What a lifecycle transition does, done by a copy in place; the tags follow (COPY).
+    same = {"Bucket": bucket, "Key": "t/blob"}
+    s3.copy_object(**same, CopySource=same, StorageClass="GLACIER", MetadataDirective="COPY", TaggingDirective="COPY")
+    head = s3.head_object(**same)
+    assert head["StorageClass"] == "GLACIER" and "Restore" not in head
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="t/")["Contents"]
+    assert [o["StorageClass"] for o in listed] == ["GLACIER"]
+    with pytest.raises(ClientError) as archived:
+        s3.get_object(**same)  # an archived object's bytes need a restore first
+    assert archived.value.response["Error"]["Code"] == "InvalidObjectState"
+    s3.restore_object(**same, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Expedited"}})
+    assert 'ongoing-request="false"' in s3.head_object(**same)["Restore"]
+    assert s3.get_object(**same)["Body"].read() == b"trace bytes"
+    s3.copy_object(**same, CopySource=same, StorageClass="STANDARD", MetadataDirective="COPY")
+    assert s3.head_object(**same).get("StorageClass", "STANDARD") == "STANDARD"
+    assert s3.get_object_tagging(**same)["TagSet"] == pinned["TagSet"]  # carried through both copies
+    with pytest.raises(ClientError) as hot:
+        s3.restore_object(**same, RestoreRequest={"Days": 1})  # nothing to restore in STANDARD
+    assert hot.value.response["Error"]["Code"] == "InvalidObjectState"
+
+
 def test_s3_multipart_upload_through_the_transfer_manager(s3: Any, bucket: str) -> None:
     body = bytes(range(256)) * (11 * MIB // 256)  # three parts of at most 5 MiB
     config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, use_threads=False)

@@ -2,8 +2,9 @@
 
 The subset is what MoleSignal's code, boto3's transfer manager and DuckDB's httpfs use:
 buckets and their configuration documents, objects (PUT, GET with ranges and conditions,
-HEAD, DELETE, multi-object delete, copy), ListObjects v1 and v2, multipart uploads, and
-presigned GETs. Signatures are not checked (as in moto): the emulator serves loopback only.
+HEAD, DELETE, multi-object delete, copy), object tags, storage classes and RestoreObject
+(the restored copy is ready at once, as in moto), ListObjects v1 and v2, multipart uploads,
+and presigned GETs. Signatures are not checked (as in moto): the emulator serves loopback only.
 Anything else answers 501 ``NotImplemented`` with the operation named.
 """
 
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from typing import IO, Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -24,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
 from molesignal.local.emulator.s3_store import (
+    ARCHIVE_CLASSES,
     Listing,
     ObjectInfo,
     ObjectMeta,
@@ -63,6 +67,16 @@ _BUCKET_CONFIGS = {
     "logging": "",
 }
 _CHUNK = 1024 * 1024
+_STORAGE_CLASSES = (
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+)
 
 
 def _iso(moment: float) -> str:
@@ -121,7 +135,66 @@ def _meta_from(request: Request) -> ObjectMeta:
             stored["content-encoding"] = ",".join(remaining)
         else:
             del stored["content-encoding"]
-    return ObjectMeta(headers.get("Content-Type") or "binary/octet-stream", user, stored)
+    return ObjectMeta(
+        headers.get("Content-Type") or "binary/octet-stream",
+        user,
+        stored,
+        tags=_tags_header(headers.get("x-amz-tagging", "")),
+        storage_class=_storage_class(headers),
+    )
+
+
+def _tags_header(value: str) -> dict[str, str]:
+    """``x-amz-tagging``: a tag set as a URL query string."""
+    return dict(parse_qsl(value, keep_blank_values=True))
+
+
+def _storage_class(headers: Any) -> str:
+    value = headers.get("x-amz-storage-class", "STANDARD").upper()
+    if value not in _STORAGE_CLASSES:
+        raise S3Error("InvalidStorageClass", 400, "The storage class you specified is not valid")
+    return str(value)
+
+
+def _tag_set_xml(tags: dict[str, str]) -> str:
+    items = "".join(f"<Tag><Key>{_text(k)}</Key><Value>{_text(v)}</Value></Tag>" for k, v in tags.items())
+    return f'<Tagging xmlns="{_NS}"><TagSet>{items}</TagSet></Tagging>'
+
+
+def _tag_set_from(body: bytes) -> dict[str, str]:
+    try:
+        root = ElementTree.fromstring(body)  # noqa: S314 - loopback clients only
+    except ElementTree.ParseError as exc:
+        raise S3Error("MalformedXML", 400, "The XML you provided was not well-formed") from exc
+    tags: dict[str, str] = {}
+    for element in root.iter():
+        if _local(element.tag) == "Tag":
+            tag_key = _child_text(element, "Key")
+            if not tag_key:
+                raise S3Error("InvalidTag", 400, "A tag needs a key")
+            tags[tag_key] = _child_text(element, "Value") or ""
+    return tags
+
+
+def _restore_days(body: bytes) -> int:
+    try:
+        root = ElementTree.fromstring(body) if body else None  # noqa: S314 - loopback clients only
+    except ElementTree.ParseError as exc:
+        raise S3Error("MalformedXML", 400, "The XML you provided was not well-formed") from exc
+    days = _child_text(root, "Days") if root is not None else None
+    try:
+        value = int(days) if days else 1
+    except ValueError as exc:
+        raise S3Error("MalformedXML", 400, "Days must be a whole number") from exc
+    if value < 1:
+        raise S3Error("InvalidArgument", 400, "Days must be at least 1")
+    return value
+
+
+def _refuse_archived(info: ObjectInfo) -> None:
+    if info.meta.archived:
+        message = "The operation is not valid for the object's storage class"
+        raise S3Error("InvalidObjectState", 403, message, StorageClass=info.meta.storage_class)
 
 
 def _object_headers(info: ObjectInfo) -> dict[str, str]:
@@ -133,6 +206,12 @@ def _object_headers(info: ObjectInfo) -> dict[str, str]:
     }
     headers.update({name.title(): value for name, value in info.meta.headers.items()})
     headers.update({f"x-amz-meta-{name}": value for name, value in info.meta.user.items()})
+    if info.meta.storage_class != "STANDARD":
+        headers["x-amz-storage-class"] = info.meta.storage_class
+    if info.meta.restore_expiry is not None:
+        headers["x-amz-restore"] = f'ongoing-request="false", expiry-date="{_http_date(info.meta.restore_expiry)}"'
+    if info.meta.tags:
+        headers["x-amz-tagging-count"] = str(len(info.meta.tags))
     return headers
 
 
@@ -388,6 +467,10 @@ class S3Api:
                 f'<InitiateMultipartUploadResult xmlns="{_NS}"><Bucket>{_text(bucket)}</Bucket>'
                 f"<Key>{_text(key)}</Key><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>"
             )
+        if "tagging" in args:
+            return self._object_tagging(request, bucket, key)
+        if method == "POST" and "restore" in args:
+            return self._restore(request, bucket, key)
         unsupported = [a for a in args if a not in _RESPONSE_OVERRIDES and not a.startswith(("X-Amz-", "x-id"))]
         unsupported = [a for a in unsupported if a not in ("AWSAccessKeyId", "Signature", "Expires", "versionId")]
         if unsupported:
@@ -402,6 +485,29 @@ class S3Api:
             self.store.delete_object(bucket, key)
             return Response(status=204)
         raise _not_implemented(f"{method} /{bucket}/{key}")
+
+    def _object_tagging(self, request: Request, bucket: str, key: str) -> Response:
+        method = request.method
+        if method == "GET":
+            return _xml(_tag_set_xml(self.store.head_object(bucket, key).meta.tags))
+        if method == "PUT":
+            tags = _tag_set_from(request.get_data())
+            self.store.update_meta(bucket, key, lambda meta: replace(meta, tags=tags))
+            return Response(status=200)
+        if method == "DELETE":
+            self.store.update_meta(bucket, key, lambda meta: replace(meta, tags={}))
+            return Response(status=204)
+        raise _not_implemented(f"{method} /{bucket}/{key}?tagging")
+
+    def _restore(self, request: Request, bucket: str, key: str) -> Response:
+        """A restored copy is ready at once (moto does the same); S3 takes minutes to hours."""
+        info = self.store.head_object(bucket, key)
+        if info.meta.storage_class not in ARCHIVE_CLASSES:
+            raise S3Error("InvalidObjectState", 403, "Restore is not allowed for the object's current storage class")
+        already = not info.meta.archived
+        expiry = time.time() + _restore_days(request.get_data()) * 86400
+        self.store.update_meta(bucket, key, lambda meta: replace(meta, restore_expiry=expiry))
+        return Response(status=200 if already else 202)
 
     def _put(self, request: Request, bucket: str, key: str) -> Response:
         headers = request.headers
@@ -427,15 +533,26 @@ class S3Api:
         source_bucket, _, source_key = source.partition("/")
         if not source_key:
             raise S3Error("InvalidArgument", 400, "Copy Source must mention the source bucket and key")
-        replace = request.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
-        if source_bucket == bucket and source_key == key and not replace:
+        headers = request.headers
+        replace_meta = headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
+        replace_tags = headers.get("x-amz-tagging-directive", "COPY").upper() == "REPLACE"
+        if source_bucket == bucket and source_key == key and not (replace_meta or "x-amz-storage-class" in headers):
             raise S3Error(
                 "InvalidRequest",
                 400,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the "
                 "object's metadata, storage class, website redirect location or encryption attributes.",
             )
-        info = self.store.copy_object(source_bucket, source_key, bucket, key, _meta_from(request) if replace else None)
+        source_info = self.store.head_object(source_bucket, source_key)
+        _refuse_archived(source_info)
+        given = _meta_from(request)
+        meta = replace(
+            given if replace_meta else source_info.meta,
+            tags=given.tags if replace_tags else source_info.meta.tags,
+            storage_class=given.storage_class,  # a copy is STANDARD unless the request names a class
+            restore_expiry=None,
+        )
+        info = self.store.copy_object(source_bucket, source_key, bucket, key, meta)
         return _xml(
             f'<CopyObjectResult xmlns="{_NS}"><LastModified>{_iso(info.modified)}</LastModified>'
             f"<ETag>{_text(info.etag)}</ETag></CopyObjectResult>"
@@ -446,6 +563,7 @@ class S3Api:
             info = self.store.head_object(bucket, key)
             stream: IO[bytes] | None = None
         else:
+            _refuse_archived(self.store.head_object(bucket, key))
             info, stream = self.store.open_object(bucket, key)
         try:
             status = _precondition(request, info)
@@ -578,7 +696,7 @@ def _contents(listing: Listing, encode: Any, *, owner: bool) -> list[str]:
     owner_xml = _OWNER if owner else ""
     parts = [
         f"<Contents><Key>{encode(o.key)}</Key><LastModified>{_iso(o.modified)}</LastModified>"
-        f"<ETag>{_text(o.etag)}</ETag><Size>{o.size}</Size>{owner_xml}<StorageClass>STANDARD</StorageClass></Contents>"
+        f"<ETag>{_text(o.etag)}</ETag><Size>{o.size}</Size>{owner_xml}<StorageClass>{o.meta.storage_class}</StorageClass></Contents>"
         for o in listing.objects
     ]
     parts += [f"<CommonPrefixes><Prefix>{encode(p)}</Prefix></CommonPrefixes>" for p in listing.common_prefixes]

@@ -21,8 +21,8 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,6 +60,9 @@ class S3Error(Exception):
         self.resource = resource
 
 
+ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+
+
 def no_such_bucket(bucket: str) -> S3Error:
     return S3Error("NoSuchBucket", 404, "The specified bucket does not exist", BucketName=bucket)
 
@@ -76,14 +79,42 @@ class ObjectMeta:
     user: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*
     headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Encoding, ...
     checksums: dict[str, str] = field(default_factory=dict)  # algorithm (lower case) -> base64 value
+    tags: dict[str, str] = field(default_factory=dict)  # the object's tag set
+    storage_class: str = "STANDARD"
+    # When the temporary copy a RestoreObject made of an archived object expires (epoch s).
+    restore_expiry: float | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"user": self.user, "headers": self.headers, "checksums": self.checksums})
+        return json.dumps(
+            {
+                "user": self.user,
+                "headers": self.headers,
+                "checksums": self.checksums,
+                "tags": self.tags,
+                "storage_class": self.storage_class,
+                "restore_expiry": self.restore_expiry,
+            }
+        )
 
     @classmethod
     def from_row(cls, content_type: str, meta: str) -> ObjectMeta:
         parsed = json.loads(meta)
-        return cls(content_type, parsed["user"], parsed["headers"], parsed["checksums"])
+        return cls(
+            content_type,
+            parsed["user"],
+            parsed["headers"],
+            parsed["checksums"],
+            parsed.get("tags", {}),  # written before tags were kept
+            parsed.get("storage_class", "STANDARD"),
+            parsed.get("restore_expiry"),
+        )
+
+    @property
+    def archived(self) -> bool:
+        """An archived object's bytes are readable only through a current restored copy."""
+        if self.storage_class not in ARCHIVE_CLASSES:
+            return False
+        return self.restore_expiry is None or self.restore_expiry <= time.time()
 
 
 @dataclass(frozen=True)
@@ -332,7 +363,7 @@ class ObjectStore:
         checksums = dict(meta.checksums)
         if checksum:
             checksums[checksum[0]] = checksum[1]
-        stored = ObjectMeta(meta.content_type, meta.user, meta.headers, checksums)
+        stored = replace(meta, checksums=checksums)
         etag = f'"{written.md5.hex()}"'
         return self._commit_object(bucket, key, written.blob, written.size, etag, stored, if_none_match=if_none_match)
 
@@ -407,6 +438,23 @@ class ObjectStore:
                 return
             db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             self._drop_blob(str(row[0]))
+
+    def update_meta(self, bucket: str, key: str, change: Callable[[ObjectMeta], ObjectMeta]) -> ObjectInfo:
+        """Change what is stored about an object (tags, a restore) without rewriting its bytes
+        or its modification time."""
+        with self._lock:
+            db = self._conn()
+            self._require_bucket(db, bucket)
+            found = self._row(db, bucket, key)
+            if found is None:
+                raise no_such_key(key)
+            info = found[0]
+            meta = change(info.meta)
+            db.execute(
+                "UPDATE objects SET content_type = ?, meta = ? WHERE bucket = ? AND key = ?",
+                (meta.content_type, meta.to_json(), bucket, key),
+            )
+        return replace(info, meta=meta)
 
     def copy_object(
         self, source_bucket: str, source_key: str, bucket: str, key: str, meta: ObjectMeta | None
