@@ -127,6 +127,20 @@ def test_non_interactive_modes_and_formats(base_url: str, dba: Session, tmp_path
     assert piped.stdout == "one\n1\n"
 
 
+def test_the_molesignal_command_runs_the_same_shell(base_url: str, dba: Session, tmp_path: Path) -> None:
+    env = shell_env(base_url, tmp_path, MOLESIGNAL_SQL_TOKEN=dba.access_token, MOLESIGNAL_PYTHON=sys.executable)
+    command = Path(__file__).resolve().parents[2] / "bin" / "molesignal"
+    answer = subprocess.run(
+        [str(command), "sql", "-c", "SELECT 2 AS two", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert (answer.returncode, answer.stdout) == (0, "two\n2\n"), answer.stderr
+
+
 def test_errors_exit_1_with_the_documents_code(base_url: str, dba: Session, tmp_path: Path) -> None:
     env = shell_env(base_url, tmp_path, MOLESIGNAL_SQL_TOKEN=dba.access_token)
     failed = run_shell(env, "-c", "SELEC 1")
