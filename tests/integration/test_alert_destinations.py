@@ -14,6 +14,7 @@ from molesignal import aws
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import Table
+from tests.support.alerts import ses_sent_to
 from tests.support.api import Session, assert_core_error, create_org, create_user, unique
 from tests.support.receivers import receiver
 
@@ -99,21 +100,16 @@ def test_slack_destination_posts_an_incoming_webhook_message(client: httpx.Clien
         assert hook.received[0].path == "/hook/T000/B000/XXXX"
 
 
-def _ses_messages(system: Any) -> list[dict[str, Any]]:
-    data = httpx.get(f"{system.endpoint_url}/moto-api/data.json", timeout=10).json()
-    return list(data.get("ses", {}).get("Message", []))
-
-
 def test_email_destination_sends_through_ses(client: httpx.Client, admin: Session, system: Any) -> None:
     address = f"{unique('oncall')}@example.com"
     created = _create(client, admin, type="email", address=address)
     assert created["address"] == address
     report = client.post(f"{BASE}/{created['id']}/test", headers=admin.headers).json()
     assert report["ok"] is True, report
-    sent = [m for m in _ses_messages(system) if address in m["destinations"].get("ToAddresses", [])]
+    sent = ses_sent_to(address)
     assert len(sent) == 1
-    assert sent[0]["source"] == get_settings().alert_email_from
-    assert sent[0]["subject"].startswith("[TEST]")
+    assert sent[0].source == get_settings().alert_email_from
+    assert sent[0].subject.startswith("[TEST]")
 
 
 def test_sns_destination_publishes_to_the_topic(client: httpx.Client, admin: Session) -> None:

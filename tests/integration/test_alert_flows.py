@@ -14,7 +14,15 @@ import pytest
 
 from molesignal import aws
 from molesignal.settings import get_settings
-from tests.support.alerts import drain_alerts, evaluate, history, land_and_deliver, quick_retries, webhook
+from tests.support.alerts import (
+    drain_alerts,
+    evaluate,
+    history,
+    land_and_deliver,
+    quick_retries,
+    ses_sent_to,
+    webhook,
+)
 from tests.support.api import Session, assert_core_error, create_org, create_user, unique
 from tests.support.receivers import receiver
 
@@ -35,11 +43,6 @@ def _rule(client: httpx.Client, by: Session, body: dict[str, Any]) -> dict[str, 
     response = client.post(RULES, json={"name": unique("rule"), **body}, headers=by.headers)
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-def _ses_sent_to(system: Any, address: str) -> list[dict[str, Any]]:
-    data = httpx.get(f"{system.endpoint_url}/moto-api/data.json", timeout=10).json()
-    return [m for m in data.get("ses", {}).get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
 
 
 def test_realtime_rule_fires_once_when_rows_land_and_resolves_when_they_stop(
@@ -89,7 +92,7 @@ def test_realtime_rule_fires_once_when_rows_land_and_resolves_when_they_stop(
         assert body["labels"]["team"] == "payments" and body["severity"] == "critical"
         assert body["message"] == "2 errors from api: boom"
         assert body["sample"]["msg"] == "boom" and "org_id" in body["sample"]
-        assert len(_ses_sent_to(system, address)) == 1  # the same alert by e-mail, through SES
+        assert len(ses_sent_to(address)) == 1  # the same alert by e-mail, through SES
 
         detail = client.get(f"{RULES}/{rule['id']}", headers=admin.headers).json()
         assert [a["state"] for a in detail["alerts"]] == ["firing"]
@@ -108,7 +111,7 @@ def test_realtime_rule_fires_once_when_rows_land_and_resolves_when_they_stop(
         resolved = hook.received[1].json()
         assert resolved["status"] == "resolved" and resolved["fingerprint"] == body["fingerprint"]
         assert resolved["resolved_at"] is not None
-        assert len(_ses_sent_to(system, address)) == 2
+        assert len(ses_sent_to(address)) == 2
 
     entries = history(client, admin, rule["id"])
     transitions = [(e["from_state"], e["to_state"]) for e in reversed(entries) if e["type"] == "transition"]

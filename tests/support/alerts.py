@@ -72,3 +72,13 @@ def history(client: httpx.Client, by: Session, rule_id: str) -> list[dict[str, A
     response = client.get("/api/v1/alerts/history", params={"rule_id": rule_id, "limit": 500}, headers=by.headers)
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+def ses_sent_to(address: str) -> list[Any]:
+    """What the emulator's SES sent to ``address``. The session's emulator serves from this
+    process, so its SES backend is read directly (moto's ``/moto-api/data.json`` dumps every
+    service's models and fails on any one that cannot be dumped)."""
+    from moto.ses.models import ses_backends
+
+    sent = [m for regions in ses_backends.values() for backend in regions.values() for m in backend.sent_messages]
+    return [m for m in sent if address in m.destinations.get("ToAddresses", [])]
