@@ -77,11 +77,13 @@ def address_problem(address: IpAddress, *, allow_private: bool) -> str | None:
         address = address.ipv4_mapped
     if address in _METADATA or address.is_link_local:
         return "link-local and metadata addresses are never allowed"
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        return "multicast, unspecified and reserved addresses are not allowed"
-    is_private = address.is_loopback or address.is_private or address in _SHARED_ADDRESS_SPACE
-    if is_private and not allow_private:
-        return "loopback and private network addresses are not allowed in this deployment"
+    if address.is_multicast or address.is_unspecified:
+        return "multicast and unspecified addresses are not allowed"
+    # Before the reserved check: ::1 lies in IPv6's reserved ::/8 and is loopback all the same.
+    if address.is_loopback or address.is_private or address in _SHARED_ADDRESS_SPACE:
+        return None if allow_private else "loopback and private network addresses are not allowed in this deployment"
+    if address.is_reserved:
+        return "reserved addresses are not allowed"
     return None
 
 
@@ -175,14 +177,21 @@ class _PinnedTlsConnection(_PinnedConnection):
         self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], *, timeout_s: float | None = None) -> HttpAnswer:
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_s: float | None = None,
+    allow_private: bool | None = None,
+) -> HttpAnswer:
     """POST ``body`` to the checked address of ``target``; the answer, whatever its status.
 
     Raises ``TargetRefused`` for a refused address and ``OSError`` (timeouts included) for a
     receiver that could not be reached.
     """
     timeout = timeout_s or get_settings().outbound_timeout_s
-    address = resolve_checked(target)
+    address = resolve_checked(target, allow_private=allow_private)
     kind = _PinnedTlsConnection if target.scheme == "https" else _PinnedConnection
     connection = kind(address, target.host, target.port, timeout)
     started = time.perf_counter()
