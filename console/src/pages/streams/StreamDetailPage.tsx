@@ -14,11 +14,15 @@ export function StreamDetailPage({ name, session }: { name: string; session: Sto
   const [error, setError] = useState<unknown>(null);
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  // The settings form appears once its fields hold the loaded values: shown earlier, what a
+  // user typed in the first moment was overwritten when the values arrived.
+  const [formReady, setFormReady] = useState(false);
 
   useEffect(() => {
     if (stream.data) {
       setRetention(String(stream.data.settings.retention_days));
       setFieldCap(String(stream.data.settings.field_cap));
+      setFormReady(true);
     }
   }, [stream.data]);
 
@@ -52,35 +56,37 @@ export function StreamDetailPage({ name, session }: { name: string; session: Sto
           <p>
             <a href={`/query?q=${encodeURIComponent(`SELECT * FROM ${name} ORDER BY _timestamp DESC LIMIT 100`)}`}>Query this stream</a>
           </p>
-          <form
-            class="card"
-            aria-labelledby="settings-title"
-            onSubmit={async (event) => {
-              event.preventDefault();
-              setError(null);
-              setSaved(null);
-              try {
-                await api.patch(path, { retention_days: Number(retention), field_cap: Number(fieldCap) });
-                setSaved("Settings saved.");
-                stream.reload();
-              } catch (caught) {
-                setError(caught);
-              }
-            }}
-          >
-            <h2 id="settings-title">Settings</h2>
-            <label>
-              Retention (days)
-              <input type="number" min={1} required disabled={!canEdit} value={retention} onInput={(e) => setRetention(e.currentTarget.value)} />
-            </label>
-            <label>
-              Field cap (columns)
-              <input type="number" min={1} required disabled={!canEdit} value={fieldCap} onInput={(e) => setFieldCap(e.currentTarget.value)} />
-            </label>
-            <button type="submit" class="primary" disabled={!canEdit}>
-              Save settings
-            </button>
-          </form>
+          {formReady && (
+            <form
+              class="card"
+              aria-labelledby="settings-title"
+              onSubmit={async (event) => {
+                event.preventDefault();
+                setError(null);
+                setSaved(null);
+                try {
+                  await api.patch(path, { retention_days: Number(retention), field_cap: Number(fieldCap) });
+                  setSaved("Settings saved.");
+                  stream.reload();
+                } catch (caught) {
+                  setError(caught);
+                }
+              }}
+            >
+              <h2 id="settings-title">Settings</h2>
+              <label>
+                Retention (days)
+                <input type="number" min={1} required disabled={!canEdit} value={retention} onInput={(e) => setRetention(e.currentTarget.value)} />
+              </label>
+              <label>
+                Field cap (columns)
+                <input type="number" min={1} required disabled={!canEdit} value={fieldCap} onInput={(e) => setFieldCap(e.currentTarget.value)} />
+              </label>
+              <button type="submit" class="primary" disabled={!canEdit}>
+                Save settings
+              </button>
+            </form>
+          )}
           <div class="table-scroll">
             <table>
               <caption>Schema: {stream.data.schema.length} columns</caption>
