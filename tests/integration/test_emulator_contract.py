@@ -547,6 +547,58 @@ def test_dynamodb_transactions_copy_only_what_they_name_and_keep_no_copies(
     assert grown <= 50 + 10, f"{grown} items are kept alive for 50 new ones"
 
 
+def test_dynamodb_query_reads_only_its_partition_and_answers_as_before(
+    emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's Query took every item of the table, sorted, to keep one partition's: seconds per
+    Query once the table held a few hundred thousand items."""
+    from moto.dynamodb.models.table import Table
+
+    ddb = _client("dynamodb", emulator_url)
+    table = _table(ddb)
+    # Given two partitions written out of order, and an index-free table
+    for i in reversed(range(30)):
+        ddb.put_item(TableName=table, Item={"pk": {"S": "A"}, "sk": {"S": f"{i:03d}"}, "n": {"N": str(i)}})
+        ddb.put_item(TableName=table, Item={"pk": {"S": "B"}, "sk": {"S": f"{i:03d}"}})
+    whole_table_reads = {"n": 0}
+    partition_items = Table.all_items
+
+    def counted(self: Any) -> Any:
+        items = partition_items(self)
+        whole_table_reads["n"] += len(items) > 30
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+
+    def query(**extra: Any) -> list[str]:
+        values = extra.pop("values", {})
+        pages, start = [], None
+        while True:
+            args = {"ExclusiveStartKey": start} if start else {}
+            page = ddb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={":p": {"S": "A"}, ":lo": {"S": "005"}, ":hi": {"S": "024"}, **values},
+                Limit=7,
+                **args,
+                **extra,
+            )
+            pages += [item["sk"]["S"] for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return pages
+
+    # Then pages come in key order, either way, with filters applied, from partition A only
+    assert query() == [f"{i:03d}" for i in range(5, 25)]
+    assert query(ScanIndexForward=False) == [f"{i:03d}" for i in reversed(range(5, 25))]
+    assert query(FilterExpression="n > :ten", values={":ten": {"N": "10"}}) == [f"{i:03d}" for i in range(11, 25)]
+    assert whole_table_reads["n"] == 0
+    # and a missing partition is empty, and is not created by asking
+    empty = ddb.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "Z"}})
+    assert empty["Items"] == []
+    assert ddb.scan(TableName=table)["Count"] == 60
+
+
 def test_data_dir_is_refused_while_another_emulator_holds_it(tmp_path: Path) -> None:
     first = Emulator(port=0, data_dir=tmp_path, fsync=False)
     first.start()

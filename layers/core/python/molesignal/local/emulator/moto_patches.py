@@ -1,4 +1,4 @@
-"""Two changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
+"""Three changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
 
 1. **Every model object moto ever made stays in memory.** moto's ``BaseModel`` appends each
    instance to its class's ``instances_tracked`` list (for ``/moto-api/data.json`` and
@@ -12,12 +12,19 @@
    single table holds all of MoleSignal's metadata. The rollback copy becomes the items the
    transaction names, taken before it runs; moto's own rollback puts a marker where the table
    was, and the marker is replaced by the table with those items restored.
+
+3. **A DynamoDB Query read the whole table, sorted.** ``Table.query`` on the table's own key
+   takes every item of the table (``all_items`` sorts them all) and keeps those of the asked
+   partition, so one Query of 51 items cost seconds once the table held a few hundred
+   thousand (the traces list over 100,000 traces). During such a Query ``all_items`` answers
+   the asked partition's items only; moto sorts and pages them as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import threading
 import weakref
 from collections.abc import Iterator
@@ -26,6 +33,7 @@ from typing import Any
 _applied = False
 _applied_lock = threading.Lock()
 _rollback = threading.local()
+_partition = threading.local()
 
 
 class LiveInstances:
@@ -155,10 +163,41 @@ def _cheap_rollback_transactions() -> None:
     backend_type.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _partition_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        # Only a Query on the table's own key, with a range key: an index query reads across
+        # partitions, and without a range key a partition is one item.
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        _partition.asked = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.asked = None
+
+    def all_items(self: Any) -> Any:
+        asked = getattr(_partition, "asked", None)
+        if asked is None or asked[0] is not self:
+            return original_all_items(self)
+        # .get: self.items is a defaultdict, and a Query must not create a partition.
+        return list(self.items.get(asked[1], {}).values())
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
         if not _applied:
             _cheap_rollback_transactions()
+            _partition_queries()
             _applied = True
     weaken_instance_trackers()
