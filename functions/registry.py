@@ -120,6 +120,16 @@ class Registry:
     def basic_auth_route_keys(self) -> frozenset[str]:
         return frozenset(route.key for route, _ in self.all_routes() if route.basic)
 
+    def streaming_functions(self) -> tuple[HttpFunction, ...]:
+        """The HTTP functions with streaming routes: each is also deployed behind a function URL."""
+        return tuple(fn for fn in self.http if any(route.streaming for route in fn.routes))
+
+    def http_function(self, name: str) -> HttpFunction:
+        for fn in self.http:
+            if fn.name == name:
+                return fn
+        raise KeyError(f"no HTTP function named {name!r} in the registry")
+
     def api_prefixes(self) -> tuple[str, ...]:
         """Every path prefix an API function owns (the console never answers under these)."""
         return tuple(sorted({p for fn in self.http for p in fn.prefixes if p != DEFAULT_ROUTE}))

@@ -77,6 +77,7 @@ DEPENDENCY_LAYERS: tuple[DependencyLayer, ...] = (
             "cryptography",
             "protobuf",
             "opentelemetry-proto",
+            "uvicorn",  # the streaming functions' server (functions/stream_server.sh)
         ),
         requires=("base",),
         description="HTTP apps, tokens and the OTLP/remote_write decoders: HTTP functions and the authorizer",

@@ -15,6 +15,7 @@ from infra_cdk.components.console import ConsoleSite
 from infra_cdk.components.data import DataStore
 from infra_cdk.components.runtime import AssetPaths, LambdaRuntime, log_retention
 from infra_cdk.components.schedules import ScheduledJobs
+from infra_cdk.components.streaming import StreamingUrls
 from infra_cdk.components.workers import QueueWorkers
 from infra_cdk.config import StackConfig
 from infra_cdk.naming import pascal
@@ -86,6 +87,7 @@ class MoleSignalStack(Stack):
             api_name=f"{config.prefix}-api",
             log_retention=log_retention(config.log_retention_days),
         )
+        self.streaming = StreamingUrls(self, "Streaming", registry=registry, runtime=self.runtime)
         self.workers = QueueWorkers(self, "Workers", workers=registry.workers, runtime=self.runtime, data=self.data)
         self.schedules = ScheduledJobs(self, "Schedules", schedules=registry.schedules, runtime=self.runtime)
         self.console: ConsoleSite | None = None
@@ -98,6 +100,9 @@ class MoleSignalStack(Stack):
                 api_prefixes=registry.api_prefixes(),
                 retain=config.retain_data,
                 access_logs=self.data.access_logs,
+                streams={
+                    pattern: stream.url for stream in self.streaming.urls.values() for pattern in stream.path_patterns
+                },
             )
         self._outputs()
 
@@ -112,6 +117,8 @@ class MoleSignalStack(Stack):
             CfnOutput(self, f"{pascal(logical)}DeadLetterQueueUrl", value=dlq.queue_url)
         for logical, secret in self.data.secrets.items():
             CfnOutput(self, f"{pascal(logical)}SecretArn", value=secret.secret_arn)
+        for output_id, url in self.streaming.output_ids().items():
+            CfnOutput(self, output_id, value=url, description="the function URL serving these streaming routes")
         CfnOutput(self, "ResourcePrefix", value=self.config.prefix)
         if self.console is not None:
             CfnOutput(self, "ConsoleUrl", value=self.console.url, description="the web console and the API, one origin")

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from molesignal.auth.credentials import credential_from_header
-from molesignal.auth.sessions import Sessions
-from molesignal.errors import Forbidden, Unauthorized
-from molesignal.ipallow import Allowlists
+from molesignal.auth.verdict import caller_context
 from molesignal.observability import logger
-from molesignal.storage.table import Table
 from registry import REGISTRY
 
 # Routes where HTTP Basic (an API token as the password) is accepted: the ingest protocols.
@@ -25,21 +21,8 @@ BASIC_ROUTES = REGISTRY.basic_auth_route_keys()
 
 def resolve(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    table = Table()
-    try:
-        token = credential_from_header(
-            headers.get("authorization"), basic_allowed=str(event.get("routeKey")) in BASIC_ROUTES
-        )
-        principal = Sessions(table).authenticate(token)
-    except Unauthorized as exc:
-        return {"authenticated": "false", "error_code": exc.code, "error_message": exc.message}
-    # The address API Gateway saw, never a client header (X-Forwarded-For is the client's word).
     source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "")
-    try:
-        Allowlists(table).check(principal, source_ip)
-    except Forbidden as exc:
-        return {"authenticated": "false", "forbidden": "true", "error_code": exc.code, "error_message": exc.message}
-    return {"authenticated": "true", **principal.to_context()}
+    return caller_context(headers, source_ip, basic_allowed=str(event.get("routeKey")) in BASIC_ROUTES)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,12 +14,16 @@ API's own 404s, so none is used.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra_cdk.components.streaming import STREAM_READ_TIMEOUT
 from infra_cdk.nag import acknowledge
 from registry import StaticSite
 
@@ -64,7 +68,10 @@ class ConsoleSite(Construct):
         api_prefixes: tuple[str, ...],
         retain: bool,
         access_logs: s3.IBucket,
+        streams: Mapping[str, lambda_.IFunctionUrl] | None = None,
     ) -> None:
+        """``streams``: CloudFront path pattern -> the function URL that streams it; these
+        behaviours come first, before the API's broader patterns."""
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -92,6 +99,16 @@ class ConsoleSite(Construct):
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
         )
+        stream_behaviors = {
+            pattern: cloudfront.BehaviorOptions(
+                origin=origins.FunctionUrlOrigin(url, read_timeout=STREAM_READ_TIMEOUT),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            )
+            for pattern, url in (streams or {}).items()
+        }
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -107,7 +124,10 @@ class ConsoleSite(Construct):
                     )
                 ],
             ),
-            additional_behaviors={pattern: api_behavior for pattern in api_path_patterns(api_prefixes)},
+            additional_behaviors={
+                **stream_behaviors,
+                **{pattern: api_behavior for pattern in api_path_patterns(api_prefixes)},
+            },
         )
         for rule in ("CFR1", "CFR2", "CFR3", "CFR4"):
             acknowledge(self.distribution, rule)

@@ -69,6 +69,7 @@ class FunctionSpec:
     timeout_s: int
     description: str = ""
     layers: tuple[str, ...] = ()  # dependency layers by name (the registry's), beside the core layer
+    grants_as: str = ""  # whose needs in infra_cdk.permissions it gets (default: its own name's)
 
 
 def log_retention(days: int) -> logs.RetentionDays:
@@ -119,7 +120,14 @@ class LambdaRuntime(Construct):
         }
         self.functions: dict[str, lambda_.Function] = {}
 
-    def function(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
+    def function(
+        self,
+        scope: Construct,
+        spec: FunctionSpec,
+        *,
+        extra_layers: tuple[lambda_.ILayerVersion, ...] = (),
+        extra_environment: Mapping[str, str] | None = None,
+    ) -> lambda_.Function:
         """A function in ``scope`` with its own role, granted only what its needs list."""
         if spec.name in self.functions:
             raise ValueError(f"function {spec.name!r} is declared twice in the registry")
@@ -147,16 +155,17 @@ class LambdaRuntime(Construct):
             architecture=ARCHITECTURE,
             handler=spec.handler,
             code=self.code,
-            layers=[self.core_layer, *(self._deps_layer(spec.name, name) for name in spec.layers)],
+            layers=[self.core_layer, *(self._deps_layer(spec.name, name) for name in spec.layers), *extra_layers],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
             description=spec.description or spec.name,
-            environment=self._environment,
+            environment={**self._environment, **(extra_environment or {})},
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
         )
-        self._data.grant(role, needs_of(spec.name))
-        self._channels.grant(role, needs_of(spec.name))
+        needs = needs_of(spec.grants_as or spec.name)
+        self._data.grant(role, needs)
+        self._channels.grant(role, needs)
         acknowledge(function, "L1")
         acknowledge(role, "IAM5", "IAM5-xray", finding="Resource::*")
         self.functions[spec.name] = function

@@ -248,7 +248,8 @@ def test_secrets_exist_with_generated_values(synth: Synth) -> None:
 # --- functions --------------------------------------------------------------------------
 def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
     expected = all_functions()
-    assert len(synth.functions()) == len(expected)
+    # and one more per function with streaming routes, behind its function URL
+    assert len(synth.functions()) == len(expected) + len(REGISTRY.streaming_functions())
     for _name, handler, memory, timeout in expected:
         synth.template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -274,6 +275,44 @@ def test_one_function_per_registry_entry_with_its_sizing(synth: Synth) -> None:
             core,
             *(synth.logical_id(runtime.deps_layers[layer]) for layer in function.layers),
         }, name
+
+
+def test_streaming_routes_are_served_by_a_streaming_function_url_that_cloudfront_routes_to(synth: Synth) -> None:
+    """API Gateway HTTP APIs buffer whole answers; the SSE routes stream from a function URL."""
+    from infra_cdk.components.streaming import STREAM_HANDLER, path_pattern
+
+    streaming = REGISTRY.streaming_functions()
+    assert [f.name for f in streaming] == ["traces_api"]
+    stream = synth.stack.streaming.urls["traces_api"]
+    function_id = synth.logical_id(stream.function)
+    props = synth.props(function_id)
+    owner = REGISTRY.http_function("traces_api")
+    assert props["Handler"] == STREAM_HANDLER
+    assert props["Timeout"] == 900  # MOLESIGNAL_TRACE_SSE_MAX_S: a stream lasts at most 15 minutes
+    variables = props["Environment"]["Variables"]
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert variables["MOLESIGNAL_STREAM_FUNCTION"] == "traces_api"
+    adapter = [layer for layer in props["Layers"] if ":layer:LambdaAdapterLayerX86:" in json.dumps(layer)]
+    assert len(adapter) == 1
+    assert len(props["Layers"]) == 1 + len(owner.layers) + 1
+    (url,) = [
+        u["Properties"]
+        for u in synth.json["Resources"].values()
+        if u["Type"] == "AWS::Lambda::Url" and referenced_ids(u["Properties"]["TargetFunctionArn"]) == {function_id}
+    ]
+    assert url["InvokeMode"] == "RESPONSE_STREAM"
+    assert url["AuthType"] == "NONE"  # the app authenticates the bearer itself
+    # The script the adapter runs exists and is executable in the code asset
+    script = FUNCTIONS_DIR / STREAM_HANDLER
+    assert script.stat().st_mode & 0o111
+    # CloudFront sends the stream path to the URL, before the API's broader /v1/* behaviour
+    (distribution,) = synth.of_type("AWS::CloudFront::Distribution").values()
+    behaviors = distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    patterns = [b["PathPattern"] for b in behaviors]
+    assert path_pattern("/v1/traces/{trace_id}/stream") == "/v1/traces/*/stream"
+    assert patterns.index("/v1/traces/*/stream") < patterns.index("/v1/*")
+    assert synth.json["Outputs"]["TracesApiStreamUrl"]
 
 
 def test_function_environment_names_every_resource(synth: Synth) -> None:
@@ -761,8 +800,11 @@ def test_console_is_served_by_cloudfront_with_the_api_on_the_same_origin(synth: 
     (association,) = config["DefaultCacheBehavior"]["FunctionAssociations"]
     assert association["EventType"] == "viewer-request"
     patterns = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
-    assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes()))
+    streams = {"/v1/traces/*/stream"}  # to the streaming function URL (the streaming test)
+    assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes())) | streams
     assert len(patterns) <= 25  # CloudFront's default limit of cache behaviours
+    for pattern in streams:
+        assert patterns.pop(pattern)["AllowedMethods"] == ["GET", "HEAD"]
     for prefix in REGISTRY.api_prefixes():  # every API prefix reaches API Gateway, none the bucket
         assert any(
             prefix == p or (p.endswith("/*") and prefix.startswith(p[:-1])) or prefix == p[:-2] for p in patterns

@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     trace_sse_heartbeat_s: float = Field(default=15.0, gt=0)
     trace_sse_poll_s: float = Field(default=0.5, gt=0)
     trace_sse_max_s: float = Field(default=900.0, gt=0)  # a function URL's 15 minutes
+    # Set on a function deployed behind a Lambda function URL (functions/stream_server.py): the
+    # registry function whose streaming routes it serves.
+    stream_function: str = ""
     trace_restore_days: int = Field(default=7, ge=1)
     trace_restore_eta_s: int = Field(default=300, ge=0)  # Glacier Flexible Retrieval, Expedited tier
     trace_public_base_url: str = ""  # share links: https://app.example.com; default: the request's host
