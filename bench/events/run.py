@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     parser.add_argument("--export-events", type=int, default=200_000)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--only-export", action="store_true", help="run (d) alone")
+    parser.add_argument(
+        "--export-formats",
+        default="ndjson,ndjson+gzip,parquet",
+        help="which of ndjson, ndjson+gzip, parquet (d) exports (each as events and as the SQL baseline)",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     quiet = args.quiet
@@ -258,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
         result["d_export"] = {}
         result["d_chained_s"] = r3(time.perf_counter() - chaining_started)
         sql = "SELECT * FROM audit_events"
-        for fmt, gzipped in (("ndjson", False), ("ndjson", True), ("parquet", False)):
-            name = fmt + ("+gzip" if gzipped else "")
+        formats = [f.strip() for f in args.export_formats.split(",") if f.strip()]
+        for name in formats:
+            fmt, gzipped = name.removesuffix("+gzip"), name.endswith("+gzip")
             for kind, spec in (
                 ("events", ExportSpec(fmt, gzipped, EventFilter(order="asc"), None, None, None, 24)),
                 ("sql_baseline", ExportSpec(fmt, gzipped, None, sql, None, None, 24)),
