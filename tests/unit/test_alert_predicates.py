@@ -84,3 +84,20 @@ def test_binding_against_a_stream_schema_reports_type_errors_early() -> None:
 def test_templates_fill_known_names_and_drop_unknown_ones() -> None:
     values = context(labels={"service": "api"}, sample={"msg": "boom", "service": "row"}, base={"count": 2.0})
     assert render("{{count}} from {{ service }}: {{msg}} {{row.service}} {{nope}}!", values) == "2 from api: boom row !"
+
+
+def test_checks_grouped_by_the_same_columns_share_a_query_and_a_bad_one_fails_alone() -> None:
+    outcomes = BatchEvaluator(BATCH).run(
+        [
+            _check("errors", "level = 'error'", ("service",)),
+            _check("bad", "msg > 5", ("service",)),
+            _check("5xx", "status >= 500", ("service",)),
+            _check("all", "level = 'error'"),
+        ]
+    )
+    assert {g.labels["service"]: g.matched for g in outcomes["errors"].groups} == {"api": 2, "web": 1}
+    assert {g.labels["service"]: g.matched for g in outcomes["5xx"].groups} == {"api": 1, "web": 1}
+    assert outcomes["bad"].error and not outcomes["errors"].error
+    web = next(g for g in outcomes["5xx"].groups if g.labels["service"] == "web")
+    assert web.sample == {"level": "error", "service": "web", "status": 503, "msg": "c"}
+    assert outcomes["all"].matched == 3 and outcomes["all"].groups[0].sample["msg"] == "a"

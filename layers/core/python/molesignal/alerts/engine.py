@@ -107,9 +107,11 @@ class AlertEngine:
         for observation in observations:
             print_ = fingerprint(source.id, observation.labels)
             seen.add(print_)
-            current = stored.get(f"{source.id}#{print_}") or AlertState(
-                source.org_id, source.id, print_, dict(observation.labels)
-            )
+            current = stored.get(f"{source.id}#{print_}")
+            if current is None and not observation.active:
+                steps.append(Step(None, None))  # an alert never stored stays ok while its condition is false
+                continue
+            current = current or AlertState(source.org_id, source.id, print_, dict(observation.labels))
             steps.append(self._apply(source, current, observation, now_us))
         if complete:
             for current in stored.values():

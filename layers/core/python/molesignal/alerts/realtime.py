@@ -98,6 +98,9 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
     outcomes = BatchEvaluator(rows).run(checks)
     engine = AlertEngine(table)
     known = _known_states(engine, org_id, [by_id[key] for key, o in outcomes.items() if not o.error], at_us)
+    by_rule: dict[str, dict[str, AlertState]] = {}
+    for key, state in known.items():
+        by_rule.setdefault(state.source_id, {})[key] = state
     for rule_id, outcome in outcomes.items():
         rule = by_id[rule_id]
         if outcome.error:
@@ -108,8 +111,7 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
             Observation(group.labels, active=group.matched > 0, value=group.matched, sample=group.sample)
             for group in outcome.groups
         ]
-        ours = {key: state for key, state in known.items() if state.source_id == rule.id}
-        engine.observe(rule_source(rule), observations, now_us=at_us, known=ours)
+        engine.observe(rule_source(rule), observations, now_us=at_us, known=by_rule.get(rule.id, {}))
 
 
 def _known_states(engine: AlertEngine, org_id: str, rules: list[Rule], at_us: int) -> dict[str, AlertState]:
