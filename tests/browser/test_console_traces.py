@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.conftest import ARTIFACTS, artifact_name
 from tests.browser.test_console import ADMIN, PASSWORD, ROOT_PASSWORD, api_login, assert_accessible, sign_in
 from tests.support.traces import ndjson, scenario_events, zip_bundle
 
@@ -85,3 +86,34 @@ def test_a_trace_link_opens_its_details(page: Any, traces: dict[str, str]) -> No
     assert not page.get_by_role("note", name="First failure").count()
     page.wait_for_load_state("networkidle")
     assert_accessible(page)
+
+
+def test_a_public_share_opens_signed_out_with_the_trace_detail(
+    browser: Any, dev_url: str, traces: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """Shared through the API, then opened by someone with no session at all."""
+    shared = httpx.post(
+        f"{dev_url}/v1/traces/{traces['checkout']}/share",
+        headers=api_login(dev_url),
+        json={"visibility": "public-read", "expires_days": 2},
+    )
+    assert shared.status_code == 200, shared.text
+    short_id = shared.json()["short_id"]
+    context = browser.new_context(base_url=dev_url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    try:
+        stranger = context.new_page()
+        stranger.goto(f"/r/{short_id}")
+        stranger.get_by_role("heading", name="Checkout failed", exact=True).wait_for()
+        assert "Step 3" in stranger.get_by_role("alert").inner_text()  # the first failure, in words
+        stranger.get_by_role("heading", name="Steps").wait_for()
+        steps = stranger.get_by_role("table").nth(0)
+        failed = steps.get_by_role("row").filter(has_text="✗")
+        assert failed.count() >= 1 and "expected 200 at step 3; got 500" in failed.last.inner_text()
+        assert not steps.get_by_role("row").filter(has_text="step 4").count()  # the run stopped at step 3
+        assert "https://shop.test/api/3" in stranger.get_by_role("table").nth(1).inner_text()
+        assert not context.cookies() and not stranger.evaluate("() => localStorage.length")  # truly signed out
+        assert_accessible(stranger)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        stranger.screenshot(path=str(ARTIFACTS / f"{artifact_name(request.node.name)}.png"), full_page=True)
+    finally:
+        context.close()
