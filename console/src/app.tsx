@@ -4,6 +4,7 @@ import { onSessionChange, type StoredSession } from "./api/session";
 import { Busy } from "./components/ui";
 import { navigate, onLinkClick, useLocation } from "./lib/router";
 import { AuditPage } from "./pages/admin/AuditPage";
+import { AlertsPage } from "./pages/alerts/AlertsPage";
 import { EventsPage } from "./pages/events/EventsPage";
 import { OrgsPage } from "./pages/admin/OrgsPage";
 import { TokensPage } from "./pages/admin/TokensPage";
@@ -27,6 +28,7 @@ const NAV: NavItem[] = [
   { href: "/ingest", label: "Ingest" },
   { href: "/events", label: "Events" },
   { href: "/traces", label: "Traces" },
+  { href: "/alerts", label: "Alerts" },
   { href: "/admin/tokens", label: "Tokens" },
   { href: "/admin/users", label: "Users", roles: ["root", "admin"] },
   { href: "/admin/orgs", label: "Orgs & quotas", roles: ["root", "admin"] },
@@ -107,6 +109,7 @@ function Page({ path, session }: { path: string; session: StoredSession }) {
   if (path.startsWith("/ingest")) return <IngestPage />;
   if (path.startsWith("/events")) return <EventsPage />;
   if (path.startsWith("/traces")) return <TracesPage session={session} />;
+  if (path === "/alerts" || path.startsWith("/alerts/")) return <AlertsPage session={session} />;
   if (path.startsWith("/admin/tokens")) return <TokensPage session={session} />;
   if (path.startsWith("/admin/users")) return <UsersPage session={session} />;
   if (path.startsWith("/admin/orgs")) return <OrgsPage session={session} />;

@@ -19,7 +19,7 @@ STREAM = "web"
 
 
 def api_login(dev_url: str) -> dict[str, str]:
-    response = httpx.post(f"{dev_url}/api/v1/auth/login", json={"user": ADMIN, "password": PASSWORD})
+    response = httpx.post(f"{dev_url}/api/v1/auth/login", json={"user": ADMIN, "password": PASSWORD}, timeout=30)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
