@@ -47,17 +47,19 @@ def test_anything_but_one_row_condition_is_refused(where: str, error: type[Excep
 
 
 def test_ungrouped_checks_share_one_pass_and_report_the_first_matching_row() -> None:
-    outcomes = BatchEvaluator(BATCH).run(
+    evaluator = BatchEvaluator(BATCH)
+    outcomes = evaluator.run(
         [
             _check("errors", "level = 'error'"),
             _check("api5xx", "service = 'api' AND status >= 500"),
             _check("none", "msg = 'z'"),
         ]
     )
-    assert outcomes["errors"].matched == 3 and outcomes["errors"].groups[0].sample["msg"] == "a"
-    assert outcomes["api5xx"].matched == 1
-    assert outcomes["none"].matched == 0 and outcomes["none"].groups[0].sample is None
-    assert "__ms_row" not in outcomes["errors"].groups[0].sample
+    assert outcomes["errors"].matched == 3 and outcomes["api5xx"].matched == 1 and outcomes["none"].matched == 0
+    errors_sample = evaluator.sample("errors", {})
+    assert errors_sample is not None and errors_sample["msg"] == "a" and "__ms_row" not in errors_sample
+    assert evaluator.sample("api5xx", {}) == {"level": "error", "service": "api", "status": 500, "msg": "a"}
+    assert evaluator.sample("none", {}) is None
 
 
 def test_grouped_checks_report_every_group_seen_matched_or_not() -> None:
@@ -87,7 +89,8 @@ def test_templates_fill_known_names_and_drop_unknown_ones() -> None:
 
 
 def test_checks_grouped_by_the_same_columns_share_a_query_and_a_bad_one_fails_alone() -> None:
-    outcomes = BatchEvaluator(BATCH).run(
+    evaluator = BatchEvaluator(BATCH)
+    outcomes = evaluator.run(
         [
             _check("errors", "level = 'error'", ("service",)),
             _check("bad", "msg > 5", ("service",)),
@@ -98,6 +101,18 @@ def test_checks_grouped_by_the_same_columns_share_a_query_and_a_bad_one_fails_al
     assert {g.labels["service"]: g.matched for g in outcomes["errors"].groups} == {"api": 2, "web": 1}
     assert {g.labels["service"]: g.matched for g in outcomes["5xx"].groups} == {"api": 1, "web": 1}
     assert outcomes["bad"].error and not outcomes["errors"].error
-    web = next(g for g in outcomes["5xx"].groups if g.labels["service"] == "web")
-    assert web.sample == {"level": "error", "service": "web", "status": 503, "msg": "c"}
-    assert outcomes["all"].matched == 3 and outcomes["all"].groups[0].sample["msg"] == "a"
+    assert evaluator.sample("5xx", {"service": "web"}) == {
+        "level": "error",
+        "service": "web",
+        "status": 503,
+        "msg": "c",
+    }
+    assert evaluator.sample("errors", {"service": "api"}) == {
+        "level": "error",
+        "service": "api",
+        "status": 500,
+        "msg": "a",
+    }
+    assert evaluator.sample("5xx", {"service": "nowhere"}) is None
+    all_sample = evaluator.sample("all", {})
+    assert outcomes["all"].matched == 3 and all_sample is not None and all_sample["msg"] == "a"

@@ -10,6 +10,7 @@ message per destination.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Table
 
 MAX_WRITE_ATTEMPTS = 8
+Sampler = Callable[[dict[str, str]], dict[str, Any] | None]  # a group's labels -> a sample row
 PLATFORM_ORG = "org"  # destinations marked default_for_platform
 PLATFORM_DEPLOYMENT = "deployment"  # destinations marked deployment_alerts (root's)
 
@@ -98,9 +100,11 @@ class AlertEngine:
         now_us: int,
         complete: bool = False,
         known: dict[str, AlertState] | None = None,
+        sampler: Sampler | None = None,
     ) -> list[Step]:
         """Apply one evaluation. ``complete``: the observations cover every group, so a stored
-        alert of this source that was not observed has its condition false."""
+        alert of this source that was not observed has its condition false. ``sampler``: where
+        an active observation without a sample finds one, asked only when its alert is written."""
         stored = self.states(source.org_id, source.id) if known is None else known
         steps = []
         seen: set[str] = set()
@@ -112,7 +116,7 @@ class AlertEngine:
                 steps.append(Step(None, None))  # an alert never stored stays ok while its condition is false
                 continue
             current = current or AlertState(source.org_id, source.id, print_, dict(observation.labels))
-            steps.append(self._apply(source, current, observation, now_us))
+            steps.append(self._apply(source, current, observation, now_us, sampler))
         if complete:
             for current in stored.values():
                 if (
@@ -127,9 +131,19 @@ class AlertEngine:
                     steps.append(self._apply(source, current, Observation(current.labels, active=False), now_us))
         return steps
 
-    def _apply(self, source: AlertSource, current: AlertState, observation: Observation, now_us: int) -> Step:
+    def _apply(
+        self,
+        source: AlertSource,
+        current: AlertState,
+        observation: Observation,
+        now_us: int,
+        sampler: Sampler | None = None,
+    ) -> Step:
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             step = advance(current, observation, source.policy, now_us)
+            if step.new is not None and sampler is not None and observation.active and observation.sample is None:
+                observation = replace(observation, sample=sampler(observation.labels))  # only what is written
+                step = advance(current, observation, source.policy, now_us)
             if step.new is None:
                 return step
             new = replace(step.new, version=current.version + 1)

@@ -9,11 +9,11 @@ the checked tree — never from the caller's text — and that rendering is what
 
 Evaluation runs every rule of a stream over the landed Arrow batch in DuckDB: one query
 counts the matches of all rules that group by the same columns at once (all ungrouped rules
-in one query, all rules grouped by ``service`` in another; per rule a ``count_if`` and the
-first matching row), and the samples of the first matching rows are taken in one go. The connection is in-memory, may
-open no file (external access off, configuration locked) and sees only the batch. A column
-a predicate names that the batch lacks is NULL. A predicate the engine refuses for this batch
-(a type mismatch, say) fails alone: the others are evaluated one by one.
+in one query, all rules grouped by ``service`` in another; ``count_if`` per rule). A group's
+first matching row (the sample a notification carries) is looked for only when an alert
+changes. The connection is in-memory, may open no file (external access off, configuration
+locked) and sees only the batch. A column a predicate names that the batch lacks is NULL. A
+predicate the engine refuses for this batch (a type mismatch, say) fails alone: the others are evaluated one by one.
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ class PredicateCheck:
 class GroupCount:
     labels: dict[str, str]
     matched: int
-    sample: dict[str, Any] | None = None
 
 
 @dataclass
@@ -154,21 +153,59 @@ def _label(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _aggregates(check: PredicateCheck) -> str:
+def _aggregates(check: PredicateCheck, *, first_rows: bool) -> str:
     # count_if and CASE instead of FILTER clauses: a third of the time in DuckDB 1.4, same answer
     # (a NULL condition neither counts nor names a row).
     condition = check.predicate.sql
+    if not first_rows:
+        return f"count_if({condition})"
     return f"count_if({condition}), min(CASE WHEN {condition} THEN {ROW_COLUMN} END)"
 
 
 class BatchEvaluator:
-    """Evaluates predicate checks over one batch (see the module docstring)."""
+    """Evaluates predicate checks over one batch (see the module docstring).
+
+    ``run`` counts; ``sample`` names a group's first matching row, found only when asked for
+    (an alert that does not change needs none, and finding the rows costs as much again): the
+    first request runs one query for every check grouping by the same columns."""
 
     def __init__(self, batch: pa.Table) -> None:
         self.batch = batch.append_column(ROW_COLUMN, pa.array(range(batch.num_rows), pa.int64()))
         self.present = {name.lower() for name in batch.column_names}
+        self._checks: dict[str, PredicateCheck] = {}
+        self._first_rows: dict[str, dict[tuple[str, ...], int]] = {}  # check key -> group labels -> row
+        self._samples: dict[int, dict[str, Any]] = {}
 
     def run(self, checks: Sequence[PredicateCheck]) -> dict[str, CheckOutcome]:
+        self._checks = {check.key: check for check in checks}
+        outcomes = {}
+        for key, (groups, error) in self._evaluate(checks, first_rows=False).items():
+            if error:
+                outcomes[key] = CheckOutcome(error=error)
+                continue
+            counted = [GroupCount(labels, matched) for labels, matched, _ in groups]
+            outcomes[key] = CheckOutcome(matched=sum(g.matched for g in counted), groups=counted)
+        return outcomes
+
+    def sample(self, key: str, labels: dict[str, str]) -> dict[str, Any] | None:
+        """The first row of the batch that the check ``key`` matched in the group ``labels``."""
+        check = self._checks[key]
+        if key not in self._first_rows:
+            sharing = [
+                c for c in self._checks.values() if c.group_by == check.group_by and c.key not in self._first_rows
+            ]
+            found = self._evaluate(sharing, first_rows=True)
+            rows: set[int] = set()
+            for found_key, (groups, _error) in found.items():
+                group_by = self._checks[found_key].group_by
+                firsts = {tuple(g[name] for name in group_by): row for g, _, row in groups if row is not None}
+                self._first_rows[found_key] = firsts
+                rows.update(firsts.values())
+            self._samples.update(_samples(self.batch, rows - self._samples.keys()))
+        row = self._first_rows.get(key, {}).get(tuple(labels.get(name, "") for name in check.group_by))
+        return None if row is None else self._samples.get(row)
+
+    def _evaluate(self, checks: Sequence[PredicateCheck], *, first_rows: bool) -> dict[str, _Found]:
         if not checks:
             return {}
         connection = _connection()
@@ -178,30 +215,19 @@ class BatchEvaluator:
         by_keys: dict[tuple[str, ...], list[PredicateCheck]] = {}
         for check in checks:
             by_keys.setdefault(tuple(check.group_by), []).append(check)
-        found: dict[str, _Found] = {}
         # Only the columns the checks read go to the engine (a landed batch may have hundreds).
         read = {c for check in checks for c in check.predicate.columns} | {
             name.lower() for check in checks for name in check.group_by
         }
         view = self.batch.select([name for name in self.batch.column_names if name.lower() in read] + [ROW_COLUMN])
+        found: dict[str, _Found] = {}
         connection.register(BATCH_VIEW, view)
         try:
             for keys, sharing in by_keys.items():
-                found.update(self._shared(connection, source, keys, sharing))
+                found.update(self._shared(connection, source, keys, sharing, first_rows))
         finally:
             connection.unregister(BATCH_VIEW)
-        samples = _samples(self.batch, {row for groups, _ in found.values() for _, _, row in groups if row is not None})
-        outcomes = {}
-        for key, (groups, error) in found.items():
-            if error:
-                outcomes[key] = CheckOutcome(error=error)
-                continue
-            counted = [
-                GroupCount(labels, matched, samples.get(row) if row is not None else None)
-                for labels, matched, row in groups
-            ]
-            outcomes[key] = CheckOutcome(matched=sum(g.matched for g in counted), groups=counted)
-        return outcomes
+        return found
 
     def _shared(
         self,
@@ -209,18 +235,19 @@ class BatchEvaluator:
         source: str,
         keys: tuple[str, ...],
         checks: list[PredicateCheck],
+        first_rows: bool,
     ) -> dict[str, _Found]:
         """The checks grouping by the same ``keys`` (none: one row) in one query; when the
         engine refuses it, one query per check, so a predicate this batch cannot bind fails alone."""
         try:
-            return self._query(connection, source, keys, checks)
+            return self._query(connection, source, keys, checks, first_rows)
         except duckdb.Error as exc:
             if len(checks) == 1:
                 return {checks[0].key: ([], _short(exc))}
         found = {}
         for check in checks:
             try:
-                found.update(self._query(connection, source, keys, [check]))
+                found.update(self._query(connection, source, keys, [check], first_rows))
             except duckdb.Error as exc:
                 found[check.key] = ([], _short(exc))
         return found
@@ -231,21 +258,23 @@ class BatchEvaluator:
         source: str,
         keys: tuple[str, ...],
         checks: list[PredicateCheck],
+        first_rows: bool,
     ) -> dict[str, _Found]:
         grouping = ", ".join(_ident(name) for name in keys)
-        aggregates = ", ".join(_aggregates(check) for check in checks)
+        aggregates = ", ".join(_aggregates(check, first_rows=first_rows) for check in checks)
         if keys:
             sql = f"SELECT {grouping}, {aggregates} FROM {source} GROUP BY {grouping}"  # noqa: S608 - rendered from checked trees
         else:
             sql = f"SELECT {aggregates} FROM {source}"  # noqa: S608 - rendered from checked trees
         rows = connection.execute(sql).fetchall()
-        width = len(keys)
+        width, step = len(keys), 2 if first_rows else 1
         found: dict[str, _Found] = {c.key: ([], "") for c in checks}
         for row in rows:
             labels = {name: _label(value) for name, value in zip(keys, row[:width], strict=True)}
             for index, check in enumerate(checks):
-                matched, first = int(row[width + 2 * index] or 0), row[width + 2 * index + 1]
-                found[check.key][0].append((dict(labels), matched, int(first) if matched else None))
+                matched = int(row[width + step * index] or 0)
+                first = row[width + step * index + 1] if first_rows and matched else None
+                found[check.key][0].append((dict(labels), matched, None if first is None else int(first)))
         return found
 
 

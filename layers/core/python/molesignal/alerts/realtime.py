@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from typing import Any
 
 from molesignal import counters
@@ -95,7 +96,8 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
             by_id[rule.id] = rule
         except Exception as exc:  # a rule stored before the guard tightened: skip it, say why
             Rules(table).note_evaluation(rule, at_us=at_us, error=f"predicate refused: {exc}")
-    outcomes = BatchEvaluator(rows).run(checks)
+    evaluator = BatchEvaluator(rows)
+    outcomes = evaluator.run(checks)
     engine = AlertEngine(table)
     known = _known_states(engine, org_id, [by_id[key] for key, o in outcomes.items() if not o.error], at_us)
     by_rule: dict[str, dict[str, AlertState]] = {}
@@ -108,10 +110,15 @@ def _evaluate(table: Table, org_id: str, stream: str, rows: Any, rules: list[Rul
             counters.increment(table, "alert_evaluation_errors_total")
             continue
         observations = [
-            Observation(group.labels, active=group.matched > 0, value=group.matched, sample=group.sample)
-            for group in outcome.groups
+            Observation(group.labels, active=group.matched > 0, value=group.matched) for group in outcome.groups
         ]
-        engine.observe(rule_source(rule), observations, now_us=at_us, known=by_rule.get(rule.id, {}))
+        engine.observe(
+            rule_source(rule),
+            observations,
+            now_us=at_us,
+            known=by_rule.get(rule.id, {}),
+            sampler=partial(evaluator.sample, rule_id),
+        )
 
 
 def _known_states(engine: AlertEngine, org_id: str, rules: list[Rule], at_us: int) -> dict[str, AlertState]:
