@@ -1,5 +1,5 @@
 """Alert destinations over HTTP: CRUD, sealed secrets, test sends to real receivers (a signed
-webhook on 127.0.0.1, SES through the emulator, an SNS topic feeding an SQS queue), roles,
+webhook on 127.0.0.1, SES through the emulator, an SNS topic with an HTTP subscriber), roles,
 other orgs, and the URL policy."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from molesignal import aws
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import Table
-from tests.support.alerts import ses_sent_to
+from tests.support.alerts import land_and_deliver, ses_sent_to
 from tests.support.api import Session, assert_core_error, create_org, create_user, unique
-from tests.support.receivers import receiver
+from tests.support.receivers import Receiver, receiver
 
 SECRET = "whsec-" + "k" * 26
 BASE = "/api/v1/alerts/destinations"
@@ -112,14 +112,60 @@ def test_email_destination_sends_through_ses(client: httpx.Client, admin: Sessio
     assert sent[0].subject.startswith("[TEST]")
 
 
-def test_sns_destination_publishes_to_the_topic(client: httpx.Client, admin: Session) -> None:
-    # The local emulator keeps SQS queues in its own store, where moto's SNS cannot fan out to:
-    # the test checks that the publish to the topic succeeded, not a subscriber's copy.
+def _sns_copies(hook: Receiver) -> list[dict[str, Any]]:
+    """The SNS envelopes the HTTP subscriber got, with their ``Message`` (MoleSignal's JSON) parsed."""
+    copies = []
+    for received in hook.received:
+        envelope = received.json()
+        copies.append({**envelope, "Message": json.loads(envelope["Message"])})
+    return copies
+
+
+def test_sns_destination_publishes_to_the_topic_and_its_subscriber_gets_a_copy(
+    client: httpx.Client, admin: Session
+) -> None:
+    # An HTTP(S) endpoint subscribed to the topic, as a real subscriber would be: the emulator's SNS
+    # posts each published message to it over HTTP. (An SQS subscription cannot show it here: the
+    # durable local SQS is outside moto's SNS fan-out.)
     sns = aws.client("sns")
     topic_arn = sns.create_topic(Name=f"molesignal-alerts-{unique('t')}")["TopicArn"]
-    created = _create(client, admin, type="sns", topic_arn=topic_arn)
-    tested = client.post(f"{BASE}/{created['id']}/test", headers=admin.headers).json()
-    assert tested["ok"] is True, tested
+    with receiver() as hook:
+        sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=hook.url)
+        created = _create(client, admin, type="sns", topic_arn=topic_arn)
+        tested = client.post(f"{BASE}/{created['id']}/test", headers=admin.headers).json()
+        assert tested["ok"] is True, tested
+        hook.wait_for(1)
+        (copy,) = _sns_copies(hook)
+        assert copy["Type"] == "Notification" and copy["TopicArn"] == topic_arn
+        assert copy["Message"]["status"] == "test" and copy["Message"]["org_id"] == admin.org_id
+        assert copy["SignatureVersion"] == "2" and copy["Signature"]  # the emulator's HTTP delivery omits
+        # MessageAttributes, so the status/severity attributes are not checked through the subscriber
+
+        # A firing alert takes the same way: rule -> ingest worker -> delivery worker -> topic -> subscriber.
+        stream = unique("sns").replace("-", "_")
+        rule = client.post(
+            "/api/v1/alerts/rules",
+            json={
+                "name": unique("rule"),
+                "kind": "realtime",
+                "stream": stream,
+                "where": "level = 'error'",
+                "severity": "critical",
+                "destinations": [created["id"]],
+            },
+            headers=admin.headers,
+        )
+        assert rule.status_code == 201, rule.text
+        ingested = client.post(
+            f"/api/v1/ingest/{stream}", json=[{"level": "error", "msg": "boom"}], headers=admin.headers
+        )
+        assert ingested.status_code == 202, ingested.text
+        land_and_deliver()
+        hook.wait_for(2)
+        fired = _sns_copies(hook)[1]
+        assert fired["Message"]["status"] == "firing" and fired["Message"]["rule"]["id"] == rule.json()["id"]
+        assert fired["Message"]["sample"]["msg"] == "boom"
+        assert fired["Message"]["severity"] == "critical"
 
     # A topic outside the prefix MoleSignal may publish to is refused up front.
     response = client.post(
