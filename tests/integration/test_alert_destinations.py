@@ -167,6 +167,11 @@ def test_sns_destination_publishes_to_the_topic_and_its_subscriber_gets_a_copy(
         assert fired["Message"]["sample"]["msg"] == "boom"
         assert fired["Message"]["severity"] == "critical"
 
+        # Leave nothing behind that would publish later (the quiet sweep's resolve) to an endpoint
+        # that is gone: that delivery would fail into the org's DLQ, which other tests redrive.
+        assert client.delete(f"/api/v1/alerts/rules/{rule.json()['id']}", headers=admin.headers).status_code == 200
+        sns.delete_topic(TopicArn=topic_arn)
+
     # A topic outside the prefix MoleSignal may publish to is refused up front.
     response = client.post(
         BASE,

@@ -129,3 +129,76 @@ export function CopyBlock({ label, text }: { label: string; text: string }) {
     </figure>
   );
 }
+
+/** Newer/older buttons over a cursor-paged listing: `cursors` is the stack of pages opened so far. */
+export function CursorPager(props: {
+  label: string;
+  noun: string;
+  cursors: string[];
+  next: string | null | undefined;
+  onChange: (cursors: string[]) => void;
+}) {
+  const { cursors, next, onChange } = props;
+  return (
+    <nav class="pager" aria-label={props.label}>
+      <button type="button" disabled={!cursors.length} onClick={() => onChange(cursors.slice(0, -1))}>
+        Newer {props.noun}
+      </button>
+      <button type="button" disabled={!next} onClick={() => next && onChange([...cursors, next])}>
+        Older {props.noun}
+      </button>
+    </nav>
+  );
+}
+
+export interface Action {
+  error: unknown;
+  notice: string;
+  setError: (error: unknown) => void;
+  /** Run an API call; on success say `done` in the status region and call `after`, else show the error. */
+  run: (done: string, call: () => Promise<unknown>, after?: () => void) => Promise<void>;
+}
+
+export function useAction(): Action {
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState("");
+  const run = useCallback(async (done: string, call: () => Promise<unknown>, after?: () => void) => {
+    setError(null);
+    setNotice("");
+    try {
+      await call();
+      setNotice(done);
+      after?.();
+    } catch (caught) {
+      setError(caught);
+    }
+  }, []);
+  return { error, notice, setError, run };
+}
+
+/** A listing: a scrollable table with a caption, one header per column and, when `actions`, a
+ * last column (named for screen readers) for each row's buttons. `children` are the rows. */
+export function ListTable(props: { caption: string; columns: string[]; actions?: boolean; children: ComponentChildren }) {
+  return (
+    <div class="table-scroll">
+      <table>
+        <caption>{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            {props.actions && (
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, type Schemas } from "../../api/client";
-import { Busy, ConfirmDialog, ErrorBanner, Notice, useAsync } from "../../components/ui";
+import { Busy, ConfirmDialog, ErrorBanner, ListTable, Notice, useAction, useAsync } from "../../components/ui";
 
 type Destination = Schemas["AlertDestination"];
 type Report = Schemas["AlertDeliveryReport"];
@@ -22,25 +22,20 @@ export function DestinationsPanel({ canChange }: { canChange: boolean }) {
   const [type, setType] = useState<(typeof TYPES)[number]["value"]>("webhook");
   const [where, setWhere] = useState("");
   const [secret, setSecret] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState("");
+  const action = useAction();
   const [testing, setTesting] = useState<string | null>(null);
   const [report, setReport] = useState<{ name: string; report: Report } | null>(null);
   const [deleting, setDeleting] = useState<Destination | null>(null);
   const kind = TYPES.find((t) => t.value === type) ?? TYPES[0];
 
   const sendTest = async (d: Destination) => {
-    setError(null);
     setReport(null);
     setTesting(d.id);
-    try {
+    await action.run("", async () => {
       const answer = await api.post<Report>(`/api/v1/alerts/destinations/${encodeURIComponent(d.id)}/test`, {});
       setReport({ name: d.name, report: answer });
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setTesting(null);
-    }
+    });
+    setTesting(null);
   };
 
   return (
@@ -49,22 +44,20 @@ export function DestinationsPanel({ canChange }: { canChange: boolean }) {
         <form
           class="card row wrap"
           aria-labelledby="new-destination-title"
-          onSubmit={async (event) => {
+          onSubmit={(event) => {
             event.preventDefault();
-            setError(null);
-            setNotice("");
             const body: Record<string, unknown> = { name, type, [kind.field]: where };
             if (type === "webhook" && secret) body.secret = secret;
-            try {
-              const made = await api.post<Destination>("/api/v1/alerts/destinations", body);
-              setNotice(`Destination ${made.name} added.`);
-              setName("");
-              setWhere("");
-              setSecret("");
-              list.reload();
-            } catch (caught) {
-              setError(caught);
-            }
+            void action.run(
+              `Destination ${name} added.`,
+              () => api.post<Destination>("/api/v1/alerts/destinations", body),
+              () => {
+                setName("");
+                setWhere("");
+                setSecret("");
+                list.reload();
+              },
+            );
           }}
         >
           <h2 id="new-destination-title">New destination</h2>
@@ -97,8 +90,8 @@ export function DestinationsPanel({ canChange }: { canChange: boolean }) {
           </button>
         </form>
       )}
-      <ErrorBanner error={error ?? list.error} />
-      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={action.error ?? list.error} />
+      {action.notice && <Notice>{action.notice}</Notice>}
       {testing && <Busy label="Sending a test notification…" />}
       {report && (
         <div role="status" class={`banner ${report.report.ok ? "notice" : "error"}`} aria-label="Test result">
@@ -111,46 +104,30 @@ export function DestinationsPanel({ canChange }: { canChange: boolean }) {
       )}
       {list.loading && <Busy label="Loading destinations…" />}
       {list.data && (
-        <div class="table-scroll">
-          <table>
-            <caption>{list.data.items.length} destinations</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Sends to</th>
-                <th scope="col">Signed</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((d) => (
-                <tr key={d.id}>
-                  <th scope="row">{d.name}</th>
-                  <td>{d.type}</td>
-                  <td>
-                    <code>{target(d)}</code>
-                  </td>
-                  <td>{d.has_secret ? "yes" : "no"}</td>
-                  <td class="row">
-                    {canChange && (
-                      <button type="button" disabled={testing !== null} aria-label={`Send a test to ${d.name}`} onClick={() => void sendTest(d)}>
-                        Test
-                      </button>
-                    )}
-                    {canChange && (
-                      <button type="button" class="danger" aria-label={`Delete destination ${d.name}`} onClick={() => setDeleting(d)}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable caption={`${list.data.items.length} destinations`} columns={["Name", "Type", "Sends to", "Signed"]} actions>
+          {list.data.items.map((d) => (
+            <tr key={d.id}>
+              <th scope="row">{d.name}</th>
+              <td>{d.type}</td>
+              <td>
+                <code>{target(d)}</code>
+              </td>
+              <td>{d.has_secret ? "yes" : "no"}</td>
+              <td class="row">
+                {canChange && (
+                  <button type="button" disabled={testing !== null} aria-label={`Send a test to ${d.name}`} onClick={() => void sendTest(d)}>
+                    Test
+                  </button>
+                )}
+                {canChange && (
+                  <button type="button" class="danger" aria-label={`Delete destination ${d.name}`} onClick={() => setDeleting(d)}>
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       {deleting && (
         <ConfirmDialog
@@ -158,16 +135,14 @@ export function DestinationsPanel({ canChange }: { canChange: boolean }) {
           message="Rules that name it stop sending there."
           confirmLabel="Delete destination"
           onCancel={() => setDeleting(null)}
-          onConfirm={async () => {
+          onConfirm={() => {
             const gone = deleting;
             setDeleting(null);
-            try {
-              await api.delete(`/api/v1/alerts/destinations/${encodeURIComponent(gone.id)}`);
-              setNotice(`Destination ${gone.name} deleted.`);
-              list.reload();
-            } catch (caught) {
-              setError(caught);
-            }
+            void action.run(
+              `Destination ${gone.name} deleted.`,
+              () => api.delete(`/api/v1/alerts/destinations/${encodeURIComponent(gone.id)}`),
+              list.reload,
+            );
           }}
         />
       )}

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, type Schemas } from "../../api/client";
-import { Busy, ErrorBanner, useAsync } from "../../components/ui";
+import { Busy, CursorPager, ErrorBanner, ListTable, useAsync } from "../../components/ui";
 
 type Entry = Schemas["AlertHistoryEntry"];
 const PAGE_SIZE = 25;
@@ -37,50 +37,32 @@ export function HistoryPanel() {
       {page.loading && <Busy label="Loading history…" />}
       {page.data && !page.loading && (
         <>
-          <div class="table-scroll">
-            <table>
-              <caption>
-                {page.data.items.length} entries on page {cursors.length + 1}, newest first
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Rule</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Labels</th>
-                  <th scope="col">What happened</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.data.items.map((e) => (
-                  <tr key={e.id}>
-                    <td>{e.time}</td>
-                    <td>{e.rule_name || e.rule_id}</td>
-                    <td>{e.type}</td>
-                    <td>
-                      {Object.entries(e.labels ?? {})
-                        .filter(([name]) => !["rule", "rule_id"].includes(name))
-                        .map(([name, value]) => `${name}=${value}`)
-                        .join(", ")}
-                    </td>
-                    <td>{describeEntry(e)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <nav class="pager" aria-label="History pages">
-            <button type="button" disabled={!cursors.length} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer entries
-            </button>
-            <button
-              type="button"
-              disabled={!page.data.next_cursor}
-              onClick={() => page.data?.next_cursor && setCursors([...cursors, page.data.next_cursor])}
-            >
-              Older entries
-            </button>
-          </nav>
+          <ListTable
+            caption={`${page.data.items.length} entries on page ${cursors.length + 1}, newest first`}
+            columns={["Time", "Rule", "Type", "Labels", "What happened"]}
+          >
+            {page.data.items.map((e) => (
+              <tr key={e.id}>
+                <td>{e.time}</td>
+                <td>{e.rule_name || e.rule_id}</td>
+                <td>{e.type}</td>
+                <td>
+                  {Object.entries(e.labels ?? {})
+                    .filter(([name]) => !["rule", "rule_id"].includes(name))
+                    .map(([name, value]) => `${name}=${value}`)
+                    .join(", ")}
+                </td>
+                <td>{describeEntry(e)}</td>
+              </tr>
+            ))}
+          </ListTable>
+          <CursorPager
+            label="History pages"
+            noun="entries"
+            cursors={cursors}
+            next={page.data.next_cursor}
+            onChange={setCursors}
+          />
         </>
       )}
     </div>

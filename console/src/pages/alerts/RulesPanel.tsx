@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, type Schemas } from "../../api/client";
-import { Busy, ConfirmDialog, ErrorBanner, Notice, useAsync } from "../../components/ui";
+import { Busy, ConfirmDialog, ErrorBanner, ListTable, Notice, useAction, useAsync } from "../../components/ui";
 import { ruleBody, type RuleDraft } from "./ruleBody";
 
 type Rule = Schemas["AlertRule"];
@@ -27,24 +27,13 @@ export function RulesPanel({ canChange }: { canChange: boolean }) {
   const rules = useAsync(() => api.get<Schemas["AlertRuleList"]>("/api/v1/alerts/rules"), []);
   const destinations = useAsync(() => api.get<Schemas["AlertDestinationList"]>("/api/v1/alerts/destinations"), []);
   const [draft, setDraft] = useState<RuleDraft>(EMPTY);
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState("");
+  const action = useAction();
   const [deleting, setDeleting] = useState<Rule | null>(null);
   const set = (key: keyof RuleDraft) => (event: { currentTarget: { value: string } }) =>
     setDraft({ ...draft, [key]: event.currentTarget.value });
   const names = new Map((destinations.data?.items ?? []).map((d) => [d.id, d.name]));
 
-  const act = async (what: string, call: () => Promise<unknown>) => {
-    setError(null);
-    setNotice("");
-    try {
-      await call();
-      setNotice(what);
-      rules.reload();
-    } catch (caught) {
-      setError(caught);
-    }
-  };
+  const act = (what: string, call: () => Promise<unknown>) => action.run(what, call, rules.reload);
 
   return (
     <div>
@@ -173,66 +162,48 @@ export function RulesPanel({ canChange }: { canChange: boolean }) {
           </div>
         </form>
       )}
-      <ErrorBanner error={error ?? rules.error ?? destinations.error} />
-      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={action.error ?? rules.error ?? destinations.error} />
+      {action.notice && <Notice>{action.notice}</Notice>}
       {rules.loading && <Busy label="Loading rules…" />}
       {rules.data && (
-        <div class="table-scroll">
-          <table>
-            <caption>{rules.data.items.length} rules</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Watches</th>
-                <th scope="col">Severity</th>
-                <th scope="col">Sends to</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.data.items.map((r) => (
-                <tr key={r.id}>
-                  <th scope="row">{r.name}</th>
-                  <td>{r.kind}</td>
-                  <td>
-                    <code>{r.kind === "realtime" ? `${r.stream}: ${r.where}` : r.query}</code>
-                    {r.group_by.length > 0 && <div>grouped by {r.group_by.join(", ")}</div>}
-                  </td>
-                  <td>{r.severity}</td>
-                  <td>{r.destinations.map((id) => names.get(id) ?? id).join(", ") || "—"}</td>
-                  <td>
-                    {r.enabled ? "enabled" : "disabled"}
-                    {r.last_error && <div class="error-text">{r.last_error}</div>}
-                  </td>
-                  <td class="row">
-                    {canChange && (
-                      <button
-                        type="button"
-                        aria-label={`${r.enabled ? "Disable" : "Enable"} rule ${r.name}`}
-                        onClick={() =>
-                          void act(`Rule ${r.name} ${r.enabled ? "disabled" : "enabled"}.`, () =>
-                            api.post(`/api/v1/alerts/rules/${encodeURIComponent(r.id)}/${r.enabled ? "disable" : "enable"}`, {}),
-                          )
-                        }
-                      >
-                        {r.enabled ? "Disable" : "Enable"}
-                      </button>
-                    )}
-                    {canChange && (
-                      <button type="button" class="danger" aria-label={`Delete rule ${r.name}`} onClick={() => setDeleting(r)}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable caption={`${rules.data.items.length} rules`} columns={["Name", "Kind", "Watches", "Severity", "Sends to", "Status"]} actions>
+          {rules.data.items.map((r) => (
+            <tr key={r.id}>
+              <th scope="row">{r.name}</th>
+              <td>{r.kind}</td>
+              <td>
+                <code>{r.kind === "realtime" ? `${r.stream}: ${r.where}` : r.query}</code>
+                {r.group_by.length > 0 && <div>grouped by {r.group_by.join(", ")}</div>}
+              </td>
+              <td>{r.severity}</td>
+              <td>{r.destinations.map((id) => names.get(id) ?? id).join(", ") || "—"}</td>
+              <td>
+                {r.enabled ? "enabled" : "disabled"}
+                {r.last_error && <div class="error-text">{r.last_error}</div>}
+              </td>
+              <td class="row">
+                {canChange && (
+                  <button
+                    type="button"
+                    aria-label={`${r.enabled ? "Disable" : "Enable"} rule ${r.name}`}
+                    onClick={() =>
+                      void act(`Rule ${r.name} ${r.enabled ? "disabled" : "enabled"}.`, () =>
+                        api.post(`/api/v1/alerts/rules/${encodeURIComponent(r.id)}/${r.enabled ? "disable" : "enable"}`, {}),
+                      )
+                    }
+                  >
+                    {r.enabled ? "Disable" : "Enable"}
+                  </button>
+                )}
+                {canChange && (
+                  <button type="button" class="danger" aria-label={`Delete rule ${r.name}`} onClick={() => setDeleting(r)}>
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       {deleting && (
         <ConfirmDialog

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, type Schemas } from "../../api/client";
-import { Busy, ConfirmDialog, ErrorBanner, Notice, useAsync } from "../../components/ui";
+import { Busy, ConfirmDialog, ErrorBanner, ListTable, Notice, useAction, useAsync } from "../../components/ui";
 import { formatMicros } from "../../lib/format";
 
 type Silence = Schemas["AlertSilence"];
@@ -16,8 +16,7 @@ export function SilencesPanel({ canChange }: { canChange: boolean }) {
   const [value, setValue] = useState("");
   const [hours, setHours] = useState("2");
   const [comment, setComment] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState("");
+  const action = useAction();
   const [expiring, setExpiring] = useState<Silence | null>(null);
   return (
     <div>
@@ -25,24 +24,19 @@ export function SilencesPanel({ canChange }: { canChange: boolean }) {
         <form
           class="card row wrap"
           aria-labelledby="new-silence-title"
-          onSubmit={async (event) => {
+          onSubmit={(event) => {
             event.preventDefault();
-            setError(null);
-            setNotice("");
-            const endsAt = (Date.now() + Number(hours) * 3_600_000) * 1000;
-            try {
-              await api.post<Silence>("/api/v1/alerts/silences", {
-                matchers: [{ name: label, op, value }],
-                ends_at: Math.round(endsAt),
-                comment,
-              });
-              setNotice(`Silence on ${label} ${op} "${value}" created.`);
-              setValue("");
-              setComment("");
-              list.reload();
-            } catch (caught) {
-              setError(caught);
-            }
+            const endsAt = Math.round((Date.now() + Number(hours) * 3_600_000) * 1000);
+            const body = { matchers: [{ name: label, op, value }], ends_at: endsAt, comment };
+            void action.run(
+              `Silence on ${label} ${op} "${value}" created.`,
+              () => api.post<Silence>("/api/v1/alerts/silences", body),
+              () => {
+                setValue("");
+                setComment("");
+                list.reload();
+              },
+            );
           }}
         >
           <h2 id="new-silence-title">New silence</h2>
@@ -76,47 +70,30 @@ export function SilencesPanel({ canChange }: { canChange: boolean }) {
           </button>
         </form>
       )}
-      <ErrorBanner error={error ?? list.error} />
-      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={action.error ?? list.error} />
+      {action.notice && <Notice>{action.notice}</Notice>}
       {list.loading && <Busy label="Loading silences…" />}
       {list.data && (
-        <div class="table-scroll">
-          <table>
-            <caption>{list.data.items.length} silences</caption>
-            <thead>
-              <tr>
-                <th scope="col">Matches</th>
-                <th scope="col">State</th>
-                <th scope="col">Ends</th>
-                <th scope="col">Comment</th>
-                <th scope="col">By</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((s) => (
-                <tr key={s.id}>
-                  <th scope="row">
-                    <code>{matchersText(s)}</code>
-                  </th>
-                  <td>{s.state}</td>
-                  <td>{formatMicros(s.ends_at)}</td>
-                  <td>{s.comment}</td>
-                  <td>{s.created_by}</td>
-                  <td>
-                    {canChange && s.state !== "expired" && (
-                      <button type="button" class="danger" aria-label={`Expire silence ${matchersText(s)}`} onClick={() => setExpiring(s)}>
-                        Expire
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable caption={`${list.data.items.length} silences`} columns={["Matches", "State", "Ends", "Comment", "By"]} actions>
+          {list.data.items.map((s) => (
+            <tr key={s.id}>
+              <th scope="row">
+                <code>{matchersText(s)}</code>
+              </th>
+              <td>{s.state}</td>
+              <td>{formatMicros(s.ends_at)}</td>
+              <td>{s.comment}</td>
+              <td>{s.created_by}</td>
+              <td>
+                {canChange && s.state !== "expired" && (
+                  <button type="button" class="danger" aria-label={`Expire silence ${matchersText(s)}`} onClick={() => setExpiring(s)}>
+                    Expire
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       {expiring && (
         <ConfirmDialog
@@ -124,16 +101,14 @@ export function SilencesPanel({ canChange }: { canChange: boolean }) {
           message={`Notifications matching ${matchersText(expiring)} are sent again from now on.`}
           confirmLabel="Expire silence"
           onCancel={() => setExpiring(null)}
-          onConfirm={async () => {
+          onConfirm={() => {
             const target = expiring;
             setExpiring(null);
-            try {
-              await api.delete(`/api/v1/alerts/silences/${encodeURIComponent(target.id)}`);
-              setNotice("Silence expired.");
-              list.reload();
-            } catch (caught) {
-              setError(caught);
-            }
+            void action.run(
+              "Silence expired.",
+              () => api.delete(`/api/v1/alerts/silences/${encodeURIComponent(target.id)}`),
+              list.reload,
+            );
           }}
         />
       )}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Schemas } from "../../api/client";
 import type { StoredSession } from "../../api/session";
-import { Busy, ErrorBanner, useAsync } from "../../components/ui";
+import { Busy, CursorPager, ErrorBanner, useAsync } from "../../components/ui";
 import { formatDuration } from "../../lib/format";
 import { setSearch, useLocation } from "../../lib/router";
 import { TraceDetailPanel } from "./TraceDetailPanel";
@@ -126,18 +126,13 @@ export function TracesPage({ session }: { session: StoredSession }) {
               </tbody>
             </table>
           </div>
-          <nav class="pager" aria-label="Trace pages">
-            <button type="button" disabled={!cursors.length} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer traces
-            </button>
-            <button
-              type="button"
-              disabled={!page.data.next_cursor}
-              onClick={() => page.data?.next_cursor && setCursors([...cursors, page.data.next_cursor])}
-            >
-              Older traces
-            </button>
-          </nav>
+          <CursorPager
+            label="Trace pages"
+            noun="traces"
+            cursors={cursors}
+            next={page.data.next_cursor}
+            onChange={setCursors}
+          />
         </>
       )}
       {selected && (
