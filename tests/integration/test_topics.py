@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.api import (
+    ROOT_PASSWORD,
     Session,
     assert_sql_error,
     bearer,
     create_api_token,
     create_org,
     create_user,
+    ensure_setup,
+    login,
     rows_of,
     run_sql,
     sql_ok,
@@ -30,14 +34,19 @@ CONSUME = "/v1/api/topics/consume"
 ACK = "/v1/api/topics/ack"
 
 
-@pytest.fixture
-def org(client: httpx.Client, root: Session) -> dict[str, Any]:
-    org_id = create_org(client, root)
-    admin = create_user(client, root, "admin", org_id=org_id)
-    people: dict[str, Any] = {role: create_user(client, admin, role) for role in ("dba", "service", "editor")}
-    sql_ok(client, people["dba"], "CREATE NAMESPACE app")
-    sql_ok(client, people["dba"], "CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, item TEXT, qty INT)")
-    return {"id": org_id, "admin": admin, "ingest": bearer(create_api_token(client, admin, role="ingest")), **people}
+@pytest.fixture(scope="module")
+def org(base_url: str) -> Iterator[dict[str, Any]]:
+    """One org for the module (its users cost password hashes); each test makes its own topics."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        ensure_setup(client)
+        root = login(client, "root", ROOT_PASSWORD)
+        org_id = create_org(client, root)
+        admin = create_user(client, root, "admin", org_id=org_id)
+        people: dict[str, Any] = {role: create_user(client, admin, role) for role in ("dba", "service", "editor")}
+        sql_ok(client, people["dba"], "CREATE NAMESPACE app")
+        sql_ok(client, people["dba"], "CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, item TEXT, qty INT)")
+        ingest = bearer(create_api_token(client, admin, role="ingest"))
+        yield {"id": org_id, "admin": admin, "ingest": ingest, **people}
 
 
 def _topic(client: httpx.Client, org: dict[str, Any], ddl: str = "") -> str:
@@ -218,9 +227,12 @@ def test_topics_are_listed_and_dropped(client: httpx.Client, org: dict[str, Any]
     sql_ok(client, org["dba"], f"ALTER TOPIC {topic} ADD SOURCE app.orders ON INSERT, UPDATE")
 
     shown = rows_of(sql_ok(client, org["service"], "SHOW TOPICS")[0])
-    assert {"topic_id": topic, "partitions": 2, "retention_seconds": 7200, "sources": "app.orders ON INSERT, UPDATE"} in (
-        shown
-    )
+    assert {
+        "topic_id": topic,
+        "partitions": 2,
+        "retention_seconds": 7200,
+        "sources": "app.orders ON INSERT, UPDATE",
+    } in (shown)
     system = rows_of(sql_ok(client, org["dba"], f"SELECT * FROM system.topics WHERE topic_id = '{topic}'")[0])
     assert system[0]["partitions"] == 2 and system[0]["created_by"] == org["dba"].user
 
@@ -243,9 +255,7 @@ def test_another_orgs_topic_is_not_found(client: httpx.Client, root: Session, or
 
     response = client.post(CONSUME, json={"topic_id": topic, "group_id": "g"}, headers=stranger.headers)
     assert_sql_error(response, 404, "TOPIC_NOT_FOUND")
-    response = client.post(
-        ACK, json={"topic_id": topic, "group_id": "g", "upto_offset": 0}, headers=stranger.headers
-    )
+    response = client.post(ACK, json={"topic_id": topic, "group_id": "g", "upto_offset": 0}, headers=stranger.headers)
     assert_sql_error(response, 404, "TOPIC_NOT_FOUND")
     assert_sql_error(run_sql(client, stranger_dba, f"DROP TOPIC {topic}"), 404, "TOPIC_NOT_FOUND")
     assert_sql_error(

@@ -42,8 +42,8 @@ from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
 from molesignal.lake.changes import RowChange, publish
-from molesignal.lake.namespaces import DEFAULT_NAMESPACE
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
+from molesignal.lake.namespaces import DEFAULT_NAMESPACE
 from molesignal.lake.streams import (
     CONTENT_STREAM,
     DEFAULT_FIELD_CAP,

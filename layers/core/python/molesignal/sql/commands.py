@@ -523,15 +523,15 @@ def _retention(c: _Cursor) -> int:
     if token is not None and token.token_type == TokenType.STRING:
         c.take()
         text = token.text.strip().upper()
-        number, unit = text[:-1], text[-1:]
-        if not number.isdigit() or unit not in _RETENTION_UNITS:
+        digits, letter = text[:-1], text[-1:]
+        if not digits.isdigit() or letter not in _RETENTION_UNITS:
             raise InvalidSql(f"INVALID_SQL: RETENTION {token.text!r}: write a number and one of s, m, h, d ('7d')")
-        return int(number) * _RETENTION_UNITS[unit]
+        return int(digits) * _RETENTION_UNITS[letter]
     number = _whole_number(c, "RETENTION")
-    unit = _RETENTION_WORDS.get(c.word())
-    if unit is not None:
+    seconds = _RETENTION_WORDS.get(c.word())
+    if seconds is not None:
         c.take()
-        return number * unit
+        return number * seconds
     return number
 
 

@@ -108,7 +108,8 @@ class TopicDdl:
     def show(self) -> StatementResult:
         require_topic_role(self.principal)
         rows: list[list[object]] = [
-            [t.name, t.partitions, t.retention_s, describe_sources(t.sources)] for t in Topics(self.table).all(self._org)
+            [t.name, t.partitions, t.retention_s, describe_sources(t.sources)]
+            for t in Topics(self.table).all(self._org)
         ]
         columns = (
             ("topic_id", "VARCHAR"),
@@ -117,4 +118,3 @@ class TopicDdl:
             ("sources", "VARCHAR"),
         )
         return listing(columns, rows, self.principal.actor)
-

@@ -101,10 +101,8 @@ class TopicConsumer:
         resume = self.groups.next_offset(topic, request.group_id, partition)
         if resume is not None:
             return resume
-        if request.start == "Earliest":
-            first = self.log.earliest(topic, partition)
-        else:
-            first = self.log.head(topic, partition)
+        earliest = request.start == "Earliest"
+        first = self.log.earliest(topic, partition) if earliest else self.log.head(topic, partition)
         return self.groups.establish(topic, request.group_id, partition, first)
 
     def ack(self, principal: Principal, topic_id: str, group_id: str, partition_id: int, upto_offset: int) -> int:

@@ -50,9 +50,7 @@ class Groups:
         returns where the group resumes."""
         try:
             self.requests += 1
-            self.table.put(
-                self._item(topic, group_id, partition_id, start - 1), condition="attribute_not_exists(pk)"
-            )
+            self.table.put(self._item(topic, group_id, partition_id, start - 1), condition="attribute_not_exists(pk)")
             return start
         except ConditionFailed:
             found = self.next_offset(topic, group_id, partition_id)

@@ -10,7 +10,7 @@ sees a gap: offset n+1 can only commit after the transaction that wrote n did.
 from __future__ import annotations
 
 import json
-import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,7 +132,8 @@ class TopicLog:
                 self.table.transact([head_op, *puts])
                 return list(range(first, first + len(drafts)))
             except ConditionFailed:
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer moved the head
+                # Another writer moved the head: read it again after a short, jittered pause.
+                time.sleep(min(0.05, 0.002 * (attempt + 1)) * secrets.randbelow(1000) / 1000)
         raise RuntimeError(f"topic {topic.name!r} partition {partition_id} kept changing; the append gave up")
 
     def read(self, topic: Topic, partition_id: int, start: int, limit: int) -> list[Message]:
