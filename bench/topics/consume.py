@@ -116,9 +116,7 @@ def _consume_group(api: Api, topic: str, group: str, total: int, limit: int, out
         if not messages:
             raise RuntimeError(f"group {group} stopped at {got} of {total}")
         got += len(messages)
-        api.post(
-            "/v1/api/topics/ack", {"topic_id": topic, "group_id": group, "upto_offset": messages[-1]["offset"]}
-        )
+        api.post("/v1/api/topics/ack", {"topic_id": topic, "group_id": group, "upto_offset": messages[-1]["offset"]})
     out[group] = {"messages": got, "seconds": r3(time.perf_counter() - started)}
 
 
