@@ -115,6 +115,38 @@ def test_ingested_rows_are_published(client: httpx.Client, org: dict[str, Any]) 
     assert [m["offset"] for m in got["messages"]] == [0, 1, 2]
 
 
+def test_concurrent_writers_to_one_partition_leave_no_gap_and_no_duplicate(
+    client: httpx.Client, org: dict[str, Any], base_url: str
+) -> None:
+    """Eight sessions INSERT at once into a keyless table a one-partition topic sources: every
+    row is one message, at offsets 0..n-1 exactly (the head's conditional transaction)."""
+    sql_ok(client, org["dba"], "CREATE SHARED TABLE IF NOT EXISTS app.clicks (n BIGINT, who TEXT)")
+    topic = _topic(client, org)
+    sql_ok(client, org["dba"], f"ALTER TOPIC {topic} ADD SOURCE app.clicks ON INSERT")
+
+    def writer(who: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as own:
+            for n in range(3):
+                sql_ok(own, org["service"], f"INSERT INTO app.clicks VALUES ({n}, 'w{who}'), ({n + 100}, 'w{who}')")
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    got = consume(client, org["service"], topic, "count", start="Earliest", limit=1000)
+    assert [m["offset"] for m in got["messages"]] == list(range(48))
+    assert sorted((m["row"]["who"], m["row"]["n"]) for m in got["messages"]) == sorted(
+        (f"w{w}", n + extra) for w in range(8) for n in range(3) for extra in (0, 100)
+    )
+
+
+def test_routes_are_in_the_openapi_document(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/v1/api/topics/consume"] and "post" in paths["/v1/api/topics/ack"]
+
+
 def test_latest_earliest_and_offset(client: httpx.Client, org: dict[str, Any]) -> None:
     topic = _topic(client, org)
     sql_ok(client, org["dba"], f"ALTER TOPIC {topic} ADD SOURCE app.orders ON INSERT")
