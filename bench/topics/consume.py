@@ -36,12 +36,14 @@ from bench.common import (
     CODE_PATHS,
     REPO,
     AwsCallTimer,
+    access_token,
     git_info,
     host_info,
     interpreter_info,
     loadavg,
     progress,
     r3,
+    setup_org_user,
 )
 
 for path in CODE_PATHS:
@@ -180,9 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     import registry
     from molesignal.local.system import LocalSystem
     from molesignal.observability import logger
-    from molesignal.quotas import Limiter, Quota
     from molesignal.settings import reset_settings
-    from molesignal.storage.table import Table
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["MOLESIGNAL_RESOURCE_PREFIX"] = f"msbenchtopics{uuid.uuid4().hex[:6]}"
@@ -201,20 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         http = httpx.Client(base_url=system.url, timeout=600)
-        http.post(
-            "/api/v1/auth/setup", json={"user": "bench", "password": PASSWORD, "root_password": PASSWORD}
-        ).raise_for_status()
-        root = http.post("/api/v1/auth/login", json={"user": "root", "password": PASSWORD}).json()
-        root_h = {"Authorization": f"Bearer {root['access_token']}"}
         args.org = "bench-topics"
-        http.post("/api/v1/orgs", json={"id": args.org, "name": args.org}, headers=root_h).raise_for_status()
-        http.post(
-            "/api/v1/users",
-            json={"user": "dba", "password": PASSWORD, "role": "dba", "org_id": args.org},
-            headers=root_h,
-        ).raise_for_status()
-        Limiter(Table()).set_quota(args.org, Quota(ingest_qps=10**6, query_qps=10**6, storage_bytes=10**15))
-        token = http.post("/api/v1/auth/login", json={"user": "dba", "password": PASSWORD}).json()["access_token"]
+        setup_org_user(http, args.org, "dba", "dba", PASSWORD)
+        token = access_token(http, "dba", PASSWORD)
         api = Api(http, token)
         api.sql("CREATE NAMESPACE app")
         for name in ("sourced", "plain"):

@@ -3,40 +3,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from molesignal import audit
-from molesignal.auth.principal import Principal
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, is_stream_namespace
 from molesignal.lake.tables import Tables
 from molesignal.query.errors import PermissionDenied
 from molesignal.sql import commands as c
-from molesignal.sql.ddl import DDL_ROLE
+from molesignal.sql.ddl import Ddl
 from molesignal.sql.results import StatementResult, done, listing
-from molesignal.storage.table import Table
 from molesignal.topics.catalog import DEFAULT_RETENTION_S, Source, Topics, describe_sources
 from molesignal.topics.consumer import require_topic_role
-from molesignal.wording import a_or_an
 
 
-@dataclass
-class TopicDdl:
-    table: Table
-    principal: Principal
-    source_ip: str = ""
-
-    @property
-    def _org(self) -> str:
-        return self.principal.org_id
-
-    def _require_dba(self, what: str) -> None:
-        if not self.principal.holds(DDL_ROLE):
-            raise PermissionDenied(
-                f"PERMISSION_DENIED: {what} needs role dba ({a_or_an(self.principal.role.value)} cannot)"
-            )
-
-    def _audit(self, action: str, target: str, details: dict[str, object] | None = None) -> None:
-        audit.record_by(self.table, self.principal, action, target=target, source_ip=self.source_ip, details=details)
+class TopicDdl(Ddl):
+    """The topic statements, with the table statements' role check and audit."""
 
     def run(self, command: c.TopicCommand, current: str | None) -> StatementResult:
         if isinstance(command, c.ShowTopics):

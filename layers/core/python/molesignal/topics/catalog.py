@@ -120,35 +120,30 @@ class Topics:
         kept = [s for s in topic.sources if s.relation != source.relation]
         if len(kept) >= MAX_SOURCES:
             raise Invalid(f"INVALID_SQL: a topic has at most {MAX_SOURCES} sources", code="INVALID_SQL")
-        sources = [*(s.public() for s in kept), source.public()]
-        try:
-            self.table.update(
-                _partition(org_id),
-                name,
-                "SET sources = :sources",
-                values={":sources": sources, ":uid": topic.uid},
-                condition="uid = :uid",
-            )
-        except ConditionFailed:
-            raise TopicNotFound(f"TOPIC_NOT_FOUND: topic {name!r} does not exist") from None
+        self._set_sources(topic, [*kept, source])
         return self.get(org_id, name)
 
     def drop_source(self, org_id: str, name: str, relation: str) -> bool:
         topic = self.get(org_id, name)
-        kept = [s.public() for s in topic.sources if s.relation != relation]
+        kept = [s for s in topic.sources if s.relation != relation]
         if len(kept) == len(topic.sources):
             return False
+        self._set_sources(topic, kept)
+        return True
+
+    def _set_sources(self, topic: Topic, sources: list[Source]) -> None:
+        """Replace the topic's sources, unless it was dropped (and perhaps created again) since
+        it was read."""
         try:
             self.table.update(
-                _partition(org_id),
-                name,
+                _partition(topic.org_id),
+                topic.name,
                 "SET sources = :sources",
-                values={":sources": kept, ":uid": topic.uid},
+                values={":sources": [s.public() for s in sources], ":uid": topic.uid},
                 condition="uid = :uid",
             )
         except ConditionFailed:
-            raise TopicNotFound(f"TOPIC_NOT_FOUND: topic {name!r} does not exist") from None
-        return True
+            raise TopicNotFound(f"TOPIC_NOT_FOUND: topic {topic.name!r} does not exist") from None
 
     def drop(self, org_id: str, name: str, *, if_exists: bool) -> bool:
         """Forget the topic. Its messages become unreachable at once (keyed by the uid) and
