@@ -128,3 +128,26 @@ def http_scope(method: str, path: str, headers: dict[str, str], body: bytes) -> 
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         + [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())],
     }
+
+
+def access_token(http: Any, user: str, password: str) -> str:
+    """A fresh access token for ``user`` from the local system's login route."""
+    response = http.post("/api/v1/auth/login", json={"user": user, "password": password})
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def setup_org_user(http: Any, org_id: str, user: str, role: str, password: str) -> None:
+    """On a fresh local system: the setup (root and a first admin, all with ``password``), the org
+    ``org_id`` with one user ``user`` of ``role``, and quotas no benchmark reaches."""
+    from molesignal.quotas import Limiter, Quota
+    from molesignal.storage.table import Table
+
+    http.post(
+        "/api/v1/auth/setup", json={"user": "bench", "password": password, "root_password": password}
+    ).raise_for_status()
+    root_h = {"Authorization": f"Bearer {access_token(http, 'root', password)}"}
+    http.post("/api/v1/orgs", json={"id": org_id, "name": org_id}, headers=root_h).raise_for_status()
+    body = {"user": user, "password": password, "role": role, "org_id": org_id}
+    http.post("/api/v1/users", json=body, headers=root_h).raise_for_status()
+    Limiter(Table()).set_quota(org_id, Quota(ingest_qps=10**6, query_qps=10**6, storage_bytes=10**15))

@@ -259,6 +259,18 @@ QUERY_API = HttpFunction(
     ),
 )
 
+TOPICS_API = HttpFunction(
+    name="topics_api",
+    handler="topics_api.handler.lambda_handler",
+    description="spec 004 topics: consume (a long poll bounded at 25 s) and ack for consumer groups",
+    prefixes=("/v1/api/topics",),
+    memory_mb=256,
+    routes=(
+        Route("POST", "/v1/api/topics/consume"),
+        Route("POST", "/v1/api/topics/ack"),
+    ),
+)
+
 OTLP_API = HttpFunction(
     name="otlp_api",
     handler="otlp_api.handler.lambda_handler",
@@ -387,6 +399,7 @@ REGISTRY = Registry(
         ADMIN_API,
         INGEST_API,
         QUERY_API,
+        TOPICS_API,
         OTLP_API,
         EVENTS_API,
         ALERTS_API,

@@ -54,6 +54,8 @@ NEEDS: dict[str, Needs] = {
     "auth_api": Needs(secrets=("jwt-signing-key",)),
     # Orgs, users, quotas, audit: table only. Revoking sessions needs no signing key.
     "admin_api": Needs(),
+    # Topics: definitions, messages and group offsets are items of the table (ADR 0020).
+    "topics_api": Needs(),
     # Health, /metrics (reads counters from the table), OpenAPI, the catch-all; cluster
     # health probes every bucket and queue without touching their contents.
     "platform_api": Needs(

@@ -37,7 +37,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import CODE_PATHS, REPO, git_info, host_info, interpreter_info, loadavg, progress, r3
+from bench.common import (
+    CODE_PATHS,
+    REPO,
+    access_token,
+    git_info,
+    host_info,
+    interpreter_info,
+    loadavg,
+    progress,
+    r3,
+    setup_org_user,
+)
 
 for path in CODE_PATHS:
     sys.path.insert(0, str(path))
@@ -257,9 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     import registry
     from molesignal.local.system import LocalSystem
     from molesignal.observability import logger
-    from molesignal.quotas import Limiter, Quota
     from molesignal.settings import reset_settings
-    from molesignal.storage.table import Table
 
     find_dataset(args.stream_rows)  # there before anything starts
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -280,25 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         http = httpx.Client(base_url=system.url, timeout=600)
-        http.post(
-            "/api/v1/auth/setup", json={"user": "bench", "password": PASSWORD, "root_password": PASSWORD}
-        ).raise_for_status()
-        root_token = http.post("/api/v1/auth/login", json={"user": "root", "password": PASSWORD}).json()
-        root_h = {"Authorization": f"Bearer {root_token['access_token']}"}
         org_id = DATASET_ORG  # the dataset's files lie under its org's prefix
-        http.post("/api/v1/orgs", json={"id": org_id, "name": org_id}, headers=root_h).raise_for_status()
-        http.post(
-            "/api/v1/users",
-            json={"user": "dba", "password": PASSWORD, "role": "admin", "org_id": org_id},
-            headers=root_h,
-        ).raise_for_status()
-        Limiter(Table()).set_quota(org_id, Quota(ingest_qps=10**6, query_qps=10**6, storage_bytes=10**15))
-        sessions = [
-            Sql(
-                http, http.post("/api/v1/auth/login", json={"user": "dba", "password": PASSWORD}).json()["access_token"]
-            )
-            for _ in range(2)
-        ]
+        setup_org_user(http, org_id, "dba", "admin", PASSWORD)
+        sessions = [Sql(http, access_token(http, "dba", PASSWORD)) for _ in range(2)]
         sessions[0].run("CREATE NAMESPACE app")
         result |= bench_inserts(sessions[0], args, quiet)
         result |= bench_visible(sessions[0], sessions[1], args, quiet)

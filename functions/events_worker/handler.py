@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from molesignal.events.processing import process_message
 from molesignal.observability import logger, metrics
 from molesignal.settings import get_settings
+from molesignal.topics.publisher import attach as attach_topics
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
@@ -26,6 +27,9 @@ def record_handler(record: SQSRecord) -> None:
     outcome = process_message(record.body)
     metrics.add_metric(name="EventsChained", unit="Count", value=outcome.chained)
     logger.info("events chained", extra=outcome.log_fields())
+
+
+attach_topics()  # committed row changes are published to the topics that source them
 
 
 @metrics.log_metrics

@@ -27,6 +27,7 @@ from molesignal.ingest.landing import Touched, compact_touched, land_together, p
 from molesignal.lake.writer import Lake
 from molesignal.observability import logger, metrics
 from molesignal.settings import get_settings
+from molesignal.topics.publisher import attach as attach_topics
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -90,6 +91,9 @@ def _land_groups(event: dict[str, Any], touched: Touched) -> frozenset[str]:
             },
         )
     return frozenset(r for group in groups for r in group.request_ids)
+
+
+attach_topics()  # committed row changes are published to the topics that source them
 
 
 @metrics.log_metrics

@@ -6,11 +6,6 @@ are there afterwards; a row in flight at the kill may land after the restart, ne
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,83 +17,10 @@ import httpx
 import pytest
 
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, Session, bearer, ensure_setup, login
+from tests.support.dev import Dev
 
-REPO = Path(__file__).resolve().parents[2]
 STREAM = "durable"
-STARTUP_S = 180  # imports and provisioning on a busy 2-core runner
 CLEAN_STOP_S = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Dev:
-    """``python -m molesignal dev`` as a user runs it, in a process group of its own."""
-
-    def __init__(self, data_dir: Path, log: Path) -> None:
-        self.data_dir = data_dir
-        self.log = log
-        self.port = _free_port()
-        self.emulator_port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOLESIGNAL_", "AWS_ENDPOINT_URL"))}
-        env.update(
-            MOLESIGNAL_PORT=str(self.port),
-            MOLESIGNAL_EMULATOR_PORT=str(self.emulator_port),
-            MOLESIGNAL_DATA_DIR=str(self.data_dir),
-            PYTHONUNBUFFERED="1",
-        )
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "molesignal", "dev"],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, as `make dev` has in a terminal
-            )
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"molesignal dev exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"molesignal dev did not answer within {STARTUP_S} s:\n{self.log.read_text()}")
-
-    def kill_group(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def interrupt(self) -> float:
-        """Ctrl-C in the terminal: SIGINT to the group; returns the seconds until it exited."""
-        assert self.process is not None
-        started = time.monotonic()
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        return time.monotonic() - started
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture

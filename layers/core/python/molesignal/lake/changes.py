@@ -27,7 +27,7 @@ class RowChange:
     table_id: str | None = None  # SQL tables only
     scope: str | None = None  # SQL tables: the user id, or "_shared"
     version: int | None = None  # the scope's version after the commit (SQL tables)
-    rows: Any = None  # the rows inserted, or the rows after an update (a pyarrow Table), when at hand
+    rows: Any = None  # the rows inserted, after an update, or deleted (a pyarrow Table), when at hand
 
 
 Listener = Callable[[RowChange], None]

@@ -41,7 +41,9 @@ from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
+from molesignal.lake.changes import RowChange, publish
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
+from molesignal.lake.namespaces import DEFAULT_NAMESPACE
 from molesignal.lake.streams import (
     CONTENT_STREAM,
     DEFAULT_FIELD_CAP,
@@ -341,6 +343,7 @@ class Lake:
         for _attempt in range(20):
             try:
                 self._commit(org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards)
+                publish(_landed_change(org_id, stream_name, table))
                 return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
                 if reserved and isinstance(exc, CommitRefused):
@@ -532,3 +535,10 @@ def combined_file_id(deliveries: Sequence[Delivery]) -> str:
     ids = sorted(d.request_id for d in deliveries)
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
     return f"{ids[0]}-g{len(ids)}-{digest}"
+
+
+def _landed_change(org_id: str, stream_name: str, table: pa.Table) -> RowChange:
+    """What a landing committed, for the row-change seam (topics publish it): the rows as a
+    query shows them, without the partition columns every row of the lake carries."""
+    shown = table.drop_columns([c for c in (ORG_ID, STREAM) if c in table.column_names])
+    return RowChange(org_id, f"{DEFAULT_NAMESPACE}.{stream_name}", "insert", table.num_rows, "ingest", rows=shown)

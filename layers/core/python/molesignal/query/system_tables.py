@@ -118,6 +118,44 @@ def _streams(table: Table, org_id: str) -> list[tuple[Any, ...]]:
     ]
 
 
+def _topics(table: Table, org_id: str) -> list[tuple[Any, ...]]:
+    from molesignal.topics.catalog import Topics, describe_sources
+
+    return [
+        (t.name, t.partitions, t.retention_s, describe_sources(t.sources), _timestamp(t.created_at_us), t.created_by)
+        for t in Topics(table).all(org_id)
+    ]
+
+
+def _topic_offsets(table: Table, org_id: str) -> list[tuple[Any, ...]]:
+    """Each consumer group's committed offset per partition, beside the partition's last offset:
+    ``lag`` is how many messages the group has not acknowledged."""
+    from molesignal.topics.catalog import Topics
+    from molesignal.topics.groups import Groups
+    from molesignal.topics.log import TopicLog
+
+    log, groups = TopicLog(table), Groups(table)
+    rows: list[tuple[Any, ...]] = []
+    for topic in Topics(table).all(org_id):
+        heads: dict[int, int] = {}
+        for offset in sorted(groups.all(topic), key=lambda g: (g.group_id, g.partition_id)):
+            if offset.partition_id not in heads:
+                heads[offset.partition_id] = log.head(topic, offset.partition_id)
+            head = heads[offset.partition_id]
+            rows.append(
+                (
+                    topic.name,
+                    offset.group_id,
+                    offset.partition_id,
+                    offset.last_acked_offset,
+                    head - 1,
+                    max(0, head - offset.last_acked_offset - 1),
+                    _timestamp(offset.updated_at_us),
+                )
+            )
+    return rows
+
+
 SYSTEM_TABLES = {
     t.name: t
     for t in (
@@ -184,6 +222,31 @@ SYSTEM_TABLES = {
                 ("created_at", "TIMESTAMP"),
             ),
             _streams,
+        ),
+        SystemTable(
+            "topics",
+            (
+                ("topic_id", "VARCHAR"),
+                ("partitions", "BIGINT"),
+                ("retention_seconds", "BIGINT"),
+                ("sources", "VARCHAR"),
+                ("created_at", "TIMESTAMP"),
+                ("created_by", "VARCHAR"),
+            ),
+            _topics,
+        ),
+        SystemTable(
+            "topic_offsets",
+            (
+                ("topic_id", "VARCHAR"),
+                ("group_id", "VARCHAR"),
+                ("partition_id", "BIGINT"),
+                ("last_acked_offset", "BIGINT"),
+                ("latest_offset", "BIGINT"),
+                ("lag", "BIGINT"),
+                ("updated_at", "TIMESTAMP"),
+            ),
+            _topic_offsets,
         ),
     )
 }

@@ -8,6 +8,9 @@
     ) [WITH (TYPE = 'USER'|'SHARED'|'STREAM', TTL_SECONDS = n)]
     ALTER TABLE [ns.]t ADD [COLUMN] col TYPE [NULL]
     DROP [USER|SHARED|STREAM] TABLE [IF EXISTS] [ns.]t
+    CREATE TOPIC [IF NOT EXISTS] name [PARTITIONS n] [RETENTION n [SECONDS|MINUTES|HOURS|DAYS] | RETENTION '7d']
+    ALTER TOPIC name ADD SOURCE [ns.]t [ON INSERT[, UPDATE][, DELETE]]  |  ALTER TOPIC name DROP SOURCE [ns.]t
+    DROP TOPIC [IF EXISTS] name                    SHOW TOPICS
 
 Anything else is left to sqlglot (SELECT, INSERT, UPDATE, DELETE), which the guard checks.
 """
@@ -89,6 +92,40 @@ class DropTable:
     if_exists: bool = False
 
 
+@dataclass(frozen=True)
+class CreateTopic:
+    name: str
+    partitions: int = 1
+    retention_s: int | None = None
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AddTopicSource:
+    topic: str
+    source: TableRef
+    operations: tuple[str, ...] = ("insert", "update", "delete")
+
+
+@dataclass(frozen=True)
+class DropTopicSource:
+    topic: str
+    source: TableRef
+
+
+@dataclass(frozen=True)
+class DropTopic:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class ShowTopics:
+    pass
+
+
+TopicCommand = CreateTopic | AddTopicSource | DropTopicSource | DropTopic | ShowTopics
+
 Command = (
     CreateNamespace
     | DropNamespace
@@ -99,6 +136,7 @@ Command = (
     | CreateTable
     | AddColumn
     | DropTable
+    | TopicCommand
 )
 # Names the engine gives to where a row is stored, when asked (DML asks): no column may take them.
 RESERVED_COLUMNS = frozenset({"filename", "file_row_number", "file_index"})
@@ -204,10 +242,14 @@ def _command(c: _Cursor) -> Command | None:
         return _drop(c)
     if c.accept("ALTER", "TABLE"):
         return _alter(c)
+    if c.accept("ALTER", "TOPIC"):
+        return _alter_topic(c)
     return None
 
 
 def _show(c: _Cursor) -> Command | None:
+    if c.accept("SHOW", "TOPICS"):
+        return ShowTopics()
     if c.accept("SHOW", "NAMESPACES") or c.accept("SHOW", "SCHEMAS"):
         return ShowNamespaces()
     if c.accept("SHOW", "TABLES"):
@@ -233,6 +275,8 @@ def _create(c: _Cursor) -> Command | None:
     if c.accept("CREATE", "NAMESPACE") or c.accept("CREATE", "SCHEMA"):
         exists = c.accept("IF", "NOT", "EXISTS")
         return CreateNamespace(check_name(c.take().text), exists)
+    if c.accept("CREATE", "TOPIC"):
+        return _create_topic(c)
     return _create_table(c)
 
 
@@ -242,6 +286,9 @@ def _drop(c: _Cursor) -> Command | None:
         name = check_name(c.take().text)
         cascade = c.accept("CASCADE")
         return DropNamespace(name, exists, cascade)
+    if c.accept("DROP", "TOPIC"):
+        exists = c.accept("IF", "EXISTS")
+        return DropTopic(c.name("topic"), exists)
     return _drop_table(c)
 
 
@@ -434,3 +481,75 @@ def _drop_table(c: _Cursor) -> DropTable | None:
         return None
     exists = c.accept("IF", "EXISTS")
     return DropTable(c.table_ref(), exists)
+
+
+_RETENTION_UNITS = {"S": 1, "M": 60, "H": 3600, "D": 86400}
+_RETENTION_WORDS = {
+    "SECOND": 1,
+    "SECONDS": 1,
+    "MINUTE": 60,
+    "MINUTES": 60,
+    "HOUR": 3600,
+    "HOURS": 3600,
+    "DAY": 86400,
+    "DAYS": 86400,
+}
+
+
+def _create_topic(c: _Cursor) -> CreateTopic:
+    exists = c.accept("IF", "NOT", "EXISTS")
+    name = c.name("topic")
+    partitions, retention = 1, None
+    while c.peek() is not None:
+        if c.accept("PARTITIONS"):
+            partitions = _whole_number(c, "PARTITIONS")
+        elif c.accept("RETENTION"):
+            retention = _retention(c)
+        else:
+            break
+    return CreateTopic(name, partitions, retention, exists)
+
+
+def _whole_number(c: _Cursor, what: str) -> int:
+    token = c.take()
+    if token.token_type != TokenType.NUMBER or not token.text.isdigit():
+        raise InvalidSql(f"INVALID_SQL: {what} takes a whole number, got {token.text!r}")
+    return int(token.text)
+
+
+def _retention(c: _Cursor) -> int:
+    """``RETENTION 7 DAYS`` (a bare number is seconds) or ``RETENTION '7d'`` (s, m, h, d)."""
+    token = c.peek()
+    if token is not None and token.token_type == TokenType.STRING:
+        c.take()
+        text = token.text.strip().upper()
+        digits, letter = text[:-1], text[-1:]
+        if not digits.isdigit() or letter not in _RETENTION_UNITS:
+            raise InvalidSql(f"INVALID_SQL: RETENTION {token.text!r}: write a number and one of s, m, h, d ('7d')")
+        return int(digits) * _RETENTION_UNITS[letter]
+    number = _whole_number(c, "RETENTION")
+    seconds = _RETENTION_WORDS.get(c.word())
+    if seconds is not None:
+        c.take()
+        return number * seconds
+    return number
+
+
+def _alter_topic(c: _Cursor) -> TopicCommand:
+    topic = c.name("topic")
+    if c.accept("ADD", "SOURCE"):
+        source = c.table_ref()
+        operations: list[str] = []
+        if c.accept("ON"):
+            while True:
+                word = c.take().text.upper()
+                if word not in ("INSERT", "UPDATE", "DELETE"):
+                    raise InvalidSql(f"INVALID_SQL: ON takes INSERT, UPDATE or DELETE, got {word!r}")
+                if word.lower() not in operations:
+                    operations.append(word.lower())
+                if not (c.punct(TokenType.COMMA) or c.accept("OR")):
+                    break
+        return AddTopicSource(topic, source, tuple(operations) or ("insert", "update", "delete"))
+    if c.accept("DROP", "SOURCE"):
+        return DropTopicSource(topic, c.table_ref())
+    raise InvalidSql("INVALID_SQL: ALTER TOPIC supports ADD SOURCE and DROP SOURCE")

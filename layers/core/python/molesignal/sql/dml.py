@@ -363,9 +363,9 @@ class Dml:
 
     def _delete_rows(self, tree: exp.Delete, target: ResolvedTable, catalog: Catalog) -> StatementResult:
         definition = target.definition
-        changed, version, _ = self._rewrite(tree, target, catalog, [])
+        changed, version, deleted = self._rewrite(tree, target, catalog, [])
         if changed:
-            publish(self._change(definition, target.scope, "delete", changed, version, None))
+            publish(self._change(definition, target.scope, "delete", changed, version, deleted))
         return done(f"{changed} row(s) deleted from {definition.qualified}", self.scope.username, changed)
 
     def _rewrite(
@@ -490,8 +490,8 @@ class Dml:
         hits: pa.Table,
         assignments: Sequence[tuple[ColumnDef, exp.Expr]],
     ) -> tuple[pa.Table, list[str], pa.Table | None]:
-        """A file's rows after the statement, the stored files no row refers to any more, and
-        (UPDATE) the changed rows as they are now."""
+        """A file's rows after the statement, the stored files no row refers to any more, and the
+        changed rows: as they are now (UPDATE), or as they were (DELETE)."""
         positions = pc.sort_indices(hits.column(ROW_COLUMN))
         hits = hits.take(positions)
         rows = hits.column(ROW_COLUMN)
@@ -503,7 +503,7 @@ class Dml:
                 for name in definition.file_columns
                 for k in blob_keys_of(definition, scope, deleted.column(name).to_pylist())
             ]
-            return data.filter(pc.invert(mask)), gone, None
+            return data.filter(pc.invert(mask)), gone, deleted
         columns = {name: data.column(name) for name in data.column_names}
         gone = []
         for column, _ in assignments:

@@ -105,6 +105,10 @@ class SqlSession:
         return StatementResult(outcome.columns, outcome.rows, len(outcome.rows), scope.username)
 
     def _command(self, command: c.Command) -> StatementResult:
+        if isinstance(command, c.TopicCommand):
+            from molesignal.sql.topic_ddl import TopicDdl
+
+            return TopicDdl(self.service.table, self.principal, self.source_ip).run(command, self.namespace)
         ddl = Ddl(self.service.table, self.principal, self.source_ip)
         if isinstance(command, c.UseNamespace):
             result = ddl.use(command)

@@ -1,0 +1,28 @@
+"""Wakes long polls in this process the moment a message is appended, instead of at their next
+poll: locally (``make dev``, tests) every function shares one process; deployed, a consumer's
+function polls DynamoDB at ``POLL_INTERVAL_S`` (docs/topics.md)."""
+
+from __future__ import annotations
+
+import threading
+
+_appended = threading.Condition()
+_generation = 0
+
+
+def note_appended() -> None:
+    global _generation
+    with _appended:
+        _generation += 1
+        _appended.notify_all()
+
+
+def generation() -> int:
+    with _appended:
+        return _generation
+
+
+def wait_for_append(seen: int, timeout_s: float) -> None:
+    """Return when a message was appended after ``seen`` was read, or after ``timeout_s``."""
+    with _appended:
+        _appended.wait_for(lambda: _generation != seen, timeout=max(0.0, timeout_s))
