@@ -30,6 +30,12 @@ REASONS: dict[str, str] = {
         "login/refresh/status and the catch-all that answers 404 in the caller's envelope. They "
         "authenticate nothing or check credentials in the body themselves (docs/api.md)."
     ),
+    "APIG4-ws": (
+        "the WebSocket API (live queries) authenticates in its first frame: browsers cannot send an "
+        "Authorization header with a WebSocket upgrade, and a token in the URL would land in access logs. "
+        "A connection that does not send a valid JWT gets auth_error and is closed; nothing is read "
+        "before it (docs/adr/0021-live-queries-over-websocket.md)."
+    ),
     "SMG4": (
         "the JWT signing key cannot rotate on a schedule yet: every function caches the key and verifies "
         "with that one key, so a rotation would sign out every session at once. Rotation needs a verifier "

@@ -41,6 +41,7 @@ from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
+from molesignal.lake.changes import RowChange, publish
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
 from molesignal.lake.streams import (
     CONTENT_STREAM,
@@ -341,6 +342,7 @@ class Lake:
         for _attempt in range(20):
             try:
                 self._commit(org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards)
+                publish(RowChange(org_id, f"default.{stream_name}", "insert", table.num_rows, "ingest", rows=table))
                 return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
                 if reserved and isinstance(exc, CommitRefused):
