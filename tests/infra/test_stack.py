@@ -110,6 +110,7 @@ def all_functions() -> list[tuple[str, str, int, int]]:
         *((f.name, f.handler, f.memory_mb, f.timeout_s) for f in REGISTRY.http),
         *((w.name, w.handler, w.memory_mb, w.timeout_s) for w in REGISTRY.workers),
         *((s.name, s.handler, s.memory_mb, s.timeout_s) for s in REGISTRY.schedules),
+        *([(ws.name, ws.handler, ws.memory_mb, ws.timeout_s)] if (ws := REGISTRY.websocket) else []),
     ]
 
 
@@ -882,3 +883,23 @@ def test_e_mail_may_be_sent_from_the_configured_sender_only() -> None:
     assert "identity/alerts@ops.example.com" in text and "identity/ops.example.com" in text and "*" not in text
     with pytest.raises(ValueError, match="alertEmailFrom"):
         StackConfig(alert_email_from="*@example.com")
+
+
+def test_live_queries_websocket_api_routes_and_connection_grants(synth: Synth) -> None:
+    """GET /v1/ws deploys as a WebSocket API: $connect, $default and $disconnect to the live_ws
+    function, and the writers (SQL, ingest) may post to its connections (ADR 0021)."""
+    apis = synth.template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "WEBSOCKET"}})
+    assert len(apis) == 1
+    routes = synth.template.find_resources("AWS::ApiGatewayV2::Route")
+    keys = {r["Properties"]["RouteKey"] for r in routes.values() if r["Properties"]["ApiId"] == {"Ref": next(iter(apis))}}
+    assert keys == {"$connect", "$default", "$disconnect"}
+    policies = synth.template.find_resources("AWS::IAM::Policy")
+    granted = [
+        logical
+        for logical, policy in policies.items()
+        if "execute-api:ManageConnections" in json.dumps(policy["Properties"]["PolicyDocument"])
+    ]
+    assert any("QueryApi" in name for name in granted), granted
+    assert any("IngestWorker" in name for name in granted), granted
+    assert any("LiveWs" in name for name in granted), granted
+    assert not any("AuthApi" in name for name in granted), granted

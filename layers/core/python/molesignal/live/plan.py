@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, is_stream_namespace
 from molesignal.live.protocol import Unsupported
-from molesignal.query.errors import InvalidSql
+from molesignal.query.errors import InvalidSql, PermissionDenied
 from molesignal.query.guard import check_nodes, parse_single, relation_name
 
 ROWS_VIEW = "__ms_live_rows"  # names starting __ms_ are refused in tenants' SQL: no clash
@@ -31,7 +31,7 @@ class LivePlan:
     initial_sql: str  # what runs for the initial batch (the caller's SELECT, with last_rows' LIMIT)
 
 
-def plan(org_id: str, sql: str, *, last_rows: int | None = None, max_initial_rows: int = 1000) -> LivePlan:
+def plan(org_id: str, sql: str, *, system_reader: bool = False, last_rows: int | None = None, max_initial_rows: int = 1000) -> LivePlan:
     tree = parse_single(sql)
     check_nodes(tree)
     if not isinstance(tree, exp.Select):
@@ -51,6 +51,8 @@ def plan(org_id: str, sql: str, *, last_rows: int | None = None, max_initial_row
     name = relation_name(table)
     namespace = name.namespace or DEFAULT_NAMESPACE
     if namespace == SYSTEM_NAMESPACE:
+        if not system_reader:
+            raise PermissionDenied(f"PERMISSION_DENIED: SYSTEM tables are readable by dba and above (system.{name.name})")
         raise Unsupported("UNSUPPORTED: SYSTEM tables cannot be subscribed to")
     if is_stream_namespace(org_id, namespace):
         namespace = DEFAULT_NAMESPACE

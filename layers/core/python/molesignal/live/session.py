@@ -21,6 +21,7 @@ from molesignal.live.plan import plan
 from molesignal.live.posting import ConnectionGone, Poster
 from molesignal.observability import logger
 from molesignal.query.service import QueryService
+from molesignal.query.system_tables import READ_ROLE as SYSTEM_READ_ROLE
 from molesignal.settings import get_settings
 from molesignal.sql.session import SqlSession
 
@@ -93,7 +94,11 @@ class LiveSession:
             )
         settings = get_settings()
         live = plan(
-            principal.org_id, message.sql, last_rows=message.last_rows, max_initial_rows=settings.live_max_initial_rows
+            principal.org_id,
+            message.sql,
+            system_reader=principal.holds(SYSTEM_READ_ROLE),
+            last_rows=message.last_rows,
+            max_initial_rows=settings.live_max_initial_rows,
         )
         service = QueryService()
         service.admit(principal)
