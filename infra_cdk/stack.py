@@ -73,7 +73,9 @@ class MoleSignalStack(Stack):
         }
         self.live: LiveWebSocketApi | None = None
         if registry.websocket is not None:
-            self.live = LiveWebSocketApi(self, "Live", api_name=f"{config.prefix}-live")
+            self.live = LiveWebSocketApi(
+                self, "Live", api_name=f"{config.prefix}-live", log_retention=log_retention(config.log_retention_days)
+            )
             environment["MOLESIGNAL_LIVE_CONNECTIONS_URL"] = self.live.connections_url
         self.runtime = LambdaRuntime(
             self,

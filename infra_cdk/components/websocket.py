@@ -8,33 +8,50 @@ API's connections; writers find the management endpoint in ``MOLESIGNAL_LIVE_CON
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Fn, Stack
+from aws_cdk import Aws, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra_cdk.components.api import AccessLogSettings
 from infra_cdk.components.runtime import FunctionSpec, LambdaRuntime
 from infra_cdk.nag import acknowledge
 from infra_cdk.permissions import needs_of
 from registry import WebSocketFunction
 
 STAGE = "live"
+# One JSON line per connect, frame and disconnect.
+ACCESS_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"requestTime":"$context.requestTimeEpoch","routeKey":"$context.routeKey","eventType":"$context.eventType",'
+    '"connectionId":"$context.connectionId","status":"$context.status",'
+    '"integrationError":"$context.integrationErrorMessage"}'
+)
 
 
 class LiveWebSocketApi(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, api_name: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, api_name: str, log_retention: logs.RetentionDays
+    ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigw.WebSocketApi(self, "Api", api_name=api_name, description="MoleSignal live queries (/v1/ws)")
-        self.stage = apigw.WebSocketStage(self, "Stage", web_socket_api=self.api, stage_name=STAGE, auto_deploy=True)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.stage = apigw.WebSocketStage(
+            self,
+            "Stage",
+            web_socket_api=self.api,
+            stage_name=STAGE,
+            auto_deploy=True,
+            access_log_settings=AccessLogSettings(access_logs, ACCESS_LOG_FORMAT),
+        )
 
     @property
     def connections_url(self) -> str:
         """The management endpoint (``@connections``) writers post to."""
-        return Fn.join(
-            "", ["https://", self.api.api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX, "/", STAGE]
-        )
+        return Fn.join("", ["https://", self.api.api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX, "/", STAGE])
 
     @property
     def url(self) -> str:

@@ -136,7 +136,9 @@ def test_a_subscriber_never_sees_another_orgs_rows(
 ) -> None:
     other_admin = create_user(client, root, "admin", org_id=create_org(client, root))
     other_dba = create_user(client, other_admin, "dba")
-    sql_ok(client, other_dba, "CREATE NAMESPACE app; CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT)")
+    sql_ok(
+        client, other_dba, "CREATE NAMESPACE app; CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT)"
+    )
     ws = ws_of(other_dba)
     assert subscribe(ws, "all", "SELECT id, status FROM app.orders") == []
 

@@ -49,7 +49,9 @@ def _visible_rows(change: RowChange) -> pa.Table | None:
     if not isinstance(rows, pa.Table):
         return None
     namespace, _, name = change.relation.partition(".")
-    hidden = [c for c in SEALED_COLUMNS.get(name, frozenset()) if c in rows.column_names] if namespace == "default" else []
+    hidden = (
+        [c for c in SEALED_COLUMNS.get(name, frozenset()) if c in rows.column_names] if namespace == "default" else []
+    )
     return rows.drop_columns(hidden) if hidden else rows
 
 
@@ -73,7 +75,9 @@ def deliver(change: RowChange, connections: Connections, poster: Poster) -> int:
             try:
                 matched = matching_rows(subscription.filter_sql, rows)
             except Exception:  # a column the rows lack (schema moved on): this subscriber only
-                logger.warning("live: a subscription's filter failed", extra={"relation": change.relation}, exc_info=True)
+                logger.warning(
+                    "live: a subscription's filter failed", extra={"relation": change.relation}, exc_info=True
+                )
                 continue
             if not matched:
                 continue

@@ -21,6 +21,7 @@ from molesignal.query.guard import check_nodes, parse_single, relation_name
 
 ROWS_VIEW = "__ms_live_rows"  # names starting __ms_ are refused in tenants' SQL: no clash
 
+_SHAPE = "SELECT columns FROM one table or stream WHERE …"
 _REFUSED = (exp.Join, exp.Group, exp.Having, exp.AggFunc, exp.Window, exp.Subquery, exp.Union, exp.Distinct)
 
 
@@ -31,7 +32,9 @@ class LivePlan:
     initial_sql: str  # what runs for the initial batch (the caller's SELECT, with last_rows' LIMIT)
 
 
-def plan(org_id: str, sql: str, *, system_reader: bool = False, last_rows: int | None = None, max_initial_rows: int = 1000) -> LivePlan:
+def plan(
+    org_id: str, sql: str, *, system_reader: bool = False, last_rows: int | None = None, max_initial_rows: int = 1000
+) -> LivePlan:
     tree = parse_single(sql)
     check_nodes(tree)
     if not isinstance(tree, exp.Select):
@@ -41,9 +44,7 @@ def plan(org_id: str, sql: str, *, system_reader: bool = False, last_rows: int |
     for node in tree.walk():
         if isinstance(node, _REFUSED):
             kind = type(node).__name__.upper()
-            raise Unsupported(
-                f"UNSUPPORTED: a live query is SELECT columns FROM one table WHERE …; {kind} is not supported"
-            )
+            raise Unsupported(f"UNSUPPORTED: {kind} is not supported in a live query ({_SHAPE})")
     tables = list(tree.find_all(exp.Table))
     if len(tables) != 1:
         raise InvalidSql("INVALID_SQL: a live query reads exactly one table or stream (FROM <name>)")
@@ -52,7 +53,9 @@ def plan(org_id: str, sql: str, *, system_reader: bool = False, last_rows: int |
     namespace = name.namespace or DEFAULT_NAMESPACE
     if namespace == SYSTEM_NAMESPACE:
         if not system_reader:
-            raise PermissionDenied(f"PERMISSION_DENIED: SYSTEM tables are readable by dba and above (system.{name.name})")
+            raise PermissionDenied(
+                f"PERMISSION_DENIED: SYSTEM tables are readable by dba and above (system.{name.name})"
+            )
         raise Unsupported("UNSUPPORTED: SYSTEM tables cannot be subscribed to")
     if is_stream_namespace(org_id, namespace):
         namespace = DEFAULT_NAMESPACE

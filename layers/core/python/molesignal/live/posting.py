@@ -7,6 +7,7 @@ drives is the one Lambda runs.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Protocol
 
 from molesignal import aws
@@ -36,7 +37,5 @@ class ApiGatewayPoster:
 
     def close(self, connection_id: str) -> None:
         client = aws.client("apigatewaymanagementapi", endpoint=self.endpoint)
-        try:
+        with contextlib.suppress(client.exceptions.GoneException):  # closed already
             client.delete_connection(ConnectionId=connection_id)
-        except client.exceptions.GoneException:
-            pass  # closed already

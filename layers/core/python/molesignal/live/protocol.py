@@ -75,7 +75,7 @@ def parse(text: str) -> ClientMessage:
     except ValueError as exc:
         raise ProtocolError(f"a frame is one JSON object: {exc}") from exc
     if not isinstance(body, dict):
-        raise ProtocolError("a frame is one JSON object with a \"type\"")
+        raise ProtocolError('a frame is one JSON object with a "type"')
     kind = body.get("type")
     if kind == "authenticate":
         method = body.get("method", "jwt")
@@ -89,14 +89,14 @@ def parse(text: str) -> ClientMessage:
         return Unsubscribe(_subscription_id(body.get("subscription_id")))
     if kind == "ping":
         return Ping()
-    raise ProtocolError(
-        f"unknown message type {kind!r} (authenticate, subscribe, unsubscribe, ping)", code="PROTOCOL"
-    )
+    raise ProtocolError(f"unknown message type {kind!r} (authenticate, subscribe, unsubscribe, ping)", code="PROTOCOL")
 
 
 def _subscription_id(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_SUBSCRIPTION_ID:
-        raise InvalidSubscriptionId(f"a subscription id is a non-blank string of at most {MAX_SUBSCRIPTION_ID} characters")
+        raise InvalidSubscriptionId(
+            f"a subscription id is a non-blank string of at most {MAX_SUBSCRIPTION_ID} characters"
+        )
     return value
 
 

@@ -51,10 +51,7 @@ class LiveSession:
             if isinstance(message, p.Ping):
                 self._post(connection_id, p.pong())
                 return
-            if isinstance(message, p.Subscribe):
-                subscription_id = message.id
-            else:
-                subscription_id = message.subscription_id
+            subscription_id = message.id if isinstance(message, p.Subscribe) else message.subscription_id
             principal = self._principal(connection_id)
             if isinstance(message, p.Subscribe):
                 self._subscribe(connection_id, principal, message)
@@ -89,8 +86,9 @@ class LiveSession:
         if len(existing) >= MAX_SUBSCRIPTIONS_PER_CONNECTION and not any(
             item.get("subscription_id") == message.id for item in existing
         ):
+            limit = MAX_SUBSCRIPTIONS_PER_CONNECTION
             raise p.SubscriptionLimitExceeded(
-                f"SUBSCRIPTION_LIMIT_EXCEEDED: a connection holds at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions"
+                f"SUBSCRIPTION_LIMIT_EXCEEDED: a connection holds at most {limit} subscriptions"
             )
         settings = get_settings()
         live = plan(
