@@ -83,6 +83,10 @@ REASONS: dict[str, str] = {
         "an S3 log stream writes to a bucket its org names at run time, outside the stack; only "
         "PutObject(Acl) is granted, and the customer's bucket policy must also allow this role."
     ),
+    "IAM5-live-connections": (
+        "WebSocket connection ids are made by API Gateway when a client connects; the grant is "
+        "execute-api:ManageConnections (post, close) on this stack's WebSocket API and stage only."
+    ),
     "IAM5-athena-results": (
         "Athena names its result objects after query ids it chooses; the grant is confined to the "
         "athena-results/ prefix, which expires after a day."

@@ -78,9 +78,16 @@ class LiveWebSocketApi(Construct):
             resource=self.api.api_id,
             resource_name=f"{STAGE}/DELETE/@connections/*",
         )
+        api_id = Stack.of(self).get_logical_id(self.api.node.default_child)  # type: ignore[arg-type]
         for name, target in runtime.functions.items():
             if needs_of(name).live_connections and target.role is not None:
                 target.role.add_to_principal_policy(
                     iam.PolicyStatement(actions=["execute-api:ManageConnections"], resources=[connections, closes])
                 )
+                for method in ("POST", "DELETE"):
+                    finding = (
+                        "Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                        f"<{api_id}>/{STAGE}/{method}/@connections/*"
+                    )
+                    acknowledge(target.role, "IAM5", "IAM5-live-connections", finding=finding)
         return function

@@ -68,9 +68,12 @@ def plan(
     for clause in ("order", "limit", "offset"):
         compiled.set(clause, None)
 
-    initial = tree.copy()
     limit = max_initial_rows if last_rows is None else min(last_rows, max_initial_rows)
-    existing = tree.args.get("limit")
-    if existing is None or last_rows is not None:
-        initial = initial.limit(limit)
+    written = tree.args.get("limit")
+    if written is not None:
+        value = written.expression
+        if not (isinstance(value, exp.Literal) and value.is_int):
+            raise InvalidSql("INVALID_SQL: a live query's LIMIT is a whole number")
+        limit = min(limit, int(value.name))
+    initial = tree.copy().limit(limit)
     return LivePlan(relation, compiled.sql(dialect="duckdb"), initial.sql(dialect="duckdb"))
