@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import threading
@@ -58,12 +57,15 @@ class Receiver:
     def __init__(self, url: str, token: str, sql: str, key: str) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(url.replace("http://", "ws://") + "/v1/ws", open_timeout=WAIT_S)
+        self._opened = connect(url.replace("http://", "ws://") + "/v1/ws", open_timeout=WAIT_S)
+        self.ws = self._opened.__enter__()
         self.ws.send(json.dumps({"type": "authenticate", "method": "jwt", "token": token}))
-        assert json.loads(self.ws.recv(timeout=WAIT_S))["type"] == "auth_success"
-        self.ws.send(json.dumps({"type": "subscribe", "subscription": {"id": "bench", "sql": sql}}))
-        assert json.loads(self.ws.recv(timeout=WAIT_S))["type"] == "subscription_ack"
-        assert json.loads(self.ws.recv(timeout=WAIT_S))["type"] == "initial_data_batch"
+        for expected in ("auth_success", "subscription_ack", "initial_data_batch"):
+            frame = json.loads(self.ws.recv(timeout=WAIT_S))
+            if frame["type"] != expected:
+                raise RuntimeError(f"expected {expected}, got {frame}")
+            if expected == "auth_success":
+                self.ws.send(json.dumps({"type": "subscribe", "subscription": {"id": "bench", "sql": sql}}))
         self.key = key
         self.arrived: dict[Any, float] = {}
         self.changes = 0
@@ -92,7 +94,7 @@ class Receiver:
             return self.arrived[key]
 
     def close(self) -> None:
-        self.ws.close()
+        self._opened.__exit__(None, None, None)
 
 
 def login(http: Any, user: str) -> str:
@@ -155,7 +157,7 @@ def against_dev(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
         http = httpx.Client(base_url=system.url, timeout=60)
         token = prepare(http)
         headers = {"Authorization": f"Bearer {token}"}
-        http.post("/api/v1/ingest/bench_tail", json=[{"level": "info", "seq": -1}], headers=headers).raise_for_status()
+        http.post("/api/v1/ingest/bench_tail", json=[{"level": "info", "seq": -1, "message": "first"}], headers=headers).raise_for_status()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the stream exists once its first line landed
             probe = http.post("/v1/api/sql", json={"sql": "SELECT count(*) FROM bench_tail"}, headers=headers)
@@ -177,9 +179,7 @@ def against_dev(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
             "ingest_202_baseline": summary(tail_answered),
         }
     finally:
-        if system.process is not None and system.process.poll() is None:
-            system.process.send_signal(signal.SIGINT)  # make dev's own clean stop
-            system.process.wait(timeout=60)
+        system.stop()
 
 
 def counted(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:

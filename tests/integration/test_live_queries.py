@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -33,8 +34,8 @@ def send(ws: ClientConnection, body: dict[str, Any]) -> None:
     ws.send(json.dumps(body))
 
 
-def authenticated(base_url: str, who: Session) -> ClientConnection:
-    ws = connect(ws_url(base_url), open_timeout=WAIT_S)
+def authenticated(base_url: str, who: Session, stack: ExitStack) -> ClientConnection:
+    ws = stack.enter_context(connect(ws_url(base_url), open_timeout=WAIT_S))
     send(ws, {"type": "authenticate", "method": "jwt", "token": who.access_token})
     answer = recv(ws)
     assert answer["type"] == "auth_success", answer
@@ -72,16 +73,12 @@ def org(client: httpx.Client, root: Session) -> dict[str, Any]:
 
 @pytest.fixture
 def ws_of(base_url: str) -> Iterator[Any]:
-    opened: list[ClientConnection] = []
+    with ExitStack() as stack:
 
-    def open_for(who: Session) -> ClientConnection:
-        ws = authenticated(base_url, who)
-        opened.append(ws)
-        return ws
+        def open_for(who: Session) -> ClientConnection:
+            return authenticated(base_url, who, stack)
 
-    yield open_for
-    for ws in opened:
-        ws.close()
+        yield open_for
 
 
 def test_subscriber_gets_initial_batch_then_inserted_rows_its_where_keeps(
@@ -214,11 +211,12 @@ def test_a_dropped_connection_is_cleaned_up(client: httpx.Client, base_url: str,
     from molesignal.live.connections import Connections
 
     dba = org["dba"]
-    ws = authenticated(base_url, dba)
-    subscribe(ws, "gone_soon", "SELECT id FROM app.orders")
-    connections = Connections()
-    assert len(connections.watching(org["id"], "app.orders")) == 1
-    ws.close()
+    with ExitStack() as stack:
+        ws = authenticated(base_url, dba, stack)
+        subscribe(ws, "gone_soon", "SELECT id FROM app.orders")
+        connections = Connections()
+        assert len(connections.watching(org["id"], "app.orders")) == 1
+    # the client went away: the gateway runs $disconnect
     deadline = time.monotonic() + WAIT_S
     while connections.watching(org["id"], "app.orders") and time.monotonic() < deadline:
         time.sleep(0.05)
