@@ -39,7 +39,7 @@ def plan(
     check_nodes(tree)
     if not isinstance(tree, exp.Select):
         raise Unsupported("UNSUPPORTED: a live query is one SELECT … FROM <table> [WHERE …]")
-    if tree.args.get("with") is not None:
+    if tree.find(exp.With) is not None:
         raise Unsupported("UNSUPPORTED: a live query reads one table or stream directly (no WITH)")
     for node in tree.walk():
         if isinstance(node, _REFUSED):
