@@ -7,14 +7,14 @@
     subscriber (``SELECT id, kind FROM bench.events WHERE kind = 'hit'``), ``--inserts``
     single-row ``INSERT`` statements over HTTP one at a time; p50/p99 from sending the
     INSERT to the change frame arriving. Baseline, same statements: the INSERT's own HTTP
-    round trip (its answer comes after the commit and the fan-out, so delivery − answer is
+    round trip (its answer comes after the commit and the fan-out, so delivery - answer is
     what the socket adds). Target: p50 ≤ 1 s.
 (b) **ingest → WebSocket** (live tail), same system, its SQS pollers and ingest worker:
     ``--lines`` log lines, one request each, to ``POST /api/v1/ingest/bench_tail``; p50/p99
     from sending to the frame. Baseline: the ingest request's 202 round trip.
 (c) **DynamoDB requests per 1,000 delivered changes**: an embedded system in this process
     (botocore calls counted, ``bench.common.AwsCallTimer``), ``--counted`` INSERTs with one
-    subscriber, then the same number with none; the difference per delivered change × 1,000
+    subscriber, then the same number with none; the difference per delivered change x 1,000
     is what live queries cost in DynamoDB (and ``PostToConnection`` calls likewise).
 """
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import AwsCallTimer, git_info, host_info, interpreter_info, loadavg, progress, r3
 from bench.e2e.run import start_dev
 
-PASSWORD = "BenchPass123!"
+PASSWORD = "BenchPass123!"  # noqa: S105 - a throwaway local system's
 WAIT_S = 30.0
 
 
@@ -157,7 +157,8 @@ def against_dev(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
         http = httpx.Client(base_url=system.url, timeout=60)
         token = prepare(http)
         headers = {"Authorization": f"Bearer {token}"}
-        http.post("/api/v1/ingest/bench_tail", json=[{"level": "info", "seq": -1, "message": "first"}], headers=headers).raise_for_status()
+        first = [{"level": "info", "seq": -1, "message": "first"}]
+        http.post("/api/v1/ingest/bench_tail", json=first, headers=headers).raise_for_status()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the stream exists once its first line landed
             probe = http.post("/v1/api/sql", json={"sql": "SELECT count(*) FROM bench_tail"}, headers=headers)
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     result["load_after"] = loadavg()
     out = args.out or Path(__file__).resolve().parents[1] / "results" / f"live-{datetime.now(UTC):%Y-%m-%d}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"make_dev": result["make_dev"], "dynamodb": result["dynamodb"]}, indent=2))  # noqa: T201
+    print(json.dumps({"make_dev": result["make_dev"], "dynamodb": result["dynamodb"]}, indent=2))
     progress(f"wrote {out}", args.quiet)
     return 0
 
