@@ -112,6 +112,8 @@ class MoleSignalStack(Stack):
                 streams={
                     pattern: stream.url for stream in self.streaming.urls.values() for pattern in stream.path_patterns
                 },
+                live_url=self.live.url if self.live is not None else None,
+                live_path=registry.websocket.path if registry.websocket is not None else "/v1/ws",
             )
         self._outputs()
 

@@ -914,3 +914,10 @@ def test_live_queries_websocket_api_routes_and_connection_grants(synth: Synth) -
     assert any("IngestWorker" in name for name in granted), granted
     assert any("LiveWs" in name for name in granted), granted
     assert not any("AuthApi" in name for name in granted), granted
+
+
+def test_the_console_origin_forwards_v1_ws_to_the_websocket_api_before_the_http_api(synth: Synth) -> None:
+    (distribution,) = synth.of_type("AWS::CloudFront::Distribution").values()
+    behaviors = distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    patterns = [b["PathPattern"] for b in behaviors]
+    assert "/v1/ws" in patterns and patterns.index("/v1/ws") < patterns.index("/v1/*"), patterns
