@@ -14,7 +14,9 @@ from typing import Any
 
 import orjson
 
-from molesignal.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from molesignal.errors import DomainError, Unauthorized
+from molesignal.web.envelopes import Family, error_body
+from molesignal.web.errors import status_for
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway WebSocket frames are at most 32 KB; messages 128 KB
 MAX_SUBSCRIPTION_ID = 128
@@ -114,18 +116,8 @@ def _subscribe(request: Any) -> Subscribe:
 
 
 def error_code(exc: DomainError) -> str:
-    """Spec 004's code for a domain error (the SQL family's names)."""
-    if exc.code.isupper():
-        return exc.code
-    if isinstance(exc, Unauthorized):
-        return "UNAUTHORIZED"
-    if isinstance(exc, Forbidden):
-        return "PERMISSION_DENIED"
-    if isinstance(exc, NotFound):
-        return "NOT_FOUND"
-    if isinstance(exc, RateLimited):
-        return "RATE_LIMIT_EXCEEDED"
-    return "INVALID_REQUEST"
+    """Spec 004's code for a domain error: what ``POST /v1/api/sql`` would answer with."""
+    return str(error_body(Family.SQL, status_for(exc), exc.code, "")["error"]["code"])
 
 
 def frame(body: dict[str, Any]) -> bytes:
