@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.api import Session, create_org, create_user, sql_ok, unique
+from tests.support.api import Session, create_api_token, create_org, create_user, sql_ok, unique
 from tests.support.lake import drain_ingest
 
 WAIT_S = 10.0
@@ -192,6 +192,19 @@ def test_a_bad_token_gets_auth_error_and_the_connection_closes(base_url: str) ->
         answer = recv(ws)
         assert answer["type"] == "auth_error"
         assert answer["message"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT_S)
+
+
+def test_an_api_token_is_refused_the_socket_takes_jwts_only(
+    client: httpx.Client, base_url: str, org: dict[str, Any]
+) -> None:
+    api_token = create_api_token(client, org["admin"])  # a valid credential, but not a JWT
+    with connect(ws_url(base_url), open_timeout=WAIT_S) as ws:
+        send(ws, {"type": "authenticate", "method": "jwt", "token": api_token})
+        answer = recv(ws)
+        assert answer["type"] == "auth_error"
+        assert "JWT" in answer["message"]
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=WAIT_S)
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from molesignal.auth.principal import Principal
-from molesignal.auth.sessions import Sessions
-from molesignal.errors import DomainError, Unauthorized
-from molesignal.ipallow import Allowlists
+from molesignal.auth.verdict import caller_context
+from molesignal.errors import DomainError
 from molesignal.live import protocol as p
 from molesignal.live.connections import MAX_SUBSCRIPTIONS_PER_CONNECTION, Connections, Subscription
 from molesignal.live.plan import plan
@@ -62,17 +61,19 @@ class LiveSession:
             self._post(connection_id, p.error(subscription_id, p.error_code(exc), _message(exc)))
 
     def _authenticate(self, connection_id: str, source_ip: str, token: str) -> None:
-        try:
-            principal = Sessions(self.connections.table).authenticate(token)
-            if principal.kind != "jwt":
-                raise Unauthorized("unauthorized: /v1/ws takes a JWT from /v1/api/auth/login, not an API token")
-            Allowlists(self.connections.table).check(principal, source_ip)
-        except DomainError as exc:
-            self._post(connection_id, p.auth_error(_message(exc)))
-            self.poster.close(connection_id)
+        # The authorizer's own logic (token, session state, the org's IP allowlist).
+        context = caller_context({"authorization": f"Bearer {token}"}, source_ip, basic_allowed=False)
+        if context.get("authenticated") != "true":
+            refusal = context.get("error_message") or "unauthorized"
+        elif context.get("kind") != "jwt":
+            refusal = "unauthorized: /v1/ws takes a JWT from /v1/api/auth/login, not an API token"
+        else:
+            principal = Principal.from_context(context)
+            self.connections.authenticated(connection_id, principal, source_ip)
+            self._post(connection_id, p.auth_success(principal.user_id, principal.actor, principal.role.value))
             return
-        self.connections.authenticated(connection_id, principal, source_ip)
-        self._post(connection_id, p.auth_success(principal.user_id, principal.actor, principal.role.value))
+        self._post(connection_id, p.auth_error(refusal))
+        self.poster.close(connection_id)
 
     def _principal(self, connection_id: str) -> Principal:
         item = self.connections.get(connection_id)
