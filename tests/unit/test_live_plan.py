@@ -10,6 +10,7 @@ from molesignal.errors import DomainError
 from molesignal.live import protocol
 from molesignal.live.plan import plan
 from molesignal.live.rows_filter import matching_rows
+from molesignal.live.session import error_code
 
 
 def test_a_stream_subscription_watches_the_default_namespace_and_filters_by_its_where() -> None:
@@ -55,7 +56,7 @@ def test_the_initial_batch_is_bounded_even_when_the_sql_asks_for_more() -> None:
 def test_what_a_live_query_refuses(sql: str, code: str) -> None:
     with pytest.raises(DomainError) as refused:
         plan("org1", sql)
-    assert protocol.error_code(refused.value) == code
+    assert error_code(refused.value) == code
 
 
 @pytest.mark.parametrize(
@@ -72,4 +73,4 @@ def test_what_a_live_query_refuses(sql: str, code: str) -> None:
 def test_malformed_frames_name_their_fault(frame: str, code: str) -> None:
     with pytest.raises(DomainError) as refused:
         protocol.parse(frame)
-    assert protocol.error_code(refused.value) == code
+    assert error_code(refused.value) == code

@@ -15,8 +15,6 @@ from typing import Any
 import orjson
 
 from molesignal.errors import DomainError, Unauthorized
-from molesignal.web.envelopes import Family, error_body
-from molesignal.web.errors import status_for
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway WebSocket frames are at most 32 KB; messages 128 KB
 MAX_SUBSCRIPTION_ID = 128
@@ -113,11 +111,6 @@ def _subscribe(request: Any) -> Subscribe:
     if last_rows is not None and (not isinstance(last_rows, int) or isinstance(last_rows, bool) or last_rows < 0):
         raise ProtocolError("options.last_rows is a whole number of rows")
     return Subscribe(_subscription_id(request.get("id")), sql, last_rows)
-
-
-def error_code(exc: DomainError) -> str:
-    """Spec 004's code for a domain error: what ``POST /v1/api/sql`` would answer with."""
-    return str(error_body(Family.SQL, status_for(exc), exc.code, "")["error"]["code"])
 
 
 def frame(body: dict[str, Any]) -> bytes:

@@ -23,6 +23,8 @@ from molesignal.query.service import QueryService
 from molesignal.query.system_tables import READ_ROLE as SYSTEM_READ_ROLE
 from molesignal.settings import get_settings
 from molesignal.sql.session import SqlSession
+from molesignal.web.envelopes import Family, error_body
+from molesignal.web.errors import status_for
 
 
 class LiveSession:
@@ -58,7 +60,7 @@ class LiveSession:
                 self.connections.remove(connection_id, message.subscription_id)
                 self._post(connection_id, p.unsubscribed(message.subscription_id))
         except DomainError as exc:
-            self._post(connection_id, p.error(subscription_id, p.error_code(exc), _message(exc)))
+            self._post(connection_id, p.error(subscription_id, error_code(exc), _message(exc)))
 
     def _authenticate(self, connection_id: str, source_ip: str, token: str) -> None:
         # The authorizer's own logic (token, session state, the org's IP allowlist).
@@ -123,6 +125,12 @@ class LiveSession:
         except ConnectionGone:
             logger.info("live: the connection went away", extra={"connection_id": connection_id})
             self.connections.drop(connection_id)
+
+
+def error_code(exc: DomainError) -> str:
+    """Spec 004's code for a domain error: what ``POST /v1/api/sql`` would answer with (the
+    web layer's one mapping; the writers' fan-out, without the web layer, never needs it)."""
+    return str(error_body(Family.SQL, status_for(exc), exc.code, "")["error"]["code"])
 
 
 def _message(exc: DomainError) -> str:
