@@ -92,6 +92,23 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class WebSocketFunction:
+    """The WebSocket API (live queries, docs/live.md): ``$connect``, ``$default`` and
+    ``$disconnect`` all go to one function. Deployed, it is an API Gateway WebSocket API of
+    its own; locally the gateway upgrades ``GET path`` on its one port. No authorizer: the
+    first frame authenticates (ADR 0021)."""
+
+    name: str
+    handler: str
+    path: str
+    routes: tuple[str, ...] = ("$connect", "$default", "$disconnect")
+    memory_mb: int = 1024
+    timeout_s: int = 29  # API Gateway's integration timeout
+    description: str = ""
+    layers: tuple[str, ...] = LAKE_HTTP_LAYERS
+
+
+@dataclass(frozen=True)
 class StaticSite:
     """The web console: a single-page app built into ``root`` (relative to the repository).
 
@@ -113,6 +130,7 @@ class Registry:
     workers: tuple[QueueWorker, ...] = field(default_factory=tuple)
     schedules: tuple[ScheduledFunction, ...] = field(default_factory=tuple)
     console: StaticSite | None = None
+    websocket: WebSocketFunction | None = None
 
     def all_routes(self) -> list[tuple[Route, HttpFunction]]:
         return [(route, fn) for fn in self.http for route in fn.routes]
@@ -406,6 +424,12 @@ REGISTRY = Registry(
         TRACES_API,
     ),
     console=StaticSite(),
+    websocket=WebSocketFunction(
+        name="live_ws",
+        handler="live_ws.handler.lambda_handler",
+        path="/v1/ws",
+        description="live queries over WebSocket (spec 004 GET /v1/ws): subscribe with SQL, receive changes",
+    ),
     workers=(
         QueueWorker(
             name="ingest_worker",

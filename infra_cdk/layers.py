@@ -272,6 +272,7 @@ def registry_functions(registry: Registry = REGISTRY) -> list[FunctionLayers]:
         *(FunctionLayers(f.name, f.handler, f.layers) for f in registry.http),
         *(FunctionLayers(w.name, w.handler, w.layers) for w in registry.workers),
         *(FunctionLayers(s.name, s.handler, s.layers) for s in registry.schedules),
+        *([FunctionLayers(ws.name, ws.handler, ws.layers)] if (ws := registry.websocket) else []),
     ]
 
 

@@ -30,6 +30,12 @@ REASONS: dict[str, str] = {
         "login/refresh/status and the catch-all that answers 404 in the caller's envelope. They "
         "authenticate nothing or check credentials in the body themselves (docs/api.md)."
     ),
+    "APIG4-ws": (
+        "the WebSocket API (live queries) authenticates in its first frame: browsers cannot send an "
+        "Authorization header with a WebSocket upgrade, and a token in the URL would land in access logs. "
+        "A connection that does not send a valid JWT gets auth_error and is closed; nothing is read "
+        "before it (docs/adr/0021-live-queries-over-websocket.md)."
+    ),
     "SMG4": (
         "the JWT signing key cannot rotate on a schedule yet: every function caches the key and verifies "
         "with that one key, so a rotation would sign out every session at once. Rotation needs a verifier "
@@ -76,6 +82,10 @@ REASONS: dict[str, str] = {
     "IAM5-customer-buckets": (
         "an S3 log stream writes to a bucket its org names at run time, outside the stack; only "
         "PutObject(Acl) is granted, and the customer's bucket policy must also allow this role."
+    ),
+    "IAM5-live-connections": (
+        "WebSocket connection ids are made by API Gateway when a client connects; the grant is "
+        "execute-api:ManageConnections (post, close) on this stack's WebSocket API and stage only."
     ),
     "IAM5-athena-results": (
         "Athena names its result objects after query ids it chooses; the grant is confined to the "

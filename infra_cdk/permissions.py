@@ -43,6 +43,9 @@ class Needs:
     # s3:PutObject(Acl) in buckets outside the stack that their owners name (log streams); the
     # owner's bucket policy decides whether the write is allowed.
     customer_buckets: bool = False
+    # execute-api:ManageConnections on the WebSocket API: post live-query frames to connections
+    # (PostToConnection) and close them (DeleteConnection).
+    live_connections: bool = False
 
 
 DEFAULT = Needs()
@@ -75,8 +78,13 @@ NEEDS: dict[str, Needs] = {
     # small files of the hours it just wrote to (reads them, writes the merge; ADR 0011).
     # Consuming its own queue comes with its event source mapping. Evaluating realtime alert
     # rules on the rows it lands, it enqueues their notifications.
+    # Posts each landed batch's rows to live-tail subscribers (docs/live.md).
     "ingest_worker": Needs(
-        read_buckets=("lake",), put_buckets=("lake",), delete_buckets=("lake",), send_queues=("alert-delivery",)
+        read_buckets=("lake",),
+        put_buckets=("lake",),
+        delete_buckets=("lake",),
+        send_queues=("alert-delivery",),
+        live_connections=True,
     ),
     # Reads small lake files, writes their merge, deletes replaced objects after the grace period
     # (its garbage sweep also deletes the files of deleted SQL-table rows from the blob bucket).
@@ -93,7 +101,11 @@ NEEDS: dict[str, Needs] = {
         delete_buckets=("lake", "blobs"),
         athena=True,
         send_queues=("alert-delivery",),
+        live_connections=True,  # committed SQL-table changes go to live subscribers
     ),
+    # Live queries (GET /v1/ws): verifies JWTs, runs each subscription's initial SELECT (as
+    # query_api reads: DuckDB over the lake), answers and closes connections.
+    "live_ws": Needs(secrets=("jwt-signing-key",), read_buckets=("lake", "blobs"), live_connections=True),
     # OTLP receiver: like ingest_api (claim check, enqueue), plus per-org content data keys
     # from the content KMS key. The session-content read decrypts them and queries the
     # content stream like query_api does (Athena when the scan outgrows the function).

@@ -16,6 +16,7 @@ from infra_cdk.components.data import DataStore
 from infra_cdk.components.runtime import AssetPaths, LambdaRuntime, log_retention
 from infra_cdk.components.schedules import ScheduledJobs
 from infra_cdk.components.streaming import StreamingUrls
+from infra_cdk.components.websocket import LiveWebSocketApi
 from infra_cdk.components.workers import QueueWorkers
 from infra_cdk.config import StackConfig
 from infra_cdk.naming import pascal
@@ -70,6 +71,12 @@ class MoleSignalStack(Stack):
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
+        self.live: LiveWebSocketApi | None = None
+        if registry.websocket is not None:
+            self.live = LiveWebSocketApi(
+                self, "Live", api_name=f"{config.prefix}-live", log_retention=log_retention(config.log_retention_days)
+            )
+            environment["MOLESIGNAL_LIVE_CONNECTIONS_URL"] = self.live.connections_url
         self.runtime = LambdaRuntime(
             self,
             "Runtime",
@@ -90,6 +97,8 @@ class MoleSignalStack(Stack):
         self.streaming = StreamingUrls(self, "Streaming", registry=registry, runtime=self.runtime)
         self.workers = QueueWorkers(self, "Workers", workers=registry.workers, runtime=self.runtime, data=self.data)
         self.schedules = ScheduledJobs(self, "Schedules", schedules=registry.schedules, runtime=self.runtime)
+        if self.live is not None and registry.websocket is not None:
+            self.live.connect(registry.websocket, self.runtime)
         self.console: ConsoleSite | None = None
         if registry.console is not None:
             self.console = ConsoleSite(
@@ -103,6 +112,8 @@ class MoleSignalStack(Stack):
                 streams={
                     pattern: stream.url for stream in self.streaming.urls.values() for pattern in stream.path_patterns
                 },
+                live_url=self.live.url if self.live is not None else None,
+                live_path=registry.websocket.path if registry.websocket is not None else "/v1/ws",
             )
         self._outputs()
 
@@ -120,6 +131,8 @@ class MoleSignalStack(Stack):
         for output_id, url in self.streaming.output_ids().items():
             CfnOutput(self, output_id, value=url, description="the function URL serving these streaming routes")
         CfnOutput(self, "ResourcePrefix", value=self.config.prefix)
+        if self.live is not None:
+            CfnOutput(self, "LiveWebSocketUrl", value=self.live.url, description="live queries (docs/live.md)")
         if self.console is not None:
             CfnOutput(self, "ConsoleUrl", value=self.console.url, description="the web console and the API, one origin")
             CfnOutput(self, "ConsoleBucketName", value=self.console.bucket.bucket_name)

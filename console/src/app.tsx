@@ -11,6 +11,7 @@ import { TokensPage } from "./pages/admin/TokensPage";
 import { UsersPage } from "./pages/admin/UsersPage";
 import { LoginPage } from "./pages/auth/LoginPage";
 import { IngestPage } from "./pages/ingest/IngestPage";
+import { LiveTailPage } from "./pages/live/LiveTailPage";
 import { QueryPage } from "./pages/query/QueryPage";
 import { StreamDetailPage } from "./pages/streams/StreamDetailPage";
 import { StreamsPage } from "./pages/streams/StreamsPage";
@@ -24,6 +25,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { href: "/query", label: "Query" },
+  { href: "/live", label: "Live tail" },
   { href: "/streams", label: "Streams" },
   { href: "/ingest", label: "Ingest" },
   { href: "/events", label: "Events" },
@@ -105,6 +107,7 @@ export function App() {
 function Page({ path, session }: { path: string; session: StoredSession }) {
   if (path.startsWith("/query")) return <QueryPage />;
   if (path === "/streams") return <StreamsPage />;
+  if (path.startsWith("/live")) return <LiveTailPage />;
   if (path.startsWith("/streams/")) return <StreamDetailPage name={decodeURIComponent(path.slice(9))} session={session} />;
   if (path.startsWith("/ingest")) return <IngestPage />;
   if (path.startsWith("/events")) return <EventsPage />;

@@ -25,11 +25,13 @@ from molesignal.alerts.realtime import evaluate_landed
 from molesignal.ingest.envelope import IngestMessage
 from molesignal.ingest.landing import Touched, compact_touched, land_together, payload_of
 from molesignal.lake.writer import Lake
+from molesignal.live.fanout import install as deliver_live_changes
 from molesignal.observability import logger, metrics
 from molesignal.settings import get_settings
 from molesignal.topics.publisher import attach as attach_topics
 
 processor = BatchProcessor(event_type=EventType.SQS)
+deliver_live_changes()  # every landed batch reaches /v1/ws subscribers (live tail)
 
 
 def record_handler(record: SQSRecord, landed: frozenset[str] = frozenset(), touched: Touched | None = None) -> None:

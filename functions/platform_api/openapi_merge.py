@@ -64,4 +64,25 @@ def _build() -> dict[str, Any]:
                     operation["security"] = [{"bearer": []}]
                 merged_ops[method] = operation
         document["components"]["schemas"].update(spec.get("components", {}).get("schemas", {}))
+    live = registry.REGISTRY.websocket
+    if live is not None:
+        document["paths"][live.path] = {"get": _websocket_operation(live.name)}
     return document
+
+
+def _websocket_operation(owner: str) -> dict[str, Any]:
+    """OpenAPI has no WebSocket messages: the upgrade is listed, the protocol is in docs/live.md."""
+    return {
+        "tags": [owner],
+        "summary": "Live queries over WebSocket (spec 004): subscribe with SQL, receive changes (docs/live.md)",
+        "description": "Upgrade to a WebSocket, then send JSON text frames: `authenticate` with a JWT from "
+        "POST /v1/api/auth/login (the first frame: no Authorization header), `subscribe` with an id and a "
+        "`SELECT … FROM <table or stream> WHERE …`, `unsubscribe`, `ping`. The server answers `auth_success`, "
+        "`subscription_ack`, `initial_data_batch`, then `change` frames (insert, update, delete) and `error` "
+        "frames with spec 004's codes (INVALID_SQL, PERMISSION_DENIED, TABLE_NOT_FOUND, AUTH_REQUIRED, …).",
+        "operationId": "live_websocket",
+        "responses": {
+            "101": {"description": "Switching Protocols: the WebSocket is open"},
+            "426": {"description": "Upgrade Required: a plain HTTP request"},
+        },
+    }

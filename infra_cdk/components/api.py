@@ -60,7 +60,7 @@ class HttpApi(Construct):
             http_api=self.api,
             stage_name="$default",
             auto_deploy=True,
-            access_log_settings=_AccessLogSettings(access_logs),
+            access_log_settings=AccessLogSettings(access_logs),
         )
 
         spec = registry.authorizer
@@ -116,11 +116,12 @@ class HttpApi(Construct):
 
 
 @jsii.implements(apigw.IAccessLogSettings)
-class _AccessLogSettings:
-    """The stage's access log: a log group and one JSON line per request."""
+class AccessLogSettings:
+    """The stage's access log: a log group and one JSON line per request (or WebSocket event)."""
 
-    def __init__(self, log_group: logs.ILogGroup) -> None:
+    def __init__(self, log_group: logs.ILogGroup, line_format: str = ACCESS_LOG_FORMAT) -> None:
         self._destination = apigw.LogGroupLogDestination(log_group)
+        self._format = line_format
 
     @property
     def destination(self) -> apigw.IAccessLogDestination:
@@ -128,4 +129,4 @@ class _AccessLogSettings:
 
     @property
     def format(self) -> apigateway_v1.AccessLogFormat:
-        return apigateway_v1.AccessLogFormat.custom(ACCESS_LOG_FORMAT)
+        return apigateway_v1.AccessLogFormat.custom(self._format)

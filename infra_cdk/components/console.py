@@ -69,6 +69,8 @@ class ConsoleSite(Construct):
         retain: bool,
         access_logs: s3.IBucket,
         streams: Mapping[str, lambda_.IFunctionUrl] | None = None,
+        live_url: str | None = None,
+        live_path: str = "/v1/ws",
     ) -> None:
         """``streams``: CloudFront path pattern -> the function URL that streams it; these
         behaviours come first, before the API's broader patterns."""
@@ -126,11 +128,48 @@ class ConsoleSite(Construct):
             ),
             additional_behaviors={
                 **stream_behaviors,
+                **self._live_behavior(live_url, live_path),  # before /v1/*: CloudFront takes the first match
                 **{pattern: api_behavior for pattern in api_path_patterns(api_prefixes)},
             },
         )
         for rule in ("CFR1", "CFR2", "CFR3", "CFR4"):
             acknowledge(self.distribution, rule)
+
+    def _live_behavior(self, live_url: str | None, live_path: str) -> dict[str, cloudfront.BehaviorOptions]:
+        """``/v1/ws`` on the console's origin goes to the WebSocket API (CloudFront forwards
+        WebSocket upgrades): the console's Live tail opens ``wss://<console>/v1/ws``. The path is
+        rewritten to ``/`` so the request reaches the stage itself (``/live/``)."""
+        if live_url is None:
+            return {}
+        # wss://<api-id>.execute-api.<region>.amazonaws.com/<stage> → host and stage.
+        host = Fn.select(2, Fn.split("/", live_url))
+        stage = Fn.select(3, Fn.split("/", live_url))
+        to_stage = cloudfront.Function(
+            self,
+            "LiveToStage",
+            code=cloudfront.FunctionCode.from_inline(
+                "function handler(event) { var request = event.request; request.uri = '/'; return request; }"
+            ),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="the console's /v1/ws to the WebSocket API's stage",
+        )
+        behavior = cloudfront.BehaviorOptions(
+            origin=origins.HttpOrigin(
+                host,
+                origin_path=Fn.join("", ["/", stage]),
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            ),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            function_associations=[
+                cloudfront.FunctionAssociation(
+                    function=to_stage, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                )
+            ],
+        )
+        return {live_path: behavior}
 
     @property
     def url(self) -> str:

@@ -130,6 +130,40 @@ def test_bad_sql_is_explained_in_words(page: Any) -> None:
     assert "500" not in alert.inner_text()
 
 
+def test_live_tail_shows_an_ingested_line_and_holds_lines_while_paused(page: Any, dev_url: str) -> None:
+    """The Live tail page over /v1/ws (docs/live.md): the WHERE keeps error lines only."""
+    headers = api_login(dev_url)
+    token = httpx.post(f"{dev_url}/api/v1/tokens", json={"name": "tail-shipper", "role": "ingest"}, headers=headers)
+    assert token.status_code == 201, token.text
+    shipper = {"Authorization": f"Bearer {token.json()['token']}"}
+    sign_in(page)
+    page.get_by_role("link", name="Live tail").click()
+    page.get_by_role("heading", name="Live tail").wait_for()
+    page.get_by_label("Stream").fill(STREAM)
+    page.get_by_label("Where (optional SQL condition)").fill("level = 'error'")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("status").filter(has_text="Live:").wait_for()
+
+    lines = [{"level": "info", "msg": "tail quiet line"}, {"level": "error", "msg": "tail loud line"}]
+    sent = httpx.post(f"{dev_url}/api/v1/ingest/{STREAM}", json=lines, headers=shipper)
+    assert sent.status_code == 202, sent.text
+    table = page.get_by_role("table", name="Live lines")
+    table.get_by_role("cell", name="tail loud line", exact=True).wait_for(timeout=30_000)
+    assert table.get_by_role("cell", name="tail quiet line", exact=True).count() == 0  # the WHERE dropped it
+
+    page.get_by_role("button", name="Pause").click()
+    sent = httpx.post(
+        f"{dev_url}/api/v1/ingest/{STREAM}", json=[{"level": "error", "msg": "tail held line"}], headers=shipper
+    )
+    assert sent.status_code == 202, sent.text
+    page.get_by_role("status").filter(has_text="Paused: 1 new line held").wait_for(timeout=30_000)
+    assert table.get_by_role("cell", name="tail held line", exact=True).count() == 0
+    page.get_by_role("button", name="Resume").click()
+    table.get_by_role("cell", name="tail held line", exact=True).wait_for()
+    assert_accessible(page)
+    page.get_by_role("button", name="Stop").click()
+
+
 def test_change_a_streams_retention(page: Any, dev_url: str) -> None:
     sign_in(page)
     page.get_by_role("link", name="Streams").click()
@@ -189,6 +223,7 @@ def test_ingest_page_fills_examples_with_a_fresh_token_that_works(page: Any, dev
     ("path", "heading"),
     [
         ("/streams", "Streams"),
+        ("/live", "Live tail"),
         ("/admin/users", "Users"),
         ("/admin/orgs", "Organisations and quotas"),
         ("/admin/audit", "Audit log"),

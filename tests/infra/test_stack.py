@@ -110,6 +110,7 @@ def all_functions() -> list[tuple[str, str, int, int]]:
         *((f.name, f.handler, f.memory_mb, f.timeout_s) for f in REGISTRY.http),
         *((w.name, w.handler, w.memory_mb, w.timeout_s) for w in REGISTRY.workers),
         *((s.name, s.handler, s.memory_mb, s.timeout_s) for s in REGISTRY.schedules),
+        *([(ws.name, ws.handler, ws.memory_mb, ws.timeout_s)] if (ws := REGISTRY.websocket) else []),
     ]
 
 
@@ -350,8 +351,11 @@ def test_placeholder_dependency_layers_are_flagged_with_the_reason(synth: Synth)
 
 # --- HTTP API ---------------------------------------------------------------------------
 def test_every_registry_route_exists_with_the_authorizer_exactly_when_auth(synth: Synth) -> None:
+    http_api = {"Ref": synth.stack.get_logical_id(synth.stack.http.api.node.default_child)}  # type: ignore[arg-type]
     routes = {
-        res["Properties"]["RouteKey"]: res["Properties"] for res in synth.of_type("AWS::ApiGatewayV2::Route").values()
+        res["Properties"]["RouteKey"]: res["Properties"]
+        for res in synth.of_type("AWS::ApiGatewayV2::Route").values()
+        if res["Properties"]["ApiId"] == http_api  # the WebSocket API's routes: their own test
     }
     expected = {route.key: (route, fn) for route, fn in REGISTRY.all_routes()}
     assert set(routes) == set(expected)
@@ -391,6 +395,7 @@ def test_api_gateway_may_invoke_each_http_function_and_the_authorizer(synth: Syn
         if res["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
     handlers = [REGISTRY.authorizer.handler, *(fn.handler for fn in REGISTRY.http)]
+    handlers += [REGISTRY.websocket.handler] if REGISTRY.websocket else []
     assert invokable == {synth.function_id(handler) for handler in handlers}
 
 
@@ -490,7 +495,7 @@ def test_events_signing_key_is_p256_and_only_the_chain_functions_sign(synth: Syn
     }
 
 
-def test_jwt_secret_is_readable_only_by_authorizer_and_auth_api(synth: Synth) -> None:
+def test_jwt_secret_is_readable_only_by_the_functions_that_verify_or_mint_tokens(synth: Synth) -> None:
     secret_id = synth.logical_id(synth.stack.data.secrets["jwt-signing-key"])
 
     def reaches_secret(statement: dict[str, Any]) -> bool:
@@ -509,6 +514,8 @@ def test_jwt_secret_is_readable_only_by_authorizer_and_auth_api(synth: Synth) ->
         synth.role_id(synth.function_id(REGISTRY.authorizer.handler)),
         synth.role_id(synth.function_id(auth_api.handler)),
     }
+    if REGISTRY.websocket is not None:  # verifies the JWT of each connection's first frame
+        expected.add(synth.role_id(synth.function_id(REGISTRY.websocket.handler)))
     assert readers == expected
 
 
@@ -538,6 +545,9 @@ def test_each_role_reaches_only_what_its_function_needs(synth: Synth) -> None:
                 synth.stack.get_logical_id(data.analytics.database),
                 synth.logical_id(data.buckets["exports"]),  # athena-results/ only: see the Athena tests
             }
+        if needs.live_connections:
+            assert synth.stack.live is not None
+            allowed.add(synth.stack.get_logical_id(synth.stack.live.api.node.default_child))  # type: ignore[arg-type]
         function_id = synth.function_id(handler)
         allowed.add(synth.props(function_id)["LoggingConfig"]["LogGroup"]["Ref"])  # its own log group only
         role = synth.role_id(function_id)
@@ -799,7 +809,8 @@ def test_console_is_served_by_cloudfront_with_the_api_on_the_same_origin(synth: 
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     (association,) = config["DefaultCacheBehavior"]["FunctionAssociations"]
     assert association["EventType"] == "viewer-request"
-    patterns = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    live = REGISTRY.websocket.path if REGISTRY.websocket else None  # to the WebSocket API: its own test
+    patterns = {b["PathPattern"]: b for b in config["CacheBehaviors"] if b["PathPattern"] != live}
     streams = {"/v1/traces/*/stream"}  # to the streaming function URL (the streaming test)
     assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes())) | streams
     assert len(patterns) <= 25  # CloudFront's default limit of cache behaviours
@@ -882,3 +893,32 @@ def test_e_mail_may_be_sent_from_the_configured_sender_only() -> None:
     assert "identity/alerts@ops.example.com" in text and "identity/ops.example.com" in text and "*" not in text
     with pytest.raises(ValueError, match="alertEmailFrom"):
         StackConfig(alert_email_from="*@example.com")
+
+
+def test_live_queries_websocket_api_routes_and_connection_grants(synth: Synth) -> None:
+    """GET /v1/ws deploys as a WebSocket API: $connect, $default and $disconnect to the live_ws
+    function, and the writers (SQL, ingest) may post to its connections (ADR 0021)."""
+    apis = synth.template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "WEBSOCKET"}})
+    assert len(apis) == 1
+    routes = synth.template.find_resources("AWS::ApiGatewayV2::Route")
+    keys = {
+        r["Properties"]["RouteKey"] for r in routes.values() if r["Properties"]["ApiId"] == {"Ref": next(iter(apis))}
+    }
+    assert keys == {"$connect", "$default", "$disconnect"}
+    policies = synth.template.find_resources("AWS::IAM::Policy")
+    granted = [
+        logical
+        for logical, policy in policies.items()
+        if "execute-api:ManageConnections" in json.dumps(policy["Properties"]["PolicyDocument"])
+    ]
+    assert any("QueryApi" in name for name in granted), granted
+    assert any("IngestWorker" in name for name in granted), granted
+    assert any("LiveWs" in name for name in granted), granted
+    assert not any("AuthApi" in name for name in granted), granted
+
+
+def test_the_console_origin_forwards_v1_ws_to_the_websocket_api_before_the_http_api(synth: Synth) -> None:
+    (distribution,) = synth.of_type("AWS::CloudFront::Distribution").values()
+    behaviors = distribution["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    patterns = [b["PathPattern"] for b in behaviors]
+    assert "/v1/ws" in patterns and patterns.index("/v1/ws") < patterns.index("/v1/*"), patterns

@@ -70,6 +70,7 @@ def test_every_route_resolves_to_itself() -> None:
 def test_handlers_and_workers_are_importable() -> None:
     dotted = [REGISTRY.authorizer.handler, *(f.handler for f in REGISTRY.http), *(w.handler for w in REGISTRY.workers)]
     dotted += [s.handler for s in REGISTRY.schedules]
+    dotted += [REGISTRY.websocket.handler] if REGISTRY.websocket else []
     for name in dotted:
         module, _, attribute = name.rpartition(".")
         assert callable(getattr(importlib.import_module(module), attribute)), name

@@ -11,12 +11,17 @@ _clients: dict[tuple[str, str | None, str, str | None], Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str, *, signature_version: str | None = None, region: str | None = None) -> Any:
+def client(
+    service: str, *, signature_version: str | None = None, region: str | None = None, endpoint: str | None = None
+) -> Any:
     """``signature_version="s3v4"`` for presigned S3 links (SigV4: X-Amz-Date, X-Amz-Expires);
-    ``region`` for a resource outside the deployment's region (a customer's bucket)."""
+    ``region`` for a resource outside the deployment's region (a customer's bucket);
+    ``endpoint`` for a service whose endpoint is a resource's own (a WebSocket API's
+    ``@connections`` URL for ``apigatewaymanagementapi``)."""
     settings = get_settings()
     region_name = region or settings.aws_region
-    key = (service, settings.aws_endpoint_url, region_name, signature_version)
+    endpoint_url = endpoint or settings.aws_endpoint_url
+    key = (service, endpoint_url, region_name, signature_version)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -36,7 +41,7 @@ def client(service: str, *, signature_version: str | None = None, region: str | 
             found = boto3.session.Session().client(
                 service,
                 region_name=region_name,
-                endpoint_url=settings.aws_endpoint_url,
+                endpoint_url=endpoint_url,
                 config=config,
             )
             _clients[key] = found

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     sql_password: str = ""
     sql_home: str = ""  # default: ~/.molesignal
 
+    # Live queries (GET /v1/ws, docs/live.md): the WebSocket API's management endpoint, where
+    # writers post changes (https://{api}.execute-api.{region}.amazonaws.com/{stage}; locally
+    # the gateway's own URL, which the local system sets). Empty: no WebSocket API, no fan-out.
+    live_connections_url: str = ""
+    live_max_initial_rows: int = Field(default=1000, ge=1, le=10_000)
+
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)

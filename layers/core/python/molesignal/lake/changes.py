@@ -1,7 +1,8 @@
 """The one place committed row changes are announced.
 
 Every statement that changes rows — INSERT, UPDATE and DELETE on SQL tables, DELETE on an
-ingest stream — calls ``publish`` once per commit, after the commit succeeded, with what it
+ingest stream — and every landed batch of an ingest stream (``Lake._append``, as an insert
+with the rows) calls ``publish`` once per commit, after the commit succeeded, with what it
 did. Nothing here is durable: it is the seam where live queries and topics (which need the
 rows of each change) attach, in-process. A listener that fails is logged and never fails
 the statement, whose commit already happened.

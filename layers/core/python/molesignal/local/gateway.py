@@ -26,6 +26,7 @@ from molesignal import routing
 from molesignal.local.console import ConsoleFiles
 from molesignal.local.lambda_context import LocalLambdaContext
 from molesignal.local.loader import load_handler
+from molesignal.local.websocket import CONNECTIONS_PREFIX, LocalWebSockets
 from molesignal.observability import logger
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # HTTP API payload quota
@@ -74,6 +75,14 @@ class Gateway:
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers, initializer=_new_loop_per_thread, thread_name_prefix="lambda"
         )
+        self.websockets: LocalWebSockets | None = None
+        live = getattr(registry, "websocket", None)
+        if live is not None:
+
+            async def invoke_live(event: dict[str, Any]) -> Any:
+                return await self._invoke(live.handler, event, self._context(live))
+
+            self.websockets = LocalWebSockets(invoke_live, live.path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -95,6 +104,13 @@ class Gateway:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            if self.websockets is not None:
+                await self.websockets.serve(scope, receive, send)
+            else:
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             return
         started = time.perf_counter()
@@ -115,6 +131,13 @@ class Gateway:
                     send, 413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}'
                 )
                 return 413
+        if self.websockets is not None and scope["path"].startswith(CONNECTIONS_PREFIX):
+            status, payload = self.websockets.manage(scope["method"].upper(), scope["path"], body)
+            headers = {"content-type": "application/json"}
+            if status == 410:
+                headers["x-amzn-errortype"] = "GoneException"
+            await _respond(send, status, headers, [], payload)
+            return status
         if await self.stream(scope, body, receive, send):
             return 200  # the request log's figure; the stream's own status went out with its start
         try:

@@ -81,6 +81,10 @@ class LocalSystem:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
+        # Functions post live-query frames to this gateway's @connections API (the WebSocket
+        # API's management endpoint when deployed).
+        os.environ["MOLESIGNAL_LIVE_CONNECTIONS_URL"] = self.url
+        reset_settings()
         self.gateway = Gateway(self.registry, region=get_settings().aws_region, request_log=self.request_log)
         # proxy_headers off: like API Gateway, the source address is the TCP peer's, never what a
         # client's X-Forwarded-For claims (uvicorn would trust it from 127.0.0.1).

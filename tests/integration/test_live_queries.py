@@ -1,0 +1,249 @@
+"""Live queries over ``GET /v1/ws`` (docs/live.md), through a real WebSocket client against the
+local gateway: authenticate, subscribe, the initial batch, live changes from SQL INSERTs and
+from ingested log lines, the WHERE filter, tenant isolation, unsubscribe, ping/pong, error
+frames, and cleanup of dropped connections."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.api import Session, create_api_token, create_org, create_user, sql_ok, unique
+from tests.support.lake import drain_ingest
+
+WAIT_S = 10.0
+
+
+def ws_url(base_url: str) -> str:
+    return base_url.replace("http://", "ws://") + "/v1/ws"
+
+
+def recv(ws: ClientConnection, timeout: float = WAIT_S) -> dict[str, Any]:
+    return dict(json.loads(ws.recv(timeout=timeout)))
+
+
+def send(ws: ClientConnection, body: dict[str, Any]) -> None:
+    ws.send(json.dumps(body))
+
+
+def authenticated(base_url: str, who: Session, stack: ExitStack) -> ClientConnection:
+    ws = stack.enter_context(connect(ws_url(base_url), open_timeout=WAIT_S))
+    send(ws, {"type": "authenticate", "method": "jwt", "token": who.access_token})
+    answer = recv(ws)
+    assert answer["type"] == "auth_success", answer
+    assert answer["user_id"] == who.user_id
+    return ws
+
+
+def subscribe(ws: ClientConnection, sub_id: str, sql: str) -> list[dict[str, Any]]:
+    """Subscribe; returns the initial batch's rows (after checking the ack)."""
+    send(ws, {"type": "subscribe", "subscription": {"id": sub_id, "sql": sql}})
+    ack = recv(ws)
+    assert ack["type"] == "subscription_ack", ack
+    assert ack["subscription_id"] == sub_id
+    batch = recv(ws)
+    assert batch["type"] == "initial_data_batch", batch
+    assert batch["batch_control"]["status"] == "ready"
+    assert ack["total_rows"] == len(batch["rows"])
+    return list(batch["rows"])
+
+
+def assert_nothing_then_pong(ws: ClientConnection) -> None:
+    """Nothing is queued for the client: a ping sent now is answered by the very next frame."""
+    send(ws, {"type": "ping"})
+    assert recv(ws) == {"type": "pong"}
+
+
+@pytest.fixture
+def org(client: httpx.Client, root: Session) -> dict[str, Any]:
+    org_id = create_org(client, root)
+    admin = create_user(client, root, "admin", org_id=org_id)
+    dba = create_user(client, admin, "dba")
+    sql_ok(client, dba, "CREATE NAMESPACE app; CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT)")
+    return {"id": org_id, "admin": admin, "dba": dba}
+
+
+@pytest.fixture
+def ws_of(base_url: str) -> Iterator[Any]:
+    with ExitStack() as stack:
+
+        def open_for(who: Session) -> ClientConnection:
+            return authenticated(base_url, who, stack)
+
+        yield open_for
+
+
+def test_subscriber_gets_initial_batch_then_inserted_rows_its_where_keeps(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any
+) -> None:
+    dba = org["dba"]
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'closed')")
+    ws = ws_of(dba)
+    initial = subscribe(ws, "open_orders", "SELECT id, status FROM app.orders WHERE status = 'open'")
+    assert initial == [{"id": 1, "status": "open"}]
+
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (3, 'closed')")  # the WHERE drops it
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (4, 'open'), (5, 'closed')")
+    change = recv(ws)
+    assert change == {
+        "type": "change",
+        "subscription_id": "open_orders",
+        "change_type": "insert",
+        "rows": [{"id": 4, "status": "open"}],
+        "row_count": 1,
+    }
+    sql_ok(client, dba, "UPDATE app.orders SET status = 'open' WHERE id = 5")
+    update = recv(ws)
+    assert update["change_type"] == "update"
+    assert update["rows"] == [{"id": 5, "status": "open"}]
+    assert_nothing_then_pong(ws)
+
+
+def test_live_tail_receives_an_ingested_log_line(client: httpx.Client, org: dict[str, Any], ws_of: Any) -> None:
+    dba = org["dba"]
+    stream = unique("tail").replace("-", "_")
+    first = client.post(f"/api/v1/ingest/{stream}", json=[{"level": "info", "message": "boot"}], headers=dba.headers)
+    assert first.status_code == 202, first.text
+    drain_ingest()
+    ws = ws_of(dba)
+    initial = subscribe(ws, "errors", f"SELECT level, message FROM {stream} WHERE level = 'error'")
+    assert initial == []
+
+    lines = [{"level": "info", "message": "fine"}, {"level": "error", "message": "disk full"}]
+    response = client.post(f"/api/v1/ingest/{stream}", json=lines, headers=dba.headers)
+    assert response.status_code == 202, response.text
+    drain_ingest()
+    change = recv(ws)
+    assert change["subscription_id"] == "errors"
+    assert change["change_type"] == "insert"
+    assert change["rows"] == [{"level": "error", "message": "disk full"}]
+    assert_nothing_then_pong(ws)
+
+
+def test_a_subscriber_never_sees_another_orgs_rows(
+    client: httpx.Client, root: Session, org: dict[str, Any], ws_of: Any
+) -> None:
+    other_admin = create_user(client, root, "admin", org_id=create_org(client, root))
+    other_dba = create_user(client, other_admin, "dba")
+    sql_ok(
+        client, other_dba, "CREATE NAMESPACE app; CREATE SHARED TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT)"
+    )
+    ws = ws_of(other_dba)
+    assert subscribe(ws, "all", "SELECT id, status FROM app.orders") == []
+
+    sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (10, 'open')")  # the first org's row
+    sql_ok(client, other_dba, "INSERT INTO app.orders (id, status) VALUES (20, 'open')")
+    change = recv(ws)
+    assert change["rows"] == [{"id": 20, "status": "open"}]  # its own row first: the other org's never came
+    assert_nothing_then_pong(ws)
+
+
+def test_unsubscribe_stops_delivery(client: httpx.Client, org: dict[str, Any], ws_of: Any) -> None:
+    dba = org["dba"]
+    ws = ws_of(dba)
+    subscribe(ws, "s1", "SELECT id FROM app.orders")
+    send(ws, {"type": "unsubscribe", "subscription_id": "s1"})
+    assert recv(ws) == {"type": "unsubscribed", "subscription_id": "s1"}
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (30, 'open')")
+    assert_nothing_then_pong(ws)
+
+
+def test_ping_is_answered_by_pong_frame_and_by_protocol_pong(org: dict[str, Any], ws_of: Any) -> None:
+    ws = ws_of(org["dba"])
+    assert_nothing_then_pong(ws)
+    ws.ping().wait(timeout=WAIT_S)  # the WebSocket control frame, answered by the gateway
+
+
+@pytest.mark.parametrize(
+    ("sql", "code"),
+    [
+        ("SELEC id FROM app.orders", "INVALID_SQL"),  # a misspelt keyword
+        ("SELECT id FROM app.no_such_table", "TABLE_NOT_FOUND"),  # a table the org does not have
+        ("SELECT * FROM system.users", "PERMISSION_DENIED"),  # a SYSTEM table, to a viewer
+        ("SELECT status, count(*) FROM app.orders GROUP BY status", "UNSUPPORTED"),  # an aggregate is not live
+        ("DELETE FROM app.orders", "PERMISSION_DENIED"),  # not a SELECT
+    ],
+)
+def test_a_refused_subscription_gets_an_error_frame_with_its_code(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any, sql: str, code: str
+) -> None:
+    viewer = create_user(client, org["admin"], "viewer")
+    ws = ws_of(viewer)
+    send(ws, {"type": "subscribe", "subscription": {"id": "bad", "sql": sql}})
+    answer = recv(ws)
+    assert answer["type"] == "error", answer
+    assert answer["subscription_id"] == "bad"
+    assert answer["code"] == code, answer
+    assert answer["message"]
+    assert_nothing_then_pong(ws)  # the connection stays usable
+
+
+def test_a_bad_token_gets_auth_error_and_the_connection_closes(base_url: str) -> None:
+    with connect(ws_url(base_url), open_timeout=WAIT_S) as ws:
+        send(ws, {"type": "authenticate", "method": "jwt", "token": "not-a-jwt"})  # a forged token
+        answer = recv(ws)
+        assert answer["type"] == "auth_error"
+        assert answer["message"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT_S)
+
+
+def test_an_api_token_is_refused_the_socket_takes_jwts_only(
+    client: httpx.Client, base_url: str, org: dict[str, Any]
+) -> None:
+    api_token = create_api_token(client, org["admin"])  # a valid credential, but not a JWT
+    with connect(ws_url(base_url), open_timeout=WAIT_S) as ws:
+        send(ws, {"type": "authenticate", "method": "jwt", "token": api_token})
+        answer = recv(ws)
+        assert answer["type"] == "auth_error"
+        assert "JWT" in answer["message"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT_S)
+
+
+def test_subscribe_before_authenticate_is_auth_required(base_url: str) -> None:
+    with connect(ws_url(base_url), open_timeout=WAIT_S) as ws:
+        send(ws, {"type": "subscribe", "subscription": {"id": "early", "sql": "SELECT 1 FROM app.orders"}})
+        answer = recv(ws)
+        assert (answer["type"], answer["code"], answer["subscription_id"]) == ("error", "AUTH_REQUIRED", "early")
+        send(ws, {"type": "dance"})  # an unknown message type
+        assert recv(ws)["code"] == "PROTOCOL"
+        ws.send("{not json")  # not JSON at all
+        assert recv(ws)["code"] == "PROTOCOL"
+
+
+def test_a_dropped_connection_is_cleaned_up(client: httpx.Client, base_url: str, org: dict[str, Any]) -> None:
+    from molesignal.live.connections import Connections
+
+    dba = org["dba"]
+    with ExitStack() as stack:
+        ws = authenticated(base_url, dba, stack)
+        subscribe(ws, "gone_soon", "SELECT id FROM app.orders")
+        connections = Connections()
+        assert len(connections.watching(org["id"], "app.orders")) == 1
+    # the client went away: the gateway runs $disconnect
+    deadline = time.monotonic() + WAIT_S
+    while connections.watching(org["id"], "app.orders") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert connections.watching(org["id"], "app.orders") == []
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (40, 'open')")  # no subscriber, no error
+
+
+def test_a_subscription_whose_socket_vanished_is_removed_on_gone(client: httpx.Client, org: dict[str, Any]) -> None:
+    """$disconnect never ran (a crashed client behind a proxy): the writer's post answers 410
+    GoneException, and the stale connection is forgotten then."""
+    from molesignal.live.connections import Connections, Subscription
+    from molesignal.live.plan import ROWS_VIEW
+
+    connections = Connections()
+    connections.add(Subscription("vanished0000000x", "s", org["id"], "app.orders", f"SELECT * FROM {ROWS_VIEW}", "u"))
+    sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (50, 'open')")
+    assert connections.watching(org["id"], "app.orders") == []
