@@ -24,8 +24,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import registry
     from molesignal.local.system import LocalSystem
     from molesignal.settings import get_settings, reset_settings
+    from tests.support.passwords import remember_password_hashes
 
     reset_settings()
+    remember_password_hashes()
     # The same durable emulator `make dev` runs, on a data directory of its own
     # (MOLESIGNAL_DATA_DIR=:memory: runs the suite on moto's in-memory services instead).
     # Without fsync (10-20 % faster here): what survives a killed process is the same, and

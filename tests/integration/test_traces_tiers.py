@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 import registry
 from molesignal import aws
@@ -40,6 +41,9 @@ def _ids(client: httpx.Client, session: Session, **params: Any) -> list[str]:
     return [i["id"] for i in response.json()["items"]]
 
 
+# The job ages every org's traces: in a deployment of their own, these tests wait for their
+# own traces only, not for every trace the test process made before them (300 s, seen).
+@pytest.mark.usefixtures("fresh_install")
 def test_traces_age_by_tier_pinned_ones_stay_and_cold_ones_restore(client: httpx.Client, root: Session) -> None:
     editor = create_user(client, root, "editor", org_id=create_org(client, root))
     video = b"\x1aE\xdf\xa3" + bytes(range(200))
@@ -85,6 +89,7 @@ def test_traces_age_by_tier_pinned_ones_stay_and_cold_ones_restore(client: httpx
     }
 
 
+@pytest.mark.usefixtures("fresh_install")
 def test_a_warm_trace_restores_at_once(client: httpx.Client, root: Session) -> None:
     editor = create_user(client, root, "editor", org_id=create_org(client, root))
     trace_id = ingest(client, editor.headers, zip_bundle({"events.ndjson": ndjson(scenario_events())}))["trace_id"]
