@@ -146,13 +146,15 @@ NEEDS: dict[str, Needs] = {
     "export_scheduler": Needs(send_queues=("exports",)),
     # Chains each org's events and lands them as audit_events rows; deletes claim checks.
     # Realtime alert rules on audit_events run on the rows it lands and enqueue notifications;
-    # then it queues each landed batch for the org's log streams (large chunks claim-checked).
+    # then it queues each landed batch for the org's log streams (large chunks claim-checked),
+    # and posts the chained events to live-tail subscribers of audit_events (docs/live.md).
     "events_worker": Needs(
         read_buckets=("lake",),
         put_buckets=("lake",),
         delete_buckets=("lake",),
         send_queues=("alert-delivery", "fanout"),
         sign_keys=("events-signing",),
+        live_connections=True,
     ),
     # Delivers to log streams: reads (then deletes) claim-checked chunks, opens the streams'
     # sealed secrets, writes to customers' buckets, and sends a refused delivery to the DLQ.

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from molesignal.events.processing import process_message
+from molesignal.live.fanout import install as deliver_live_changes
 from molesignal.observability import logger, metrics
 from molesignal.settings import get_settings
 from molesignal.topics.publisher import attach as attach_topics
@@ -30,6 +31,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 attach_topics()  # committed row changes are published to the topics that source them
+deliver_live_changes()  # chained events reach /v1/ws subscribers of audit_events (live tail)
 
 
 @metrics.log_metrics

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.api import Session, create_api_token, create_org, create_user, sql_ok, unique
+from tests.support.events import drain_events, event
 from tests.support.lake import drain_ingest
 
 WAIT_S = 10.0
@@ -125,6 +126,26 @@ def test_live_tail_receives_an_ingested_log_line(client: httpx.Client, org: dict
     assert change["subscription_id"] == "errors"
     assert change["change_type"] == "insert"
     assert change["rows"] == [{"level": "error", "message": "disk full"}]
+    assert_nothing_then_pong(ws)
+
+
+def test_live_tail_of_audit_events_receives_a_chained_event(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any
+) -> None:
+    admin = org["admin"]
+    # the org's audit_events stream exists once its first event is chained
+    assert client.post("/api/v1/events", json=event("user.created"), headers=admin.headers).status_code == 202
+    drain_events()
+    ws = ws_of(admin)
+    initial = subscribe(ws, "audit", "SELECT action, actor_id FROM audit_events WHERE action = 'user.deleted'")
+    assert initial == []
+    for action in ("user.signed_in", "user.deleted"):
+        response = client.post("/api/v1/events", json=event(action), headers=admin.headers)
+        assert response.status_code == 202, response.text
+    drain_events()
+    change = recv(ws)
+    assert change["subscription_id"] == "audit" and change["change_type"] == "insert"
+    assert change["rows"] == [{"action": "user.deleted", "actor_id": "user_1"}]
     assert_nothing_then_pong(ws)
 
 
