@@ -109,8 +109,13 @@ lock: $(VENV)/.dev-installed
 	$(LOCK_LAMBDA) -c requirements/dev.txt -o requirements/lambda.txt requirements/runtime.in
 	for name in $(PY_CLIENTS); do $(LOCK) -o requirements/clients/$$name.txt requirements/clients/$$name.in; done
 
-test: $(VENV)/.cdk-installed clients pipcheck lint typecheck console-check browser
-	$(PY) -m pytest -q -n 2 --dist loadfile
+# mypy (about 2 minutes with a cold cache, mostly one core) runs beside the tests, which spend
+# much of their time waiting on subprocesses and sockets; both must pass.
+test: $(VENV)/.cdk-installed clients pipcheck lint console-check browser
+	@$(VENV)/bin/mypy > $(VENV)/mypy.log 2>&1 & mypy_pid=$$!; \
+	$(PY) -m pytest -q -n 2 --dist loadfile; tests=$$?; \
+	wait $$mypy_pid; types=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
+	test $$tests -eq 0 && test $$types -eq 0
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/coldstart/run.py
