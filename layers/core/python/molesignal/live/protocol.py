@@ -42,6 +42,12 @@ class Unsupported(DomainError):
     code = "UNSUPPORTED"
 
 
+class UnsupportedData(DomainError):
+    """A binary frame: the protocol is JSON text."""
+
+    code = "UNSUPPORTED_DATA"
+
+
 @dataclass(frozen=True)
 class Authenticate:
     token: str

@@ -39,7 +39,8 @@ class LiveSession:
         self.connections.drop(connection_id)
 
     def refuse_binary(self, connection_id: str) -> None:
-        self._post(connection_id, p.error("protocol", "UNSUPPORTED_DATA", "frames to the server are JSON text"))
+        refused = p.UnsupportedData("frames to the server are JSON text")
+        self._post(connection_id, p.error("protocol", refused.code, refused.message))
 
     def receive(self, connection_id: str, source_ip: str, text: str) -> None:
         """Answer one client frame; a refused one gets an ``error`` frame, never a dropped socket."""
