@@ -79,6 +79,9 @@ class Dev:
         os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-60:])
+            raise AssertionError(f"molesignal dev was still running 60 s after Ctrl-C; its log ends:\n{tail}") from None
         finally:
             if self.process.poll() is None:
                 os.killpg(self.process.pid, signal.SIGKILL)
