@@ -108,6 +108,24 @@ def test_subscriber_gets_initial_batch_then_inserted_rows_its_where_keeps(
     assert_nothing_then_pong(ws)
 
 
+def test_a_deleted_row_reaches_subscribers_whose_where_kept_it(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any
+) -> None:
+    dba = org["dba"]
+    sql_ok(client, dba, "INSERT INTO app.orders (id, status) VALUES (11, 'open'), (12, 'closed'), (13, 'open')")
+    ws = ws_of(dba)
+    initial = subscribe(ws, "open_orders", "SELECT id, status FROM app.orders WHERE status = 'open'")
+    assert sorted(r["id"] for r in initial) == [11, 13]
+    sql_ok(client, dba, "DELETE FROM app.orders WHERE id = 12")  # the WHERE never showed it
+    sql_ok(client, dba, "DELETE FROM app.orders WHERE id IN (11, 13)")
+    change = recv(ws)
+    assert change["change_type"] == "delete" and change["row_count"] == 2, change
+    # KalamDB's shape: a delete carries the rows as they were in old_values
+    deleted = sorted(change["old_values"], key=lambda r: r["id"])
+    assert deleted == [{"id": 11, "status": "open"}, {"id": 13, "status": "open"}]
+    assert_nothing_then_pong(ws)
+
+
 def test_live_tail_receives_an_ingested_log_line(client: httpx.Client, org: dict[str, Any], ws_of: Any) -> None:
     dba = org["dba"]
     stream = unique("tail").replace("-", "_")
