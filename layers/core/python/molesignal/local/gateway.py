@@ -12,13 +12,10 @@ import asyncio
 import base64
 import json
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
 
 import orjson
 
@@ -28,6 +25,7 @@ from molesignal.local.lambda_context import LocalLambdaContext
 from molesignal.local.loader import load_handler
 from molesignal.local.websocket import CONNECTIONS_PREFIX, LocalWebSockets
 from molesignal.observability import logger
+from molesignal.web.http_event import headers_and_cookies, query_parameters, request_context
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # HTTP API payload quota
 LAMBDA_MAX_REQUEST = 6 * 1024 * 1024  # synchronous invocation payload limit
@@ -227,23 +225,13 @@ class Gateway:
         )
 
     def _event(self, scope: dict[str, Any], body: bytes, route: Any, params: dict[str, str]) -> dict[str, Any]:
-        headers: dict[str, str] = {}
-        cookies: list[str] = []
-        for raw_name, raw_value in scope.get("headers", []):
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            if name == "cookie":
-                cookies.extend(c.strip() for c in value.split(";") if c.strip())
-                continue
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        headers, cookies = headers_and_cookies(scope)
         # API Gateway sets the scheme the client used (Mangum builds request.base_url from it;
         # without it links the functions make, like share URLs, would say https locally).
         headers["x-forwarded-proto"] = str(scope.get("scheme", "http"))
         raw_query = scope.get("query_string", b"").decode("latin-1")
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
+        query = query_parameters(raw_query)
         client = scope.get("client") or ("127.0.0.1", 0)
-        now = datetime.now(UTC)
         content_type = headers.get("content-type", "")
         is_base64 = bool(body) and not _is_text(content_type)
         if body and not is_base64:
@@ -262,18 +250,7 @@ class Gateway:
                 "apiId": "local",
                 "domainName": headers.get("host", "127.0.0.1"),
                 "domainPrefix": "local",
-                "http": {
-                    "method": scope["method"].upper(),
-                    "path": scope["path"],
-                    "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
-                    "sourceIp": client[0],
-                    "userAgent": headers.get("user-agent", ""),
-                },
-                "requestId": uuid.uuid4().hex,
-                "routeKey": route.key,
-                "stage": "$default",
-                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "timeEpoch": int(time.time() * 1000),
+                **request_context(scope, headers, route.key, client[0]),
             },
             "isBase64Encoded": is_base64,
         }

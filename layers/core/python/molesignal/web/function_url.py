@@ -17,17 +17,15 @@ and streams from the function URL itself (docs/traces.md).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import orjson
 
 from molesignal import routing
 from molesignal.auth.verdict import caller_context
+from molesignal.web.http_event import headers_and_cookies, query_parameters, request_context
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -47,18 +45,6 @@ def url_source_ip(headers: dict[str, str], peer: str) -> str:
     return address if isinstance(address, str) and address else peer
 
 
-def _headers(scope: Scope) -> tuple[dict[str, str], list[str]]:
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for raw_name, raw_value in scope.get("headers", []):
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        if name == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-        else:
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers, cookies
-
-
 class FunctionUrlApp:
     def __init__(self, app: ASGIApp, routes: Iterable[Any]) -> None:
         self.app = app
@@ -75,7 +61,7 @@ class FunctionUrlApp:
             await _json(send, 404, {"message": "Not Found"})
             return
         route, params = found
-        headers, cookies = _headers(scope)
+        headers, cookies = headers_and_cookies(scope)
         peer = (scope.get("client") or ("", 0))[0]
         source_ip = url_source_ip(headers, str(peer))
         context: dict[str, str] | None = None
@@ -96,26 +82,10 @@ def _event(
     context: dict[str, str] | None,
 ) -> dict[str, Any]:
     raw_query = scope.get("query_string", b"").decode("latin-1")
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    now = datetime.now(UTC)
-    request_context: dict[str, Any] = {
-        "http": {
-            "method": scope["method"].upper(),
-            "path": scope["path"],
-            "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
-            "sourceIp": source_ip,
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": str(uuid.uuid4()),
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(now.timestamp() * 1000),
-    }
+    query = query_parameters(raw_query)
+    context_of_request = request_context(scope, headers, route_key, source_ip)
     if context is not None:
-        request_context["authorizer"] = {"lambda": context}
+        context_of_request["authorizer"] = {"lambda": context}
     return {
         "version": "2.0",
         "routeKey": route_key,
@@ -125,7 +95,7 @@ def _event(
         "headers": headers,
         "queryStringParameters": query or None,
         "pathParameters": params or None,
-        "requestContext": request_context,
+        "requestContext": context_of_request,
         "isBase64Encoded": False,
     }
 
