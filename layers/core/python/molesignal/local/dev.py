@@ -86,7 +86,11 @@ def main() -> int:
     _say(f"  workers   {', '.join(w.name for w in registry.workers) or '(none)'}")
     _say(f"  schedules {', '.join(f'{s.name} {s.schedule}' for s in registry.schedules) or '(none)'}")
     _say("Press Ctrl-C to stop.")
-    stopping.wait()
+    # Wake up now and then: the kernel may hand Ctrl-C to any thread, and Python runs the
+    # handler only in the main thread when it next runs bytecode; a wait without a timeout could
+    # sleep through it for good (seen with a busy worker thread taking the signal).
+    while not stopping.wait(0.25):
+        pass
     _say("Stopping...")
     watchdog = threading.Timer(STOP_BUDGET_S + 1.5, _exit_now, args=(0,))
     watchdog.daemon = True
