@@ -171,8 +171,8 @@ class Settings(BaseSettings):
 
     # Alerting (docs/alerts.md). The KMS key that seals destination secrets (CDK passes its ARN).
     alerts_kms_key_id: str = ""
-    # Whether destination URLs may reach loopback and private networks (None: on the local stage
-    # only, where test receivers listen on 127.0.0.1). Link-local and metadata addresses never.
+    # Whether alert destination URLs may reach loopback and private networks: an override of
+    # outbound_allow_private_targets for alerts alone (None: whatever that one says).
     alert_allow_private_targets: bool | None = None
     # The sender of alert e-mail (an SES-verified identity); empty turns e-mail destinations off.
     alert_email_from: str = "alerts@molesignal.local"
@@ -260,7 +260,7 @@ class Settings(BaseSettings):
     def alert_private_targets_allowed(self) -> bool:
         if self.alert_allow_private_targets is not None:
             return self.alert_allow_private_targets
-        return self.stage == "local"
+        return self.private_targets_allowed
 
     @property
     def private_targets_allowed(self) -> bool:

@@ -1,9 +1,10 @@
 """Where alert notifications may be sent over HTTP: the one outbound client
 (``molesignal.outbound.targets``: URL checks at save and at every send, connections pinned to
-the checked address, no redirects) with the alert settings — ``alert_allow_private_targets``
-decides which private targets are allowed and ``alert_delivery_timeout_s`` bounds a send — and
-the alert API's envelope: a refused URL is a 400 ``invalid_argument``, where the events
-family answers 422.
+the checked address, no redirects) with the alert settings —
+``Settings.alert_private_targets_allowed`` (the outbound setting, unless
+``alert_allow_private_targets`` overrides it for alerts) decides which private targets are
+allowed and ``alert_delivery_timeout_s`` bounds a send — and the alert API's envelope: a refused
+URL is a 400 ``invalid_argument``, where the events family answers 422.
 """
 
 from __future__ import annotations
