@@ -4,6 +4,7 @@ as bundles over HTTP, then found, filtered, opened, pinned and shared the way a 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -76,6 +77,34 @@ def test_find_open_pin_and_share_a_failing_trace(page: Any, dev_url: str, traces
     viewer = httpx.get(str(link.get_attribute("href")))  # no credentials: a live public-read share
     assert viewer.status_code == 200 and "step 3" in viewer.text
     assert_accessible(page)
+
+
+def test_compare_two_runs_shows_where_they_first_differ(page: Any, traces: dict[str, str]) -> None:
+    """The failing checkout run (A, stops at step 3) against the passing login run (B, 5 steps)."""
+    sign_in(page)
+    page.get_by_role("link", name="Traces", exact=True).click()
+    page.get_by_role("table").first.get_by_text("2 traces on page 1").wait_for()
+    page.get_by_role("checkbox", name=re.compile(r"^Compare Checkout")).check()
+    page.get_by_text("Pick a second trace to compare with the first.").wait_for()
+    page.get_by_role("checkbox", name=re.compile(r"^Compare Login")).check()
+    page.get_by_role("heading", name=re.compile(r"^Compare: A Checkout .* B Login")).wait_for()
+    page.wait_for_url(re.compile(rf"a={traces['checkout']}.*b={traces['login']}"))  # a link to share
+
+    overview = page.get_by_role("table", name="Overview of both runs")
+    status = overview.get_by_role("row").filter(has_text="status")
+    assert "(differs)" in status.inner_text() and "failed" in status.inner_text() and "passed" in status.inner_text()
+    assert "step 3" in page.get_by_role("note", name="First difference").inner_text()
+
+    page.get_by_label("Dimension").select_option("network")
+    rows = page.get_by_role("table", name=re.compile(r"differing network items")).get_by_role("row")
+    rows.filter(has_text="GET /api/3").wait_for()
+    assert re.search(r"GET /api/3\s+500\s+200", rows.filter(has_text="GET /api/3").inner_text())
+    assert re.search(r"GET /api/5\s+absent\s+200", rows.filter(has_text="GET /api/5").inner_text())  # B ran further
+    assert "A 500, B 200" in page.get_by_role("note", name="First difference").inner_text()
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Close comparison").click()
+    assert not page.get_by_role("heading", name=re.compile(r"^Compare:")).count()
 
 
 def test_a_trace_link_opens_its_details(page: Any, traces: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ import { Busy, CursorPager, ErrorBanner, useAsync } from "../../components/ui";
 import { formatDuration } from "../../lib/format";
 import { setSearch, useLocation } from "../../lib/router";
 import { TraceDetailPanel } from "./TraceDetailPanel";
+import { TraceDiffPanel } from "./TraceDiffPanel";
 import { type Filters, KEYS, traceListQuery } from "./traceQuery";
 
 type TraceSummary = Schemas["TraceSummary"];
@@ -36,12 +37,24 @@ export function TracesPage({ session }: { session: StoredSession }) {
   const [filters, setFilters] = useState(initial);
   const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<string | null>(search.get("trace"));
+  // Two traces picked for comparison, in the order picked: the first is A, the second B.
+  const [compared, setCompared] = useState<string[]>(
+    [search.get("a"), search.get("b")].filter((id): id is string => Boolean(id)),
+  );
+  const [labels, setLabels] = useState<Record<string, string>>({});
   const cursor = cursors[cursors.length - 1];
   const page = useAsync(
     () => api.get<Schemas["TraceListResponse"]>(traceListQuery(filters, cursor)),
     [JSON.stringify(filters), cursor],
   );
-  useEffect(() => setSearch({ ...filters, trace: selected }), [JSON.stringify(filters), selected]);
+  useEffect(
+    () => setSearch({ ...filters, trace: selected, a: compared[0] ?? null, b: compared[1] ?? null }),
+    [JSON.stringify(filters), selected, compared.join()],
+  );
+  const toggleCompared = (t: TraceSummary, label: string) => {
+    setLabels({ ...labels, [t.id]: label });
+    setCompared(compared.includes(t.id) ? compared.filter((id) => id !== t.id) : [...compared, t.id].slice(-2));
+  };
   const set = (key: keyof Filters) => (value: string) => setDraft({ ...draft, [key]: value });
 
   return (
@@ -90,6 +103,7 @@ export function TracesPage({ session }: { session: StoredSession }) {
               </caption>
               <thead>
                 <tr>
+                  <th scope="col">Compare</th>
                   <th scope="col">Created</th>
                   <th scope="col">Scenario</th>
                   <th scope="col">Status</th>
@@ -100,8 +114,18 @@ export function TracesPage({ session }: { session: StoredSession }) {
                 </tr>
               </thead>
               <tbody>
-                {page.data.items.map((t: TraceSummary) => (
+                {page.data.items.map((t: TraceSummary) => {
+                  const label = `${t.scenario_title ?? t.scenario_slug ?? t.id} (${t.created_at})`;
+                  return (
                   <tr key={t.id} aria-selected={t.id === selected}>
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Compare ${label}`}
+                        checked={compared.includes(t.id)}
+                        onChange={() => toggleCompared(t, label)}
+                      />
+                    </td>
                     <td>{t.created_at}</td>
                     <td>
                       <button
@@ -122,7 +146,8 @@ export function TracesPage({ session }: { session: StoredSession }) {
                     <td>{formatDuration(t.duration_ms)}</td>
                     <td>{t.failure_signature ?? ""}</td>
                   </tr>
-                ))}
+                  );
+                })}
               </tbody>
             </table>
           </div>
@@ -134,6 +159,16 @@ export function TracesPage({ session }: { session: StoredSession }) {
             onChange={setCursors}
           />
         </>
+      )}
+      {compared.length === 1 && <p class="hint">Pick a second trace to compare with the first.</p>}
+      {compared.length === 2 && (
+        <TraceDiffPanel
+          key={compared.join()}
+          a={compared[0]}
+          b={compared[1]}
+          labels={[labels[compared[0]] ?? compared[0], labels[compared[1]] ?? compared[1]]}
+          onClose={() => setCompared([])}
+        />
       )}
       {selected && (
         <TraceDetailPanel
