@@ -117,35 +117,35 @@ export function TracesPage({ session }: { session: StoredSession }) {
                 {page.data.items.map((t: TraceSummary) => {
                   const label = `${t.scenario_title ?? t.scenario_slug ?? t.id} (${t.created_at})`;
                   return (
-                  <tr key={t.id} aria-selected={t.id === selected}>
-                    <td>
-                      <input
-                        type="checkbox"
-                        aria-label={`Compare ${label}`}
-                        checked={compared.includes(t.id)}
-                        onChange={() => toggleCompared(t, label)}
-                      />
-                    </td>
-                    <td>{t.created_at}</td>
-                    <td>
-                      <button
-                        type="button"
-                        class="link"
-                        aria-label={`Open trace ${t.scenario_title ?? t.scenario_slug ?? t.id} (${t.status ?? "unknown"})`}
-                        onClick={() => setSelected(t.id)}
-                      >
-                        {t.scenario_title ?? t.scenario_slug ?? t.id}
-                      </button>
-                      {t.pinned ? " 📌" : ""}
-                    </td>
-                    <td>
-                      <span class={`status status-${t.status ?? "unknown"}`}>{t.status ?? "—"}</span>
-                    </td>
-                    <td>{t.source ?? "—"}</td>
-                    <td>{t.tier ?? "—"}</td>
-                    <td>{formatDuration(t.duration_ms)}</td>
-                    <td>{t.failure_signature ?? ""}</td>
-                  </tr>
+                    <tr key={t.id} aria-selected={t.id === selected}>
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Compare ${label}`}
+                          checked={compared.includes(t.id)}
+                          onChange={() => toggleCompared(t, label)}
+                        />
+                      </td>
+                      <td>{t.created_at}</td>
+                      <td>
+                        <button
+                          type="button"
+                          class="link"
+                          aria-label={`Open trace ${t.scenario_title ?? t.scenario_slug ?? t.id} (${t.status ?? "unknown"})`}
+                          onClick={() => setSelected(t.id)}
+                        >
+                          {t.scenario_title ?? t.scenario_slug ?? t.id}
+                        </button>
+                        {t.pinned ? " 📌" : ""}
+                      </td>
+                      <td>
+                        <span class={`status status-${t.status ?? "unknown"}`}>{t.status ?? "—"}</span>
+                      </td>
+                      <td>{t.source ?? "—"}</td>
+                      <td>{t.tier ?? "—"}</td>
+                      <td>{formatDuration(t.duration_ms)}</td>
+                      <td>{t.failure_signature ?? ""}</td>
+                    </tr>
                   );
                 })}
               </tbody>
