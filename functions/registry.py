@@ -121,6 +121,22 @@ class StaticSite:
     index: str = "index.html"  # the app shell for every client-side route
     pages: tuple[tuple[str, str], ...] = (("/docs", "docs.html"),)  # other HTML entry points
     assets_prefix: str = "/assets/"  # content-hashed files, cacheable forever
+    # Client-side routes that links from elsewhere open (a share link pasted in a chat, curl'd,
+    # framed): the shell answers them whatever the request's Accept header says.
+    linked_routes: tuple[str, ...] = ("/r/",)
+    # The one page other sites may frame: the share viewer without its chrome. A CloudFront
+    # path pattern (``*`` matches any characters, ``/`` included).
+    framable: str = "/r/*/embed"
+
+    def content_security_policy(self, *, framable: bool = False) -> str:
+        """The console's CSP: CodeMirror and Swagger UI set inline styles; scripts and
+        connections stay same-origin; only ``framable`` pages may be framed by other sites."""
+        ancestors = "*" if framable else "'self'"
+        return (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+            f"frame-ancestors {ancestors}"
+        )
 
 
 @dataclass(frozen=True)
@@ -346,8 +362,8 @@ TRACES_API = HttpFunction(
     name="traces_api",
     handler="traces_api.handler.lambda_handler",
     description="test-run trace bundles (spec 003): ingest, list, events, live stream, blobs, shares, tiers, replays",
-    # /r is the public share viewer: an API prefix, so the console's router never claims it.
-    prefixes=("/v1/traces", "/v1/replays", "/r"),
+    # /r/{shortId}, the share viewer, is a console page (StaticSite.routes); it reads /v1/shares.
+    prefixes=("/v1/traces", "/v1/replays", "/v1/shares"),
     memory_mb=1024,
     routes=(
         Route("GET", "/v1/traces"),
@@ -371,9 +387,11 @@ TRACES_API = HttpFunction(
         Route("GET", "/v1/replays/runner"),
         Route("PUT", "/v1/replays/runner"),
         Route("GET", "/v1/replays/{replay_id}"),
-        # The viewer runs the authorizer to know a signed-in member; public-read shares need no token.
-        Route("GET", "/r/{short_id}"),
-        Route("GET", "/r/{short_id}/embed"),
+        # The share viewer's reads run the authorizer to know a signed-in member; public-read
+        # shares need no token (the function decides, answering 404 to whoever may not look).
+        Route("GET", "/v1/shares/{short_id}"),
+        Route("GET", "/v1/shares/{short_id}/events"),
+        Route("GET", "/v1/shares/{short_id}/blob/{sha256}"),
     ),
 )
 

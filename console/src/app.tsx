@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { logout, restoreSession } from "./api/client";
 import { onSessionChange, type StoredSession } from "./api/session";
 import { Busy } from "./components/ui";
-import { navigate, onLinkClick, useLocation } from "./lib/router";
+import { afterSignIn, navigate, onLinkClick, useLocation } from "./lib/router";
 import { AuditPage } from "./pages/admin/AuditPage";
 import { AlertsPage } from "./pages/alerts/AlertsPage";
 import { EventsPage } from "./pages/events/EventsPage";
@@ -10,6 +10,8 @@ import { OrgsPage } from "./pages/admin/OrgsPage";
 import { TokensPage } from "./pages/admin/TokensPage";
 import { UsersPage } from "./pages/admin/UsersPage";
 import { LoginPage } from "./pages/auth/LoginPage";
+import { SharedTracePage } from "./pages/share/SharedTracePage";
+import { shareRoute } from "./pages/share/shareRoute";
 import { IngestPage } from "./pages/ingest/IngestPage";
 import { LiveTailPage } from "./pages/live/LiveTailPage";
 import { QueryPage } from "./pages/query/QueryPage";
@@ -38,7 +40,7 @@ const NAV: NavItem[] = [
 ];
 
 export function App() {
-  const { path } = useLocation();
+  const { path, search } = useLocation();
   const [session, setSession] = useState<StoredSession | null>(null);
   const [checking, setChecking] = useState(true);
 
@@ -59,9 +61,33 @@ export function App() {
   }, []);
 
   if (checking) return <Busy label="Loading MoleSignal…" />;
+  const share = shareRoute(path);
+  if (share?.embed) {
+    // For iframes: the trace alone, no console around it.
+    return (
+      <main id="main" class="embed">
+        <SharedTracePage route={share} signedIn={Boolean(session)} />
+      </main>
+    );
+  }
+  if (share && !session) {
+    return (
+      <div class="shell">
+        <header class="top viewer-top">
+          <a href="/" class="brand">
+            MoleSignal
+          </a>
+          <a href={`/login?next=${encodeURIComponent(path)}`}>Sign in</a>
+        </header>
+        <main id="main" tabIndex={-1}>
+          <SharedTracePage route={share} signedIn={false} />
+        </main>
+      </div>
+    );
+  }
   if (!session) return <LoginPage />;
   if (path === "/" || path === "/login" || path === "/setup") {
-    navigate("/query", true);
+    navigate(afterSignIn(search.get("next")), true);
     return null;
   }
   const items = NAV.filter((item) => !item.roles || item.roles.includes(session.role));
@@ -98,7 +124,7 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} session={session} />
+        {share ? <SharedTracePage route={share} signedIn /> : <Page path={path} session={session} />}
       </main>
     </div>
   );

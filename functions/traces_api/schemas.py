@@ -60,6 +60,12 @@ class TraceDetail(TraceSummary):
     restore_status: str | None
 
 
+class SharedTrace(TraceDetail):
+    member: bool = Field(
+        description="the caller belongs to the trace's org (and may open it in the console's Traces page)"
+    )
+
+
 class EventsResponse(BaseModel):
     events: list[dict[str, Any]]
 

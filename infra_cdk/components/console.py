@@ -7,9 +7,11 @@ deploy`` runs it), not by a ``BucketDeployment``: that construct adds a Lambda f
 an AWS managed policy and wildcard grants to every stack, for a job a deploy step does with
 the operator's own credentials.
 
-A CloudFront Function maps client-side routes to the app shell (``/query`` → ``/index.html``)
-and ``/docs`` to its page; a distribution-wide custom error response would also rewrite the
-API's own 404s, so none is used.
+A CloudFront Function maps client-side routes to the app shell (``/query`` → ``/index.html``,
+the share viewer ``/r/<shortId>`` too) and ``/docs`` to its page; a distribution-wide custom
+error response would also rewrite the API's own 404s, so none is used. A response headers
+policy sends the console's Content-Security-Policy, which forbids framing by other sites
+everywhere but the share viewer's ``/embed`` (its own behaviour and policy).
 """
 
 from __future__ import annotations
@@ -111,13 +113,11 @@ class ConsoleSite(Construct):
             )
             for pattern, url in (streams or {}).items()
         }
-        self.distribution = cloudfront.Distribution(
-            self,
-            "Distribution",
-            comment=f"MoleSignal console and API ({Stack.of(self).stack_name})",
-            default_root_object=site.index,
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+        files = origins.S3BucketOrigin.with_origin_access_control(self.bucket)
+
+        def console_behavior(*, framable: bool) -> cloudfront.BehaviorOptions:
+            return cloudfront.BehaviorOptions(
+                origin=files,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 function_associations=[
@@ -125,15 +125,40 @@ class ConsoleSite(Construct):
                         function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
                     )
                 ],
-            ),
+                response_headers_policy=self._headers(site, framable=framable),
+            )
+
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"MoleSignal console and API ({Stack.of(self).stack_name})",
+            default_root_object=site.index,
+            default_behavior=console_behavior(framable=False),
             additional_behaviors={
                 **stream_behaviors,
                 **self._live_behavior(live_url, live_path),  # before /v1/*: CloudFront takes the first match
+                site.framable: console_behavior(framable=True),
                 **{pattern: api_behavior for pattern in api_path_patterns(api_prefixes)},
             },
         )
         for rule in ("CFR1", "CFR2", "CFR3", "CFR4"):
             acknowledge(self.distribution, rule)
+
+    def _headers(self, site: StaticSite, *, framable: bool) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "FramableHeaders" if framable else "Headers",
+            comment="the share viewer's embed: any site may frame it" if framable else "the console's own pages",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=site.content_security_policy(framable=framable), override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.SAME_ORIGIN, override=True
+                ),
+            ),
+        )
 
     def _live_behavior(self, live_url: str | None, live_path: str) -> dict[str, cloudfront.BehaviorOptions]:
         """``/v1/ws`` on the console's origin goes to the WebSocket API (CloudFront forwards

@@ -812,10 +812,13 @@ def test_console_is_served_by_cloudfront_with_the_api_on_the_same_origin(synth: 
     live = REGISTRY.websocket.path if REGISTRY.websocket else None  # to the WebSocket API: its own test
     patterns = {b["PathPattern"]: b for b in config["CacheBehaviors"] if b["PathPattern"] != live}
     streams = {"/v1/traces/*/stream"}  # to the streaming function URL (the streaming test)
-    assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes())) | streams
+    assert REGISTRY.console is not None
+    embed = REGISTRY.console.framable  # the share viewer's embed, from the bucket (its own test)
+    assert set(patterns) == set(api_path_patterns(REGISTRY.api_prefixes())) | streams | {embed}
     assert len(patterns) <= 25  # CloudFront's default limit of cache behaviours
     for pattern in streams:
         assert patterns.pop(pattern)["AllowedMethods"] == ["GET", "HEAD"]
+    patterns.pop(embed)
     for prefix in REGISTRY.api_prefixes():  # every API prefix reaches API Gateway, none the bucket
         assert any(
             prefix == p or (p.endswith("/*") and prefix.startswith(p[:-1])) or prefix == p[:-2] for p in patterns
@@ -826,6 +829,34 @@ def test_console_is_served_by_cloudfront_with_the_api_on_the_same_origin(synth: 
     # The S3 origin is reached only through origin access control, never as a public website.
     assert synth.of_type("AWS::CloudFront::OriginAccessControl")
     assert "ConsoleUrl" in synth.json["Outputs"]
+
+
+def test_the_share_viewer_is_the_consoles_and_only_its_embed_may_be_framed(synth: Synth) -> None:
+    """/r/<shortId> is no API path: the console's shell answers it from the bucket (the
+    rewrite function), and the embed's behaviour alone sends a CSP that lets other sites frame it."""
+    from registry import REGISTRY
+
+    assert REGISTRY.console is not None
+    assert not any(p == "/r" or p.startswith("/r/") for p in REGISTRY.api_prefixes())
+    (distribution,) = synth.of_type("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    behaviors = config["CacheBehaviors"]
+    (embed,) = [b for b in behaviors if b["PathPattern"] == REGISTRY.console.framable]
+    assert REGISTRY.console.framable == "/r/*/embed"
+    api = [b for b in behaviors if b["PathPattern"] in ("/v1/*", "/api/*")]
+    assert api and all(b["TargetOriginId"] != embed["TargetOriginId"] for b in api)  # the bucket, not the API
+    assert embed["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"]
+    assert embed["FunctionAssociations"] == config["DefaultCacheBehavior"]["FunctionAssociations"]
+    policies = synth.of_type("AWS::CloudFront::ResponseHeadersPolicy")
+
+    def csp(behavior: dict[str, Any]) -> str:
+        (logical_id,) = referenced_ids(behavior["ResponseHeadersPolicyId"])
+        config = policies[logical_id]["Properties"]["ResponseHeadersPolicyConfig"]
+        return str(config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+
+    assert csp(embed).endswith("frame-ancestors *")
+    assert csp(config["DefaultCacheBehavior"]).endswith("frame-ancestors 'self'")
+    assert csp(config["DefaultCacheBehavior"]) == REGISTRY.console.content_security_policy()
 
 
 def test_console_routes_rewrite_to_the_app_shell_but_not_assets() -> None:

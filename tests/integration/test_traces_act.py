@@ -1,9 +1,11 @@
-"""Pins, shares and the /r viewer, the forensic report and the diff of two runs, over real HTTP."""
+"""Pins, shares and what the /r viewer reads, the forensic report and the diff of two runs, over real HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from molesignal.settings import get_settings
 from molesignal.storage.table import Table
 from molesignal.traces.blobs import blob_key
 from molesignal.traces.repository import trace_key
-from tests.support.api import Session, assert_core_error, create_org, create_user
+from tests.support.api import Session, assert_core_error, create_api_token, create_org, create_user
 from tests.support.traces import ingest, ndjson, record_checkout, scenario_events, zip_bundle
 
 
@@ -48,54 +50,94 @@ def test_pin_and_unpin_tag_the_traces_objects(client: httpx.Client, admin: Sessi
     assert_core_error(client.post(f"/v1/traces/{trace_id}/pin", headers=viewer.headers), 403)
 
 
+def _presigned_for(url: str) -> int:
+    """The lifetime a presigned URL was signed for (moto checks neither signature nor expiry)."""
+    query = parse_qs(urlsplit(url).query)
+    return int(query["X-Amz-Expires"][0])
+
+
 def test_public_and_org_only_shares_and_an_expired_one(client: httpx.Client, admin: Session, root: Session) -> None:
     events = scenario_events(fail_at=2)
-    bundle = zip_bundle({"events.ndjson": ndjson(events), "video.webm": b"\x1aE\xdf\xa3 video"})
+    video = b"\x1aE\xdf\xa3 video"
+    bundle = zip_bundle({"events.ndjson": ndjson(events), "video.webm": video})
     created = ingest(client, admin.headers, bundle, scenario_slug="share-me")
     trace_id, short_id = created["trace_id"], created["short_id"]
+    other = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events())}))
+    video_sha = hashlib.sha256(video).hexdigest()
     outsider = create_user(client, root, "admin", org_id=create_org(client, root))
+    share = f"/v1/shares/{short_id}"
     with httpx.Client(base_url=str(client.base_url), timeout=30) as anonymous:
-        # Not shared: a stranger learns nothing; a member of the org may open it
-        assert_core_error(anonymous.get(f"/r/{short_id}"), 404)
-        assert client.get(f"/r/{short_id}", headers=admin.headers).status_code == 200
+        # Not shared: a stranger learns nothing (the same 404 as an unknown id); a member may open it
+        unknown = assert_core_error(anonymous.get("/v1/shares/nosuchid1"), 404, "share_not_found")
+        assert assert_core_error(anonymous.get(share), 404, "share_not_found") == unknown
+        assert_core_error(anonymous.get(f"{share}/events"), 404, "share_not_found")
+        member = client.get(share, headers=admin.headers)
+        assert member.status_code == 200 and member.json()["member"] is True and member.json()["share"] is None
+        assert member.json()["s3_prefix"]
 
         shared = client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "public-read"})
         assert shared.status_code == 200, shared.text
         assert shared.json()["short_id"] == short_id
         # the link is the address the caller used (http on the local gateway), and it opens as is
         assert shared.json()["url"] == f"{str(client.base_url).rstrip('/')}/r/{short_id}"
-        page = anonymous.get(shared.json()["url"])
-        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        html = page.text
-        for expected in (
-            "step 1",
-            "Failing assertion",
-            "expected 200 at step 2; got 500",
-            "https://shop.test/api/2",
-            "step 2 done",
-            "<video",
-        ):
-            assert expected in html, expected
-        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-        embed = anonymous.get(f"/r/{short_id}/embed")
-        assert embed.status_code == 200 and "<header>" not in embed.text and "Steps" in embed.text
-        assert "frame-ancestors *" in embed.headers["content-security-policy"]
 
-        # Org-only: anonymous 401, another org 403, a member 200
+        # Public: anyone reads the detail, the events and the files, with short-lived links
+        detail = anonymous.get(share)
+        assert detail.status_code == 200, detail.text
+        body = detail.json()
+        assert body["id"] == trace_id and body["status"] == "failed" and body["member"] is False
+        assert body["share"] == {"visibility": "public-read", "expires_at": body["share"]["expires_at"]}
+        assert body["s3_prefix"] is None  # where the org keeps it is no outsider's business
+        assert body["first_failure"]["message"] == "expected 200 at step 2; got 500"
+        ttl = get_settings().trace_share_url_ttl_s
+        assert body["signed_urls_expire_in"] == ttl < get_settings().trace_signed_url_ttl_s
+        assert _presigned_for(body["signed_urls"]["video"]) == ttl
+        assert httpx.get(body["signed_urls"]["video"]).content == video
+        steps = anonymous.get(f"{share}/events", params={"kind": "step"}).json()["events"]
+        assert [e["title"] for e in steps] == ["step 1", "step 2"]
+        network = anonymous.get(f"{share}/events", params={"kind": "network.response", "limit": 1, "offset": 1})
+        assert [(e["url"], e["status"]) for e in network.json()["events"]] == [("https://shop.test/api/2", 500)]
+        blob = anonymous.get(f"{share}/blob/{video_sha}", follow_redirects=False)
+        assert blob.status_code == 302 and _presigned_for(blob.headers["location"]) == ttl
+        assert httpx.get(blob.headers["location"]).content == video
+
+        # Share-scoped: another trace's blob, even of the same org, is not reachable through it
+        other_sha = client.get(f"/v1/traces/{other['trace_id']}", headers=admin.headers).json()["blobs"][0]["sha256"]
+        assert_core_error(anonymous.get(f"{share}/blob/{other_sha}", follow_redirects=False), 404)
+        # bad input: a sha256 that is not one (400), paging out of range (400)
+        assert_core_error(anonymous.get(f"{share}/blob/sha256:{video_sha}"), 400, "invalid_argument")
+        assert_core_error(anonymous.get(f"{share}/events", params={"limit": 0}), 400)
+        assert_core_error(anonymous.get(f"{share}/events", params={"offset": -1}), 400)
+
+        # Org-only: signed out or another org, the same 404 as no share at all; a member 200
         client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "org-only"})
-        assert_core_error(anonymous.get(f"/r/{short_id}"), 401)
-        assert_core_error(anonymous.get(f"/r/{short_id}", headers=outsider.headers), 403, "cross_org")
-        assert client.get(f"/r/{short_id}/embed", headers=admin.headers).status_code == 200
+        assert assert_core_error(anonymous.get(share), 404, "share_not_found") == unknown
+        assert assert_core_error(anonymous.get(share, headers=outsider.headers), 404, "share_not_found") == unknown
+        assert_core_error(anonymous.get(f"{share}/blob/{video_sha}", headers=outsider.headers), 404)
+        assert client.get(share, headers=admin.headers).json()["share"]["visibility"] == "org-only"
+        viewer = create_user(client, root, "viewer", org_id=admin.org_id)
+        assert client.get(f"{share}/events", headers=viewer.headers).status_code == 200
+        sender = create_api_token(client, admin, role="ingest")  # of the org, but it may not read traces
+        assert_core_error(anonymous.get(share, headers={"Authorization": f"Bearer {sender}"}), 404)
+        assert client.get(share, headers=root.headers).json()["member"] is True
 
         # Public again, then its expiry passes (moved into the past, as a week going by would)
         client.post(
             f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "public-read", "expires_days": 1}
         )
-        assert anonymous.get(f"/r/{short_id}").status_code == 200
+        assert anonymous.get(share).status_code == 200
         Table().update(*trace_key(trace_id), "SET share_expires_at_us = :past", values={":past": 1})
-        assert_core_error(anonymous.get(f"/r/{short_id}"), 410, "share_expired")
-        assert client.get(f"/r/{short_id}", headers=admin.headers).status_code == 200  # members still can
-        assert_core_error(anonymous.get("/r/nosuchid1"), 404)
+        assert_core_error(anonymous.get(share), 410, "share_expired")
+        assert_core_error(anonymous.get(f"{share}/events"), 410, "share_expired")
+        assert_core_error(anonymous.get(f"{share}/blob/{video_sha}"), 410, "share_expired")
+        assert client.get(share, headers=admin.headers).status_code == 200  # members still can
+        # an expired org-only share still tells outsiders nothing
+        Table().update(*trace_key(trace_id), "SET share_visibility = :v", values={":v": "org-only"})
+        assert_core_error(anonymous.get(share), 404, "share_not_found")
+
+        # malformed short ids name no share: the same 404, never a 500
+        for bad in ("x" * 33, "a-b", "%E2%9C%93", "a%00b", "..%2F..%2Fetc"):
+            assert_core_error(anonymous.get(f"/v1/shares/{bad}"), 404)
     # bad share bodies
     for body in (
         {"visibility": "everyone"},
@@ -104,6 +146,24 @@ def test_public_and_org_only_shares_and_an_expired_one(client: httpx.Client, adm
         {"visibility": "org-only", "x": 1},
     ):
         assert_core_error(client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json=body), 400)
+
+
+def test_the_share_link_opens_the_consoles_viewer_and_only_its_embed_may_be_framed(
+    client: httpx.Client, admin: Session
+) -> None:
+    """/r/<shortId> is the console's page (its shell, whatever the client accepts): the
+    viewer reads /v1/shares. The API no longer answers /r itself."""
+    short_id = ingest(client, admin.headers, zip_bundle({"events.ndjson": ndjson(scenario_events())}))["short_id"]
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as anonymous:
+        for accept in ("text/html", "*/*", "application/json"):
+            page = anonymous.get(f"/r/{short_id}", headers={"Accept": accept})
+            assert page.status_code in (200, 503), page.text  # 503: the console is not built here
+            assert page.headers["content-type"].startswith("text/html")
+            assert page.headers["content-security-policy"].endswith("frame-ancestors 'self'")
+        embed = anonymous.get(f"/r/{short_id}/embed")
+        assert embed.headers["content-type"].startswith("text/html")
+        assert embed.headers["content-security-policy"].endswith("frame-ancestors *")
+        assert embed.content == page.content  # one app: the route picks the viewer without chrome
 
 
 def test_report_and_diff_of_two_real_runs_that_diverge_at_one_step(

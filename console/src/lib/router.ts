@@ -47,3 +47,8 @@ export function onLinkClick(event: MouseEvent): void {
   event.preventDefault();
   navigate(href);
 }
+
+/** Where to go after signing in: a same-origin path from `?next=`, else the Query page. */
+export function afterSignIn(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : "/query";
+}

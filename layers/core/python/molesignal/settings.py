@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     # Test-run trace bundles (spec 003, docs/traces.md).
     trace_internal_token_secret_id: str = ""
     trace_signed_url_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Links handed to a share's viewers (anyone, for a public link) live minutes, not an hour.
+    trace_share_url_ttl_s: int = Field(default=300, ge=30, le=3600)
     trace_bundle_max_bytes: int = Field(default=512 * 1024**2, ge=1024)  # through the presigned upload
     trace_bundle_max_unpacked_bytes: int = Field(default=2 * 1024**3, ge=1024)
     trace_bundle_max_files: int = Field(default=2000, ge=1)

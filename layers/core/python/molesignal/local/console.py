@@ -1,24 +1,22 @@
 """The web console's files, served by the local gateway as S3 + CloudFront serve them deployed.
 
-Browser navigations that no API route claims get the single-page app's shell; its hashed
-assets are cacheable forever; ``/docs`` is the API reference page.
+Browser navigations that no API route claims get the single-page app's shell, and so does
+any request for a linked route (``/r/<shortId>``, the share viewer); its hashed assets are
+cacheable forever; ``/docs`` is the API reference page. Only the viewer's ``/embed`` may be
+framed by other sites.
 """
 
 from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 _HTML_HEADERS = {
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-cache",
-    # CodeMirror and Swagger UI set inline styles; scripts and connections stay same-origin.
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
-    ),
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
@@ -45,6 +43,8 @@ class ConsoleFiles:
             return False
         if path.startswith(self.site.assets_prefix) or path in dict(self.site.pages) or path == "/":
             return True
+        if any(path.startswith(route) for route in self.site.linked_routes):
+            return True
         return "text/html" in accept
 
     def respond(self, path: str) -> Response:
@@ -53,9 +53,15 @@ class ConsoleFiles:
             return self._asset(path)
         name = pages.get(path.rstrip("/") or "/", self.site.index)
         target = self.root / name
+        headers = {
+            **_HTML_HEADERS,
+            "content-security-policy": self.site.content_security_policy(
+                framable=fnmatchcase(path, self.site.framable)
+            ),
+        }
         if not target.is_file():
-            return 503, dict(_HTML_HEADERS), _NOT_BUILT
-        return 200, dict(_HTML_HEADERS), target.read_bytes()
+            return 503, headers, _NOT_BUILT
+        return 200, headers, target.read_bytes()
 
     def _asset(self, path: str) -> Response:
         relative = path[len(self.site.assets_prefix) :]

@@ -90,7 +90,9 @@ class BlobStore:
             Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": self.tiering.tag_key, "Value": value}]}
         )
 
-    def presign_get(self, key: str, *, filename: str | None = None, content_type: str | None = None) -> str:
+    def presign_get(
+        self, key: str, *, filename: str | None = None, content_type: str | None = None, expires_s: int | None = None
+    ) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
@@ -98,7 +100,7 @@ class BlobStore:
             params["ResponseContentType"] = content_type
         return str(
             self.signer.generate_presigned_url(
-                "get_object", Params=params, ExpiresIn=get_settings().trace_signed_url_ttl_s
+                "get_object", Params=params, ExpiresIn=expires_s or get_settings().trace_signed_url_ttl_s
             )
         )
 

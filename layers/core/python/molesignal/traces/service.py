@@ -66,6 +66,18 @@ def check_access(principal: Principal, item: Item, roles: tuple[Role, ...]) -> N
     principal.require(*roles)
 
 
+def check_sha256(sha256: str) -> None:
+    if not SHA256.match(sha256):
+        raise Invalid("invalid argument: sha256 must be 64 lower-case hex digits (no 'sha256:' prefix)")
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_EVENTS_LIMIT:
+        raise Invalid(f"invalid argument: limit must be 1-{MAX_EVENTS_LIMIT}")
+    if offset < 0:
+        raise Invalid("invalid argument: offset must be 0 or more")
+
+
 def _source(form: IngestForm, summary: bundles.Summary) -> str | None:
     source = form.source or summary.extra.get("source")
     if source is not None and source not in SOURCES:
@@ -125,7 +137,7 @@ class TraceService:
             raise Invalid(f"invalid argument: limit must be 1-{MAX_LIST_LIMIT}")
         return self.repo.search(query)
 
-    def signed_urls(self, item: Item) -> dict[str, str | None]:
+    def signed_urls(self, item: Item, *, expires_s: int | None = None) -> dict[str, str | None]:
         """Presigned GETs of the trace's artifacts (none while the trace is cold)."""
         artifacts = item.get("artifacts") or {}
         blobs = item.get("blobs") or {}
@@ -137,20 +149,29 @@ class TraceService:
                 continue
             info = blobs.get(sha) or {}
             urls[role] = self.blobs.presign_get(
-                blob_key(item["org_id"], sha), filename=info.get("name"), content_type=info.get("content_type")
+                blob_key(item["org_id"], sha),
+                filename=info.get("name"),
+                content_type=info.get("content_type"),
+                expires_s=expires_s,
             )
         return urls
 
     def blob_url(self, principal: Principal, trace_id: str, sha256: str) -> str:
-        if not SHA256.match(sha256):
-            raise Invalid("invalid argument: sha256 must be 64 lower-case hex digits (no 'sha256:' prefix)")
-        item = self.trace(principal, trace_id)
+        check_sha256(sha256)
+        return self.blob_url_of(self.trace(principal, trace_id), sha256)
+
+    def blob_url_of(self, item: Item, sha256: str, *, expires_s: int | None = None) -> str:
+        """A presigned GET of one of this trace's blobs; a blob it does not list is not found."""
+        check_sha256(sha256)
         info = (item.get("blobs") or {}).get(sha256)
         if info is None:
-            raise NotFound(f"not found: blob {sha256} in trace {trace_id}")
+            raise NotFound(f"not found: blob {sha256} in this trace")
         self.require_readable(item)
         return self.blobs.presign_get(
-            blob_key(item["org_id"], sha256), filename=info.get("name"), content_type=info.get("content_type")
+            blob_key(item["org_id"], sha256),
+            filename=info.get("name"),
+            content_type=info.get("content_type"),
+            expires_s=expires_s,
         )
 
     @staticmethod
@@ -164,13 +185,14 @@ class TraceService:
     def events(
         self, principal: Principal, trace_id: str, selection: EventFilter, *, limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        if not 1 <= limit <= MAX_EVENTS_LIMIT:
-            raise Invalid(f"invalid argument: limit must be 1-{MAX_EVENTS_LIMIT}")
-        if offset < 0:
-            raise Invalid("invalid argument: offset must be 0 or more")
-        item = self.trace(principal, trace_id)
+        check_page(limit, offset)
+        return self.events_of(self.trace(principal, trace_id), selection, limit=limit, offset=offset)
+
+    def events_of(self, item: Item, selection: EventFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        """A slice of this trace's events (the caller has already been let in)."""
+        check_page(limit, offset)
         self.require_readable(item)
-        return self.log.slice(f"TRACE#{trace_id}", selection, limit=limit, offset=offset)
+        return self.log.slice(f"TRACE#{item['trace_id']}", selection, limit=limit, offset=offset)
 
     def all_events(self, item: Item) -> Iterator[dict[str, Any]]:
         self.require_readable(item)

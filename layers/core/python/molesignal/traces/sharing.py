@@ -4,24 +4,32 @@ Pinning keeps a trace where it is: its objects get the pinned tag, which no life
 matches, and the tiering job skips it. A blob several traces list carries a pin count
 (``TRACEBLOB#<org>#<sha>``), so it stays pinned while any pinned trace lists it.
 
-A share opens ``/r/<short_id>``: ``org-only`` to signed-in members of the trace's org,
-``public-read`` to anyone until ``expires_days`` have passed. Members of the org may open
-the viewer of any of its traces, shared or not.
+A share opens ``/r/<short_id>`` (the console's viewer, which reads ``/v1/shares/<short_id>``):
+``org-only`` to signed-in members of the trace's org, ``public-read`` to anyone until
+``expires_days`` have passed. Members of the org may open the viewer of any of its traces,
+shared or not, expired or not. Anyone else learns nothing a wrong guess would not tell them:
+an unshared trace, an org-only share and a malformed id all answer the same 404; only an
+expired public link says it has expired (410), since its holder was once shown the trace
+(docs/adr/0026-share-viewer-in-the-console.md).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
-from molesignal.errors import Forbidden, Gone, NotFound, Unauthorized
+from molesignal.errors import Gone, NotFound
 from molesignal.storage.table import Item
 from molesignal.traces.blobs import blob_key
-from molesignal.traces.service import READ_ROLES, WRITE_ROLES, TraceService, check_access
+from molesignal.traces.service import READ_ROLES, WRITE_ROLES, TraceService
 
 VISIBILITIES = ("org-only", "public-read")
+# Wider than the ids minted today (9 of an unambiguous base-57 alphabet), so older or longer
+# ids keep opening; anything else cannot name a share and is not looked up.
+_SHORT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 class ShareExpired(Gone):
@@ -76,21 +84,27 @@ class Sharing:
 
     def open_shared(self, short_id: str, principal: Principal | None) -> Item:
         """The trace behind a share link, if this caller may see it now."""
-        item = self.service.repo.by_short_id(short_id) if short_id.isalnum() and len(short_id) <= 32 else None
+        item = self.service.repo.by_short_id(short_id) if _SHORT_ID.match(short_id) else None
         if item is None:
-            raise NotFound(f"not found: no trace has the short id {short_id!r}")
-        member = principal is not None and (principal.role is Role.ROOT or principal.org_id == item["org_id"])
-        if member and principal is not None:
-            check_access(principal, item, READ_ROLES)
+            raise _not_shared()
+        if is_member(principal, item):
             return item
-        visibility = item.get("share_visibility")
+        if item.get("share_visibility") != "public-read":
+            raise _not_shared()  # unshared, or org-only: the same answer as an unknown id
         expires = item.get("share_expires_at_us")
-        if visibility is None:
-            raise NotFound(f"not found: no trace has the short id {short_id!r}")  # unshared: say nothing more
         if expires is not None and now_us() >= int(expires):
             raise ShareExpired("gone: this share link has expired")
-        if visibility == "public-read":
-            return item
-        if principal is None:
-            raise Unauthorized("unauthorized: this trace is shared with its org only; sign in", code="missing_token")
-        raise Forbidden("forbidden: this trace is shared with its org only", code="cross_org")
+        return item
+
+
+def is_member(principal: Principal | None, item: Item) -> bool:
+    """Whether the caller may read the trace's org's traces (root may read every org's): such
+    a member sees its traces unshared. An ingest-only token of the org is not one."""
+    if principal is None:
+        return False
+    in_org = principal.role is Role.ROOT or principal.org_id == item["org_id"]
+    return in_org and any(principal.holds(role) for role in READ_ROLES)
+
+
+def _not_shared() -> NotFound:
+    return NotFound("not found: no trace is shared with you under this link", code="share_not_found")
