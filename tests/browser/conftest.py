@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,34 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class DevSystem:
+    url: str
+    env: dict[str, str]
+
+    def run_python(self, code: str) -> None:
+        """Run Python against this system's own emulator and resources (what an operator's
+        script would do), e.g. to move a share's expiry into the past."""
+        env = {
+            **self.env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.env['MOLESIGNAL_EMULATOR_PORT']}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=False, cwd=REPO, env=env, capture_output=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+
 @pytest.fixture(scope="module")
-def dev_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dev_url(dev_system: DevSystem) -> str:
+    return dev_system.url
+
+
+@pytest.fixture(scope="module")
+def dev_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSystem]:
     if not (REPO / "console" / "dist" / "index.html").is_file():
         pytest.fail("the console is not built: make console (make test builds it)")
     port, emulator_port = _free_port(), _free_port()
@@ -73,7 +100,7 @@ def dev_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"make dev did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield url
+        yield DevSystem(url, env)
     finally:
         process.terminate()
         try:

@@ -1,16 +1,20 @@
 """The console's Traces page in a real browser against its own `make dev`: two runs uploaded
-as bundles over HTTP, then found, filtered, opened, pinned and shared the way a user does."""
+as bundles over HTTP, then found, filtered, opened, pinned and shared the way a user does; and
+the /r/<shortId> share viewer (the same trace detail) opened signed out, as a member, expired
+and embedded."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, artifact_name
+from tests.browser.conftest import ARTIFACTS, DevSystem, artifact_name
 from tests.browser.test_console import ADMIN, PASSWORD, ROOT_PASSWORD, api_login, assert_accessible, sign_in
 from tests.support.traces import ndjson, scenario_events, zip_bundle
 
@@ -58,8 +62,10 @@ def test_find_open_pin_and_share_a_failing_trace(page: Any, dev_url: str, traces
     steps.get_by_text("✗ step 3").wait_for()
     assert steps.get_by_role("listitem").count() == 3  # the run stops at its failing step
     assert "Assertion failed: expected 200 at step 3; got 500" in steps.inner_text()
-    network = page.get_by_role("table").filter(has_text="Network errors")
-    assert "500" in network.inner_text() and "https://shop.test/api/3" in network.inner_text()
+    network = page.get_by_role("table", name="Network (3, 1 failed)")
+    failing = network.get_by_role("row").filter(has_text="https://shop.test/api/3")
+    assert "500" in failing.inner_text() and failing.get_attribute("class") == "failed"
+    assert "step 3 done" in page.get_by_role("table", name="Console (3, 1 failed)").inner_text()
     assert page.get_by_role("link", name="events.ndjson").get_attribute("href")
 
     page.get_by_role("button", name="Pin", exact=True).click()
@@ -73,9 +79,10 @@ def test_find_open_pin_and_share_a_failing_trace(page: Any, dev_url: str, traces
     page.get_by_role("button", name="Share", exact=True).click()
     link = page.get_by_role("status").filter(has_text="Share link").get_by_role("link")
     link.wait_for()
-    assert "/r/" in str(link.get_attribute("href"))
-    viewer = httpx.get(str(link.get_attribute("href")))  # no credentials: a live public-read share
-    assert viewer.status_code == 200 and "step 3" in viewer.text
+    href = str(link.get_attribute("href"))
+    assert href.startswith(f"{dev_url}/r/")
+    shared = httpx.get(f"{dev_url}/v1/shares/{href.rsplit('/', 1)[1]}")  # no credentials: a live public share
+    assert shared.status_code == 200 and shared.json()["id"] == traces["checkout"]
     assert_accessible(page)
 
 
@@ -117,32 +124,115 @@ def test_a_trace_link_opens_its_details(page: Any, traces: dict[str, str]) -> No
     assert_accessible(page)
 
 
+def _share(dev_url: str, trace_id: str, visibility: str, expires_days: int | None = 2) -> str:
+    shared = httpx.post(
+        f"{dev_url}/v1/traces/{trace_id}/share",
+        headers=api_login(dev_url),
+        json={"visibility": visibility, "expires_days": expires_days},
+    )
+    assert shared.status_code == 200, shared.text
+    return str(shared.json()["short_id"])
+
+
+@contextmanager
+def _stranger(browser: Any, dev_url: str, request: pytest.FixtureRequest, width: int = 1280) -> Iterator[Any]:
+    """A browser with no session at all, as whoever a link was sent to; its screenshot is saved."""
+    context = browser.new_context(base_url=dev_url, viewport={"width": width, "height": 900}, bypass_csp=True)
+    errors: list[str] = []
+    try:
+        opened = context.new_page()
+        opened.on("pageerror", lambda error: errors.append(str(error)))
+        yield opened
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        opened.screenshot(path=str(ARTIFACTS / f"{artifact_name(request.node.name)}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
 def test_a_public_share_opens_signed_out_with_the_trace_detail(
     browser: Any, dev_url: str, traces: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
-    """Shared through the API, then opened by someone with no session at all."""
-    shared = httpx.post(
-        f"{dev_url}/v1/traces/{traces['checkout']}/share",
-        headers=api_login(dev_url),
-        json={"visibility": "public-read", "expires_days": 2},
-    )
-    assert shared.status_code == 200, shared.text
-    short_id = shared.json()["short_id"]
-    context = browser.new_context(base_url=dev_url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
-    try:
-        stranger = context.new_page()
+    """Shared through the API, then opened by someone with no session at all: the same trace
+    detail as the Traces page, read through the share."""
+    short_id = _share(dev_url, traces["checkout"], "public-read")
+    with _stranger(browser, dev_url, request) as stranger:
         stranger.goto(f"/r/{short_id}")
-        stranger.get_by_role("heading", name="Checkout failed", exact=True).wait_for()
-        assert "Step 3" in stranger.get_by_role("alert").inner_text()  # the first failure, in words
-        stranger.get_by_role("heading", name="Steps").wait_for()
-        steps = stranger.get_by_role("table").nth(0)
-        failed = steps.get_by_role("row").filter(has_text="✗")
-        assert failed.count() >= 1 and "expected 200 at step 3; got 500" in failed.last.inner_text()
-        assert not steps.get_by_role("row").filter(has_text="step 4").count()  # the run stopped at step 3
-        assert "https://shop.test/api/3" in stranger.get_by_role("table").nth(1).inner_text()
-        assert not context.cookies() and not stranger.evaluate("() => localStorage.length")  # truly signed out
+        stranger.get_by_role("heading", name="Trace: Checkout", level=1).wait_for()
+        assert "expected 200 at step 3; got 500" in stranger.get_by_role("note", name="First failure").inner_text()
+        steps = stranger.get_by_role("list", name="Steps")
+        steps.get_by_text("✗ step 3").wait_for()
+        assert steps.get_by_role("listitem").count() == 3  # the run stopped at its failing step
+        network = stranger.get_by_role("table", name="Network (3, 1 failed)")
+        assert "https://shop.test/api/3" in network.get_by_role("row").filter(has_text="500").inner_text()
+        console = stranger.get_by_role("table", name="Console (3, 1 failed)")
+        assert "step 3 done" in console.inner_text()
+        files = stranger.get_by_role("link", name="events.ndjson")
+        assert "X-Amz-Expires=300" in str(files.get_attribute("href"))  # a short-lived link
+        assert "minutes" in stranger.get_by_text("These links work for").inner_text()
+        assert stranger.get_by_role("link", name="Sign in").count() == 1
+        assert not stranger.get_by_role("navigation").count()  # no console navigation for a stranger
+        assert not stranger.get_by_role("button", name="Pin").count()  # and nothing to change
+        assert "Checkout" in stranger.title()
+        assert not stranger.context.cookies() and not stranger.evaluate("() => localStorage.length")
         assert_accessible(stranger)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        stranger.screenshot(path=str(ARTIFACTS / f"{artifact_name(request.node.name)}.png"), full_page=True)
-    finally:
-        context.close()
+
+
+def test_an_org_only_share_is_not_found_signed_out_and_opens_for_a_member(
+    browser: Any, dev_url: str, traces: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    short_id = _share(dev_url, traces["login"], "org-only")
+    with _stranger(browser, dev_url, request) as visitor:
+        visitor.goto(f"/r/{short_id}")
+        visitor.get_by_role("heading", name="Trace not found or not shared").wait_for()
+        assert not visitor.get_by_role("heading", name="Trace: Login").count()
+        assert_accessible(visitor)
+        # A member signs in from there and comes back to the link
+        visitor.get_by_role("main").get_by_role("link", name="sign in").click()
+        visitor.get_by_label("User").fill(ADMIN)
+        visitor.get_by_label("Password").fill(PASSWORD)
+        visitor.get_by_role("button", name="Sign in").click()
+        visitor.get_by_role("heading", name="Trace: Login", level=1).wait_for()
+        assert visitor.url.endswith(f"/r/{short_id}")
+        visitor.get_by_role("list", name="Steps").get_by_text("✓ step 5").wait_for()
+        visitor.get_by_role("navigation", name="Main").wait_for()  # signed in: the console around it
+        assert visitor.get_by_role("link", name="open it in Traces").get_attribute("href") == (
+            f"/traces?trace={traces['login']}"
+        )
+        visitor.wait_for_load_state("networkidle")
+        assert_accessible(visitor)
+
+
+def test_an_expired_share_says_so(
+    browser: Any, dev_system: DevSystem, traces: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    short_id = _share(dev_system.url, traces["checkout"], "public-read", expires_days=1)
+    dev_system.run_python(  # a day going by: the expiry moved into the past
+        "from molesignal.storage.table import Table\n"
+        "from molesignal.traces.repository import trace_key\n"
+        f"Table().update(*trace_key({traces['checkout']!r}), 'SET share_expires_at_us = :p', values={{':p': 1}})\n"
+    )
+    with _stranger(browser, dev_system.url, request) as stranger:
+        stranger.goto(f"/r/{short_id}")
+        stranger.get_by_role("heading", name="This share link has expired").wait_for()
+        assert not stranger.get_by_role("heading", name="Trace: Checkout").count()
+        assert_accessible(stranger)
+
+
+def test_the_embed_shows_the_trace_without_navigation_and_may_be_framed(
+    browser: Any, dev_url: str, traces: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    short_id = _share(dev_url, traces["login"], "public-read", expires_days=None)
+    framed = httpx.get(f"{dev_url}/r/{short_id}/embed")
+    assert framed.headers["content-security-policy"].endswith("frame-ancestors *")
+    assert httpx.get(f"{dev_url}/r/{short_id}").headers["content-security-policy"].endswith("frame-ancestors 'self'")
+    with _stranger(browser, dev_url, request, width=720) as stranger:
+        stranger.goto(f"/r/{short_id}/embed")
+        stranger.get_by_role("heading", name="Trace: Login", level=1).wait_for()
+        stranger.get_by_role("list", name="Steps").get_by_text("✓ step 5").wait_for()
+        stranger.get_by_role("table", name="Network (5, 0 failed)").wait_for()
+        assert not stranger.get_by_role("navigation").count() and not stranger.get_by_role("banner").count()
+        assert not stranger.get_by_role("link", name="Sign in").count()
+        opener = stranger.get_by_role("link", name="Open this trace in MoleSignal")
+        assert opener.get_attribute("href") == f"/r/{short_id}" and opener.get_attribute("target") == "_blank"
+        assert_accessible(stranger)
