@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from molesignal.auth.principal import Principal, Role
 from molesignal.errors import Forbidden
 from molesignal.settings import get_settings
 from molesignal.storage.table import Table
+from molesignal.traces.events import EventFilter
 from molesignal.traces.limits import TraceRate, check_trace_rate
 from molesignal.web.deps import current_principal, optional_principal
 
@@ -45,3 +46,23 @@ Reader = Annotated[Principal, Depends(_caller(TraceRate.READ))]
 Writer = Annotated[Principal, Depends(_caller(TraceRate.WRITE))]
 Ingester = Annotated[Principal, Depends(_caller(TraceRate.INGEST))]
 MaybeReader = Annotated[Principal | None, Depends(optional_principal)]
+
+
+@dataclasses.dataclass(frozen=True)
+class EventsPage:
+    selection: EventFilter
+    limit: int
+    offset: int
+
+
+def _events_page(
+    step: Annotated[str | None, Query(max_length=200, description="events of this step_id")] = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EventsPage:
+    return EventsPage(EventFilter(step=step, kind=kind), limit, offset)
+
+
+# The query of an events slice, the same for a trace and for a share.
+EventsQuery = Annotated[EventsPage, Depends(_events_page)]

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from molesignal.errors import Invalid
-from molesignal.traces.events import EventFilter
 from molesignal.traces.model import SOURCES, STATUSES, TIERS
 from molesignal.traces.repository import ListQuery
 from molesignal.traces.service import TraceService, public_detail, public_summary
 from molesignal.traces.sse import event_stream
-from traces_api.deps import Reader
+from traces_api.deps import EventsQuery, Reader
 from traces_api.schemas import EventsResponse, TraceDetail, TraceListResponse
 
 router = APIRouter(tags=["trace"])
@@ -80,15 +79,8 @@ def get_trace(trace_id: str, principal: Reader) -> TraceDetail:
 
 
 @router.get("/v1/traces/{trace_id}/events", response_model=EventsResponse, summary="A slice of the trace's events")
-def get_events(
-    trace_id: str,
-    principal: Reader,
-    step: Annotated[str | None, Query(max_length=200, description="events of this step_id")] = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> EventsResponse:
-    events = TraceService().events(principal, trace_id, EventFilter(step=step, kind=kind), limit=limit, offset=offset)
+def get_events(trace_id: str, principal: Reader, page: EventsQuery) -> EventsResponse:
+    events = TraceService().events(principal, trace_id, page.selection, limit=page.limit, offset=page.offset)
     return EventsResponse(events=events)
 
 

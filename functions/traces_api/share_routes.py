@@ -4,18 +4,17 @@ its traces. Every read goes through the share's trace: no other trace is reachab
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item
-from molesignal.traces.events import EventFilter
 from molesignal.traces.limits import TraceRate, check_trace_rate
 from molesignal.traces.service import TraceService, public_detail
 from molesignal.traces.sharing import Sharing, is_member
-from traces_api.deps import MaybeReader
+from traces_api.deps import EventsQuery, MaybeReader
 from traces_api.schemas import EventsResponse, SharedTrace
 
 router = APIRouter(tags=["trace"])
@@ -56,17 +55,10 @@ def shared_trace(short_id: str, principal: MaybeReader) -> SharedTrace:
     summary="A slice of the shared trace's events",
     responses=_NOT_SHARED,
 )
-def shared_events(
-    short_id: str,
-    principal: MaybeReader,
-    step: Annotated[str | None, Query(max_length=200, description="events of this step_id")] = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> EventsResponse:
+def shared_events(short_id: str, principal: MaybeReader, page: EventsQuery) -> EventsResponse:
     service = TraceService()
     item = _open(service, short_id, principal)
-    return EventsResponse(events=service.events_of(item, EventFilter(step=step, kind=kind), limit=limit, offset=offset))
+    return EventsResponse(events=service.events_of(item, page.selection, limit=page.limit, offset=page.offset))
 
 
 @router.get(
