@@ -381,6 +381,7 @@ TRACES_API = HttpFunction(
         Route("POST", "/v1/traces/{trace_id}/pin"),
         Route("POST", "/v1/traces/{trace_id}/unpin"),
         Route("POST", "/v1/traces/{trace_id}/share"),
+        Route("DELETE", "/v1/traces/{trace_id}/share"),
         Route("POST", "/v1/traces/{trace_id}/restore"),
         Route("POST", "/v1/traces/{trace_id}/replay"),
         Route("GET", "/v1/traces/{trace_id}/replays"),

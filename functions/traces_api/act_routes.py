@@ -17,7 +17,14 @@ from molesignal.traces.service import TraceService
 from molesignal.traces.sharing import Sharing
 from molesignal.traces.tiers import Tiers
 from traces_api.deps import Reader, Writer
-from traces_api.schemas import DiffResponse, PinResponse, RestoreResponse, ShareRequest, ShareResponse
+from traces_api.schemas import (
+    DiffResponse,
+    PinResponse,
+    RestoreResponse,
+    ShareRequest,
+    ShareResponse,
+    UnshareResponse,
+)
 
 router = APIRouter(tags=["trace"])
 
@@ -72,6 +79,16 @@ def share(trace_id: str, body: ShareRequest, request: Request, principal: Writer
         visibility=item["share_visibility"],
         expires_at=iso(int(expires)) if expires else None,
     )
+
+
+@router.delete(
+    "/v1/traces/{trace_id}/share",
+    response_model=UnshareResponse,
+    summary="Revoke the trace's share link: it then answers 404 to everyone but the org's members",
+)
+def unshare(trace_id: str, principal: Writer) -> UnshareResponse:
+    item = Sharing(TraceService()).unshare(principal, trace_id)
+    return UnshareResponse(short_id=item["short_id"], shared=False)
 
 
 @router.get(

@@ -127,6 +127,11 @@ class ShareResponse(BaseModel):
     expires_at: str | None
 
 
+class UnshareResponse(BaseModel):
+    short_id: str
+    shared: Literal[False]
+
+
 class RestoreResponse(BaseModel):
     status: Literal["restoring", "restored", "hot"]
     eta_seconds: int

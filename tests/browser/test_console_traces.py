@@ -83,7 +83,13 @@ def test_find_open_pin_and_share_a_failing_trace(page: Any, dev_url: str, traces
     assert href.startswith(f"{dev_url}/r/")
     shared = httpx.get(f"{dev_url}/v1/shares/{href.rsplit('/', 1)[1]}")  # no credentials: a live public share
     assert shared.status_code == 200 and shared.json()["id"] == traces["checkout"]
+    page.get_by_text("Shared with anyone with the link until").wait_for()
     assert_accessible(page)
+
+    page.get_by_role("button", name="Stop sharing").click()
+    page.get_by_role("status").filter(has_text="Sharing stopped").wait_for()
+    assert httpx.get(f"{dev_url}/v1/shares/{href.rsplit('/', 1)[1]}").status_code == 404  # revoked
+    page.get_by_role("button", name="Stop sharing").wait_for(state="detached")  # the detail reloaded
 
 
 def test_compare_two_runs_shows_where_they_first_differ(page: Any, traces: dict[str, str]) -> None:

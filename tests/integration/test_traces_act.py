@@ -136,8 +136,21 @@ def test_public_and_org_only_shares_and_an_expired_one(client: httpx.Client, adm
         assert_core_error(anonymous.get(share), 404, "share_not_found")
 
         # malformed short ids name no share: the same 404, never a 500
-        for bad in ("x" * 33, "a-b", "%E2%9C%93", "a%00b", "..%2F..%2Fetc"):
+        for bad in ("x" * 33, "a-b", "%E2%9C%93", "a%00b", "..%2F..%2Fetc", f"{short_id}%0A"):
             assert_core_error(anonymous.get(f"/v1/shares/{bad}"), 404)
+
+        # Revoked: public again, then unshared; the link tells strangers nothing, members still open it
+        client.post(f"/v1/traces/{trace_id}/share", headers=admin.headers, json={"visibility": "public-read"})
+        assert anonymous.get(share).status_code == 200
+        assert_core_error(client.delete(f"/v1/traces/{trace_id}/share", headers=viewer.headers), 403)  # viewers may not
+        revoked = client.delete(f"/v1/traces/{trace_id}/share", headers=admin.headers)
+        assert revoked.status_code == 200 and revoked.json() == {"short_id": short_id, "shared": False}
+        assert assert_core_error(anonymous.get(share), 404, "share_not_found") == unknown
+        assert_core_error(anonymous.get(f"{share}/blob/{video_sha}"), 404, "share_not_found")
+        assert client.get(share, headers=admin.headers).json()["share"] is None
+        assert client.get(f"/v1/traces/{trace_id}", headers=admin.headers).json()["share"] is None
+        assert client.delete(f"/v1/traces/{trace_id}/share", headers=admin.headers).status_code == 200  # idempotent
+        assert_core_error(client.delete(f"/v1/traces/{trace_id}/share", headers=outsider.headers), 403, "cross_org")
     # bad share bodies
     for body in (
         {"visibility": "everyone"},

@@ -114,6 +114,29 @@ export function TraceDetailPanel(props: {
           <button type="submit">Share</button>
         </form>
       )}
+      {trace.share && (
+        <div class="row wrap">
+          <p>
+            Shared with {trace.share.visibility === "public-read" ? "anyone with the link" : "org members only"}
+            {trace.share.expires_at ? ` until ${trace.share.expires_at}` : ", no expiry"}:{" "}
+            <a href={`/r/${trace.short_id ?? ""}`}>{`/r/${trace.short_id ?? ""}`}</a>
+          </p>
+          {props.canChange && (
+            <button
+              type="button"
+              onClick={() =>
+                act(async () => {
+                  await api.delete<Schemas["UnshareResponse"]>(`${path}/share`);
+                  setShare(null);
+                  return "Sharing stopped: the link now answers “not found” to everyone outside the org.";
+                })
+              }
+            >
+              Stop sharing
+            </button>
+          )}
+        </div>
+      )}
       {share && (
         <Notice>
           Share link ({share.visibility}

@@ -29,7 +29,7 @@ from molesignal.traces.service import READ_ROLES, WRITE_ROLES, TraceService
 VISIBILITIES = ("org-only", "public-read")
 # Wider than the ids minted today (9 of an unambiguous base-57 alphabet), so older or longer
 # ids keep opening; anything else cannot name a share and is not looked up.
-_SHORT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_SHORT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 class ShareExpired(Gone):
@@ -82,9 +82,17 @@ class Sharing:
             },
         )
 
+    def unshare(self, principal: Principal, trace_id: str) -> Item:
+        """Revoke the trace's share: its link answers as if it had never been shared."""
+        self.service.trace(principal, trace_id, WRITE_ROLES)
+        return self.service.repo.update(
+            trace_id,
+            lambda _: {"share_visibility": None, "share_expires_at_us": None, "shared_by": None, "shared_at_us": None},
+        )
+
     def open_shared(self, short_id: str, principal: Principal | None) -> Item:
         """The trace behind a share link, if this caller may see it now."""
-        item = self.service.repo.by_short_id(short_id) if _SHORT_ID.match(short_id) else None
+        item = self.service.repo.by_short_id(short_id) if _SHORT_ID.fullmatch(short_id) else None
         if item is None:
             raise _not_shared()
         if is_member(principal, item):
