@@ -26,7 +26,7 @@ from ingest_api.es import (
 from molesignal.auth.principal import Role
 from molesignal.errors import Invalid
 from molesignal.ingest import dlq
-from molesignal.ingest.service import Ingestor, IngestResult, check_tenant_stream, parse_json_records
+from molesignal.ingest.service import Ingestor, IngestResult, check_tenant_stream
 from molesignal.web.deps import CurrentPrincipal
 
 router = APIRouter(tags=["ingest"])
@@ -63,8 +63,7 @@ async def ingest_json(stream: str, request: Request, principal: CurrentPrincipal
     ingestor.admit(principal)
     check_tenant_stream(stream)
     require_media(request, JSON_TYPES, "JSON ingest")
-    records = parse_json_records(await read_body(request))
-    return _answer(ingestor.submit(principal, ((index, stream, raw) for index, raw in records)))
+    return _answer(ingestor.submit_body(principal, stream, await read_body(request)))
 
 
 @router.post(

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from molesignal import aws, counters
 from molesignal.alerts.realtime import evaluate_landed
 from molesignal.ingest.envelope import IngestMessage
-from molesignal.ingest.landing import Touched, compact_touched, land_together, payload_of
+from molesignal.ingest.landing import Touched, compact_touched, delivery_of, land_together
 from molesignal.lake.writer import Lake
 from molesignal.live.fanout import install as deliver_live_changes
 from molesignal.observability import logger, metrics
@@ -47,7 +47,7 @@ def land(lake: Lake, message: IngestMessage, landed: frozenset[str], touched: To
     if message.request_id in landed or lake.already_landed(message.org_id, message.request_id):
         _forget_claim(lake, message)
         return
-    result = lake.append_batch(message.org_id, message.stream, message.request_id, payload_of(lake, message))
+    result = lake.append_delivery(message.org_id, message.stream, delivery_of(lake, message))
     if touched is not None:
         touched.add(message.org_id, message.stream, result)
     _forget_claim(lake, message)

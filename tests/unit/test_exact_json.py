@@ -7,7 +7,7 @@ import json
 import random
 
 from molesignal.ingest import exact_json
-from molesignal.ingest.service import MALFORMED, parse_json_records
+from molesignal.ingest.records import MALFORMED, parse_json_records
 
 
 def test_the_check_agrees_with_the_regex_on_random_digit_runs() -> None:

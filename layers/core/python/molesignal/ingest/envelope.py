@@ -15,6 +15,13 @@ import orjson
 
 INLINE_LIMIT = 900_000  # base64 payload bytes; SQS refuses messages over 1 MiB
 INCOMING_PREFIX = "_incoming/"
+# What the payload holds. Version 1 messages carry canonical NDJSON (what ``normalize`` makes
+# of each record) and still do from every route but native JSON's column-wise path; version 2
+# adds ``format`` for a native NDJSON body as the client sent it, which the worker reads
+# column-wise again (``molesignal.ingest.columnar``, ADR 0022). Both stay readable.
+CANONICAL_NDJSON = "canonical-ndjson"
+RAW_NDJSON = "raw-ndjson"
+_VERSIONS = {1: CANONICAL_NDJSON, 2: RAW_NDJSON}
 
 
 @dataclass(frozen=True)
@@ -27,10 +34,11 @@ class IngestMessage:
     raw_bytes: int
     payload_b64: str | None = None
     s3_key: str | None = None
+    payload_format: str = CANONICAL_NDJSON
 
     def to_json(self) -> str:
         body: dict[str, Any] = {
-            "v": 1,
+            "v": 1 if self.payload_format == CANONICAL_NDJSON else 2,
             "request_id": self.request_id,
             "org_id": self.org_id,
             "stream": self.stream,
@@ -38,14 +46,19 @@ class IngestMessage:
             "records": self.records,
             "raw_bytes": self.raw_bytes,
         }
+        if self.payload_format != CANONICAL_NDJSON:
+            body["format"] = self.payload_format
         body.update(carried(self.payload_b64, self.s3_key))
         return orjson.dumps(body).decode()
 
     @classmethod
     def from_json(cls, text: str) -> IngestMessage:
         body = orjson.loads(text)
-        if not isinstance(body, dict) or body.get("v") != 1:
-            raise ValueError("not an ingest message (version 1)")
+        if not isinstance(body, dict) or body.get("v") not in _VERSIONS:
+            raise ValueError("not an ingest message (version 1 or 2)")
+        payload_format = body.get("format", _VERSIONS[body["v"]])
+        if payload_format not in (CANONICAL_NDJSON, RAW_NDJSON):
+            raise ValueError(f"ingest message payload format {payload_format!r} is not known")
         return cls(
             request_id=str(body["request_id"]),
             org_id=str(body["org_id"]),
@@ -55,6 +68,7 @@ class IngestMessage:
             raw_bytes=int(body["raw_bytes"]),
             payload_b64=body.get("payload"),
             s3_key=body.get("s3_key"),
+            payload_format=payload_format,
         )
 
 
@@ -70,9 +84,16 @@ def carried(payload_b64: str | None, s3_key: str | None) -> dict[str, str]:
 
 def encode_records(records: list[dict[str, Any]]) -> bytes:
     """Canonical NDJSON, zstd-compressed."""
+    return compress(canonical_ndjson(records))
+
+
+def canonical_ndjson(records: list[dict[str, Any]]) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in records) + b"\n"
+
+
+def compress(ndjson: bytes) -> bytes:
     import cramjam
 
-    ndjson = b"\n".join(orjson.dumps(r) for r in records) + b"\n"
     return bytes(cramjam.zstd.compress(ndjson, level=3))
 
 

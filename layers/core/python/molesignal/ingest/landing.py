@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from molesignal import aws
-from molesignal.ingest.envelope import IngestMessage, decode_payload
+from molesignal.ingest.columnar import RawBody
+from molesignal.ingest.envelope import RAW_NDJSON, IngestMessage, decode_payload
 from molesignal.lake.compaction import Compactor
 from molesignal.lake.writer import AppendResult, Delivery, Lake, LandSeparately
 from molesignal.observability import logger
@@ -32,15 +33,18 @@ class LandedGroup:
     result: AppendResult
 
 
-def payload_of(lake: Lake, message: IngestMessage) -> bytes:
-    """The message's canonical NDJSON, inline or behind its claim check."""
+def delivery_of(lake: Lake, message: IngestMessage) -> Delivery:
+    """The message's records, inline or behind its claim check, in the form it carries them."""
     if message.payload_b64 is not None:
         compressed = base64.b64decode(message.payload_b64)
     elif message.s3_key is not None:
         compressed = aws.client("s3").get_object(Bucket=lake.bucket, Key=message.s3_key)["Body"].read()
     else:
         raise ValueError(f"ingest message {message.request_id} carries neither payload nor claim check")
-    return decode_payload(compressed)
+    text = decode_payload(compressed)
+    if message.payload_format == RAW_NDJSON:
+        return Delivery(message.request_id, raw=RawBody(text, message.received_us))
+    return Delivery(message.request_id, text)
 
 
 def land_together(lake: Lake, bodies: Iterable[str]) -> list[LandedGroup]:
@@ -59,7 +63,7 @@ def land_together(lake: Lake, bodies: Iterable[str]) -> list[LandedGroup]:
         if len(messages) < 2:
             continue
         try:
-            deliveries = [Delivery(m.request_id, payload_of(lake, m)) for m in messages]
+            deliveries = [delivery_of(lake, m) for m in messages]
             result = lake.append_together(org_id, stream, deliveries)
         except LandSeparately as exc:
             logger.info("landing a group one by one", extra={"org_id": org_id, "stream": stream, "why": str(exc)})

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from molesignal import aws
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
-from molesignal.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
-from molesignal.ingest import envelope, exact_json
+from molesignal.errors import DomainError, Forbidden, NotFound, Unavailable
+from molesignal.ingest import columnar, envelope
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
-from molesignal.lake.streams import DEFAULT_FIELD_CAP, RESERVED_STREAMS, Streams
+from molesignal.ingest.records import MALFORMED, parse_json_records
+from molesignal.lake.streams import DEFAULT_FIELD_CAP, RESERVED_STREAMS, Stream, Streams
 from molesignal.quotas import Limiter, RateKind
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
 from molesignal.tenancy import Tenancy
 
 MAX_REPORTED_ERRORS = 100
+# Most a body's canonical NDJSON, zstd-compressed, can weigh per raw byte and per record (a
+# float like ``1e15`` is written ``1000000000000000.0``, array text gains escapes, each record
+# a ``_timestamp``): the storage quota is checked against this bound on the column-wise path.
+_CANONICAL_BYTES_PER_RAW_BYTE = 20
+_CANONICAL_BYTES_PER_RECORD = 48
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,44 @@ class Ingestor:
         Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
         return org
 
+    def submit_body(self, principal: Principal, stream: str, body: bytes) -> IngestResult:
+        """A native JSON/NDJSON body for one stream: read column-wise when Arrow can store it
+        exactly as the record path would and every record is accepted (ADR 0022), else
+        record by record. The answer is the same either way."""
+        result = self._submit_columnar(principal, check_tenant_stream(stream), body)
+        if result is not None:
+            return result
+        return self.submit(principal, ((index, stream, raw) for index, raw in parse_json_records(body)))
+
+    def _submit_columnar(self, principal: Principal, name: str, body: bytes) -> IngestResult | None:
+        received = now_us()
+        columns = columnar.read(body, received)
+        if columns is None:
+            return None
+        stream = Streams(self.table).find(principal.org_id, name, consistent=False)
+        if not _fits_field_cap(stream, columns.names()):
+            return None  # some record may be refused: the record path says which
+        limiter = Limiter(self.table)
+        bound = _CANONICAL_BYTES_PER_RAW_BYTE * len(body) + _CANONICAL_BYTES_PER_RECORD * columns.rows + 4096
+        if limiter.usage(principal.org_id)["storage_bytes"] + bound > limiter.quota(principal.org_id).storage_bytes:
+            return None  # near the cap: the record path weighs the canonical bytes themselves
+        result = IngestResult(request_id=new_request_id())
+        payload = envelope.compress(body.strip())
+        self._send(
+            envelope.IngestMessage(
+                request_id=f"{result.request_id}-0",
+                org_id=principal.org_id,
+                stream=name,
+                received_us=received,
+                records=columns.rows,
+                raw_bytes=len(payload),
+                payload_format=envelope.RAW_NDJSON,
+            ),
+            payload,
+        )
+        result.streams[name] = result.accepted = columns.rows
+        return result
+
     def submit(
         self,
         principal: Principal,
@@ -179,12 +223,6 @@ class Ingestor:
     def _enqueue(
         self, org_id: str, stream: str, request_id: str, received: int, batch: _StreamBatch, payload: bytes
     ) -> None:
-        settings = get_settings()
-        inline = envelope.inline(payload)
-        s3_key = None
-        if inline is None:
-            s3_key = envelope.incoming_key(org_id, request_id)
-            aws.client("s3").put_object(Bucket=settings.resource_name("lake"), Key=s3_key, Body=payload)
         message = envelope.IngestMessage(
             request_id=request_id,
             org_id=org_id,
@@ -192,10 +230,28 @@ class Ingestor:
             received_us=received,
             records=len(batch.records),
             raw_bytes=len(payload),
-            payload_b64=inline,
-            s3_key=s3_key,
         )
+        self._send(message, payload)
+
+    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
+        """Queue the message with its payload inline, or claim-checked in the lake bucket."""
+        inline = envelope.inline(payload)
+        if inline is None:
+            s3_key = envelope.incoming_key(message.org_id, message.request_id)
+            bucket = get_settings().resource_name("lake")
+            aws.client("s3").put_object(Bucket=bucket, Key=s3_key, Body=payload)
+            message = replace(message, s3_key=s3_key)
+        else:
+            message = replace(message, payload_b64=inline)
         aws.client("sqs").send_message(QueueUrl=ingest_queue_url(), MessageBody=message.to_json())
+
+
+def _fits_field_cap(stream: Stream | None, names: frozenset[str]) -> bool:
+    """Whether every record fits the stream's field cap whatever order they come in: the
+    record path refuses a record only once the fields added so far reach the cap."""
+    known = set(stream.schema) if stream else set()
+    cap = stream.field_cap if stream else DEFAULT_FIELD_CAP
+    return len(known) + len(names - known) <= cap
 
 
 _queue_url: dict[str, str] = {}
@@ -206,39 +262,3 @@ def ingest_queue_url() -> str:
     if name not in _queue_url:
         _queue_url[name] = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
     return _queue_url[name]
-
-
-def parse_json_records(body: bytes) -> list[tuple[int, Any]]:
-    """A JSON array or NDJSON; a malformed NDJSON line becomes an Invalid placeholder."""
-    import orjson
-
-    text = body.strip()
-    if not text:
-        raise Invalid("invalid argument: request body is required", code="empty_body")
-    if text[:1] == b"[":
-        try:
-            records = exact_json.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise Invalid(f"invalid argument: body is not a valid JSON array ({exc})", code="malformed_json") from exc
-        return list(enumerate(records))
-    # One look at the whole body: without a wide integer anywhere, no line needs exact_json's check.
-    loads = exact_json.loads if exact_json.may_hold_wide_integer(text) else orjson.loads
-    out: list[tuple[int, Any]] = []
-    for index, line in enumerate(text.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            out.append((index, loads(line)))
-        except orjson.JSONDecodeError:
-            out.append((index, MALFORMED))
-    return out
-
-
-class _Malformed:
-    """Stands for an NDJSON line that is not JSON; ``normalize`` rejects it like any non-object."""
-
-    def __repr__(self) -> str:
-        return "malformed JSON"
-
-
-MALFORMED = _Malformed()

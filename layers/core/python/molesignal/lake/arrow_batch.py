@@ -9,6 +9,7 @@ number, say), the slow path parses with orjson and converts every value by the r
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -84,6 +85,55 @@ def to_table(ndjson: bytes, stream_schema: dict[str, str]) -> pa.Table:
         return _drop_null_columns(_slow(ndjson, stream_schema))
     if may_have_rounded_integers(table):
         return _drop_null_columns(_slow(ndjson, stream_schema))
+    return _widen_to_stream(_drop_null_columns(table), stream_schema)
+
+
+def from_columns(tables: Sequence[pa.Table], stream_schema: dict[str, str]) -> pa.Table | None:
+    """What ``to_table`` makes of the canonical NDJSON of these tables joined (the columns of
+    native bodies read by ``molesignal.ingest.columnar``), or None when only that text can say.
+
+    Canonical NDJSON reads back as the types these tables hold (a column of ``1`` and ``1.5``
+    is double in both), so where ``_fast`` would succeed on the joined text its table is these
+    columns cast to the stream's types, with a typed null column for each stream field they
+    lack. Where it would fail (a type the stream cannot take as it is, types that differ
+    between the tables) or send the batch to ``_slow`` (a float of 2**53 or more), ``_slow``
+    reads the record path's own values — ``1`` and ``1.5`` into a text column are ``"1"``
+    and ``"1.5"``, which a double column cannot give back — so the caller lands the text.
+    """
+    kinds: dict[str, str | None] = {}
+    for table in tables:
+        for field in table.schema:
+            kind = S.kind_of(field.type)
+            joined = kinds.get(field.name, kind)
+            if joined is not None and kind is not None and joined != kind:
+                if {joined, kind} != {S.INT, S.FLOAT}:
+                    return None  # Arrow cannot read the joined text's column as one type
+                joined = S.FLOAT
+            kinds[field.name] = joined if joined is not None else kind
+    known = {TIMESTAMP: S.INT, **stream_schema}
+    for name, kind in kinds.items():
+        want = known.get(name)
+        if not (want is None or kind is None or want == kind or (want, kind) == (S.FLOAT, S.INT)):
+            return None  # the explicit type refuses this column's values: _slow
+    # The column order of ``_fast``'s read: the explicit fields, then the rest as they come.
+    order = [*known, *(name for name in kinds if name not in known)]
+    arrays, names = [], []
+    for name in order:
+        kind = known.get(name) or kinds.get(name)
+        if kind is None:
+            continue  # all null and not in the stream: an inferred null column, dropped
+        wanted = S.arrow_type(kind)
+        pieces = [
+            table.column(name).cast(wanted, safe=False)
+            if name in table.column_names
+            else pa.chunked_array([pa.nulls(table.num_rows, wanted)])
+            for table in tables
+        ]
+        arrays.append(pa.chunked_array([c for piece in pieces for c in piece.chunks], wanted))
+        names.append(name)
+    table = pa.table(arrays, names=names)
+    if may_have_rounded_integers(table):
+        return None
     return _widen_to_stream(_drop_null_columns(table), stream_schema)
 
 

@@ -37,10 +37,11 @@ import pyarrow.parquet as pq
 
 from molesignal import aws
 from molesignal.clock import now_s, now_us
+from molesignal.ingest.columnar import RawBody
 from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
-from molesignal.lake.arrow_batch import schema_of, to_table
+from molesignal.lake.arrow_batch import from_columns, schema_of, to_table
 from molesignal.lake.changes import RowChange, publish
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE
@@ -91,10 +92,15 @@ class AppendResult:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One request's records for one stream, as the ingest function enqueued them."""
+    """One request's records for one stream, as the ingest function enqueued them: canonical
+    NDJSON, or a native body it read column-wise (``raw``, ADR 0022)."""
 
     request_id: str
-    ndjson: bytes
+    ndjson: bytes = b""
+    raw: RawBody | None = None
+
+    def canonical(self) -> bytes:
+        return self.raw.canonical() if self.raw is not None else self.ndjson
 
 
 class GuardFailed(Exception):
@@ -185,7 +191,23 @@ def cluster(part: pa.Table) -> pa.Table:
 
 def prepare(ndjson: bytes, org_id: str, stream: Stream) -> pa.Table:
     """Decode, type against the stream, stamp org and stream, sort by time."""
-    table = to_table(ndjson, stream.schema)
+    return stamp(to_table(ndjson, stream.schema), org_id, stream)
+
+
+def deliveries_table(deliveries: Sequence[Delivery], stream_schema: dict[str, str]) -> pa.Table:
+    """The deliveries' rows typed against the stream: from the columns of native bodies when
+    that gives what their canonical NDJSON would (``from_columns``), else from the text."""
+    if all(d.raw is not None for d in deliveries):
+        columns = [d.raw.columns() for d in deliveries if d.raw is not None]
+        if all(c is not None for c in columns):
+            table = from_columns([c.table for c in columns if c is not None], stream_schema)
+            if table is not None:
+                return table
+    return to_table(joined(deliveries), stream_schema)
+
+
+def stamp(table: pa.Table, org_id: str, stream: Stream) -> pa.Table:
+    """Stamp org and stream on a typed batch, and sort it by time."""
     rows = table.num_rows
     for name, value in ((ORG_ID, org_id), (STREAM, stream.name)):
         if name in table.column_names:
@@ -263,11 +285,15 @@ class Lake:
         batch (the audit chain's head moves in the same transaction as its rows); if one fails,
         ``GuardFailed`` is raised and nothing is visible. A guarded batch must fit one
         transaction (at most ``MANIFEST_ITEMS_PER_TRANSACTION`` hour files)."""
-        if self.already_landed(org_id, request_id):
-            return AppendResult(request_id, True, 0, ())
-        return self._append(
-            org_id, stream_name, [Delivery(request_id, ndjson)], request_id, reserve=False, guards=guards
-        )
+        return self.append_delivery(org_id, stream_name, Delivery(request_id, ndjson), guards=guards)
+
+    def append_delivery(
+        self, org_id: str, stream_name: str, delivery: Delivery, *, guards: Sequence[dict[str, Any]] = ()
+    ) -> AppendResult:
+        """``append_batch`` for a delivery of either form."""
+        if self.already_landed(org_id, delivery.request_id):
+            return AppendResult(delivery.request_id, True, 0, ())
+        return self._append(org_id, stream_name, [delivery], delivery.request_id, reserve=False, guards=guards)
 
     def append_together(self, org_id: str, stream_name: str, deliveries: Sequence[Delivery]) -> AppendResult:
         """Land several requests for one stream as one file per hour and one commit.
@@ -294,14 +320,14 @@ class Lake:
         guards: Sequence[dict[str, Any]] = (),
     ) -> AppendResult:
         stream = self.streams.find(org_id, stream_name) or Stream(org_id=org_id, name=stream_name)
-        prepared = prepare(joined(deliveries), org_id, stream)
+        prepared = stamp(deliveries_table(deliveries, stream.schema), org_id, stream)
         table = placeable_rows(prepared)
         quarantined = prepared.num_rows - table.num_rows
         if quarantined:
             if reserve:  # set aside per request, by the per-message path
                 raise LandSeparately("some records cannot be placed in a partition")
             request_id = deliveries[0].request_id
-            self._quarantine(org_id, stream_name, request_id, deliveries[0].ndjson)
+            self._quarantine(org_id, stream_name, request_id, deliveries[0].canonical())
             if not table.num_rows:
                 return AppendResult(request_id, False, 0, (), quarantined)
         batch_schema = schema_of(table)
@@ -524,9 +550,10 @@ def _check_one_transaction(requests: int, hours: int, *, reserve: bool, guarded:
 
 def joined(deliveries: Sequence[Delivery]) -> bytes:
     """The deliveries' NDJSON as one document (each ends its last line)."""
-    if len(deliveries) == 1:
-        return deliveries[0].ndjson
-    return b"".join(d.ndjson if d.ndjson.endswith(b"\n") else d.ndjson + b"\n" for d in deliveries)
+    texts = [d.canonical() for d in deliveries]
+    if len(texts) == 1:
+        return texts[0]
+    return b"".join(t if t.endswith(b"\n") else t + b"\n" for t in texts)
 
 
 def combined_file_id(deliveries: Sequence[Delivery]) -> str:

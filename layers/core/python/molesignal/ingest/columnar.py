@@ -1,0 +1,286 @@
+"""Native NDJSON read column-wise by Arrow, for bodies the record path would accept whole.
+
+The record path (``parse_json_records`` + ``normalize``) costs about 40 ms of Python per MiB;
+``pyarrow.json.read_json`` reads the same body in a few. This module reads a body with Arrow
+and returns its canonical columns — ``_timestamp`` in µs, nested objects flattened to
+``parent_child`` names, arrays as their JSON text — **only when every record would be
+accepted by the record path and every stored value would be the same**; otherwise it returns
+None and the caller takes the record path (ADR 0022). It says None, never guesses, for:
+
+- text Arrow and orjson read differently: a byte order mark, a control character or carriage
+  return anywhere, an escaped surrogate, a line that is not one object on its own (two objects
+  on a line, an object over two lines, a scalar), ``NaN``/``Infinity``, a double of 2**53 or
+  more in magnitude (Arrow reads an integer beyond 64 bits as a rounded double where the
+  record path keeps every digit; a run of 20 digits inside a string is text to both);
+- records the record path would refuse or rename: a ``_timestamp`` it cannot read or place,
+  a name that is reserved or that two paths share after canonicalisation;
+- values whose JSON text Arrow loses: arrays of numbers with a fraction, of objects, of
+  arrays, of ISO-looking text; nesting deeper than the record path flattens;
+- anything else not foreseen: any type outside null, bool, int64, double, string and lists
+  of the first four and string, and any error Arrow raises.
+
+Arrow infers ISO-looking text as timestamps: such paths are read again as explicit strings.
+A struct may stand for records that sent ``null`` or ``{}`` there, which the record path keeps
+as a null field of the struct's own name; those names are reported as ``maybe_names`` so the
+field cap and the collision check can count them (``Columns.names``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from molesignal.ingest.envelope import canonical_ndjson
+from molesignal.ingest.normalize import (
+    ENGINE_PREFIX,
+    RESERVED,
+    TIMESTAMP,
+    field_name,
+    normalize,
+    parse_timestamp_us,
+)
+from molesignal.ingest.records import parse_json_records
+from molesignal.lake.layout import MAX_TIMESTAMP_US, MIN_TIMESTAMP_US
+
+# The record path reads ``_timestamp``, else the first of these that is not null.
+TIMESTAMP_SOURCES = (TIMESTAMP, "@timestamp", "timestamp", "time")
+MAX_DEPTH = 16  # normalize._flatten keeps an object at this depth as JSON text
+_FLOAT_EXACT = 2.0**53
+_CONTROL_BYTES = bytes(b for b in range(32) if b != ord("\n"))  # \r too: Arrow ends a line there
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LIST_ITEMS = (pa.types.is_string, pa.types.is_int64, pa.types.is_boolean, pa.types.is_null)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A body's canonical records as columns: ``_timestamp`` first, then one per field."""
+
+    table: pa.Table
+    maybe_names: frozenset[str]  # struct names a record may hold as null (sent as null or {})
+
+    @property
+    def rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def names(self) -> frozenset[str]:
+        """Every field name the record path could give these records (without ``_timestamp``)."""
+        return frozenset(n for n in self.table.column_names if n != TIMESTAMP) | self.maybe_names
+
+
+def read(body: bytes, received_us: int) -> Columns | None:
+    """The body's canonical columns, or None when only the record path can answer for it."""
+    text = body.strip()
+    lines = _object_lines(text)
+    if lines is None:
+        return None
+    table = _arrow_read(text, lines)
+    if table is None:
+        return None
+    leaves: list[tuple[str, pa.ChunkedArray]] = []
+    maybe: set[str] = set()
+    timestamp_sources: dict[str, pa.ChunkedArray] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in TIMESTAMP_SOURCES:
+            if _leaf(column) is None and not pa.types.is_struct(column.type):
+                return None  # a rounded integer: the record path reads its exact value
+            timestamp_sources[name] = column
+        if name != TIMESTAMP and not _flatten(field_name(name), column, 0, leaves, maybe):
+            return None
+    timestamps = _timestamps(timestamp_sources, table.num_rows, received_us)
+    if timestamps is None:
+        return None
+    names = [n for n, _ in leaves]
+    every = names + sorted(maybe)
+    if len(set(every)) != len(every) or any(n in RESERVED or n.startswith(ENGINE_PREFIX) for n in every):
+        return None
+    columns = [timestamps, *(c for _, c in leaves)]
+    return Columns(pa.table(columns, names=[TIMESTAMP, *names]), frozenset(maybe))
+
+
+def _object_lines(text: bytes) -> int | None:
+    """How many lines the text has when every non-blank one starts with ``{`` and ends with
+    ``}`` and no byte is read differently by the two readers; else None. A line break between
+    ``}`` and ``{`` cannot sit inside one JSON value, so no object spans lines; whether a
+    line holds two objects is told by the row count after the read."""
+    if len(text.translate(None, _CONTROL_BYTES)) != len(text) or b"\xef\xbb\xbf" in text:
+        return None
+    if b"\\u" in text and _ESCAPED_SURROGATE.search(text) is not None:
+        return None
+    breaks = text.count(b"\n")
+    if text[:1] == b"{" and text[-1:] == b"}" and text.count(b"}\n{") == breaks:
+        return breaks + 1  # the usual body, told without a loop: no blank line, no padding
+    lines = 0
+    for raw_line in text.split(b"\n"):
+        line = raw_line.strip()
+        if not line:
+            continue
+        if line[:1] != b"{" or line[-1:] != b"}":
+            return None
+        lines += 1
+    return lines
+
+
+def _arrow_read(text: bytes, lines: int) -> pa.Table | None:
+    try:
+        table = _parse(text, None)
+        hints = _string_hints(table.schema)
+        if hints is not None:
+            if not hints:
+                return None
+            table = _parse(text, pa.schema(hints))
+            if _string_hints(table.schema) is not None:
+                return None
+    except (pa.ArrowException, ValueError):  # ValueError: invalid UTF-8 (UnicodeDecodeError)
+        return None
+    return table if table.num_rows == lines else None
+
+
+def _parse(text: bytes, explicit: pa.Schema | None) -> pa.Table:
+    # One block for the whole body, so types are inferred once, over every row.
+    options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+    return pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(block_size=len(text) + 1), parse_options=options)
+
+
+def _string_hints(schema: pa.Schema | pa.StructType) -> list[pa.Field] | None:
+    """Fields that re-read every inferred temporal path as a string (structs partially
+    spelled, the rest still inferred); None when there is none, [] when one is in a list."""
+    hints: list[pa.Field] = []
+    found = False
+    for field in schema:
+        kind = field.type
+        if _is_temporal(kind):
+            hints.append(pa.field(field.name, pa.string()))
+            found = True
+        elif pa.types.is_struct(kind):
+            inner = _string_hints(kind)
+            if inner == []:
+                return []
+            if inner is not None:
+                hints.append(pa.field(field.name, pa.struct(inner)))
+                found = True
+        elif pa.types.is_list(kind) and _is_temporal(kind.value_type):
+            return []
+    return hints if found else None
+
+
+def _is_temporal(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_temporal(kind) or pa.types.is_decimal(kind))
+
+
+def _flatten(
+    name: str, column: pa.ChunkedArray, depth: int, leaves: list[tuple[str, pa.ChunkedArray]], maybe: set[str]
+) -> bool:
+    """Append the column's canonical leaves as ``normalize._flatten`` names them; False
+    when a value cannot be stored as the record path would store it."""
+    kind = column.type
+    if pa.types.is_struct(kind):
+        if depth >= MAX_DEPTH and kind.num_fields:
+            return False
+        maybe.add(name)
+        children = column.flatten()  # each child null where its struct is
+        for index in range(kind.num_fields):
+            child = kind.field(index).name
+            if not _flatten(field_name(f"{name}_{child}"), children[index], depth + 1, leaves, maybe):
+                return False
+        return True
+    converted = _leaf(column)
+    if converted is None:
+        return False
+    leaves.append((name, converted))
+    return True
+
+
+def _leaf(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array | None:
+    kind = column.type
+    if pa.types.is_null(kind) or pa.types.is_boolean(kind) or pa.types.is_int64(kind) or pa.types.is_string(kind):
+        return column
+    if pa.types.is_float64(kind):
+        if column.null_count == len(column):
+            return column
+        if pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py():
+            return None  # NaN, Infinity: orjson refuses the line
+        return column if pc.max(pc.abs(column)).as_py() < _FLOAT_EXACT else None
+    if pa.types.is_list(kind) and any(test(kind.value_type) for test in _LIST_ITEMS):
+        return pa.array([None if v is None else orjson.dumps(v).decode() for v in column.to_pylist()], pa.string())
+    return None
+
+
+def _timestamps(sources: dict[str, pa.ChunkedArray], rows: int, received_us: int) -> pa.Array | None:
+    """Each row's ``_timestamp`` in µs from the first non-null source, as ``normalize`` reads it;
+    None when one cannot be read or placed (the record path rejects that record)."""
+    result = pa.array([received_us] * rows, pa.int64()) if rows else pa.array([], pa.int64())
+    undecided = pa.array([True] * rows, pa.bool_())
+    for name in TIMESTAMP_SOURCES:
+        column = sources.get(name)
+        if column is None or column.null_count == rows:
+            continue
+        array = column.combine_chunks()
+        chosen = pc.and_(undecided, pc.is_valid(array))
+        if not pc.any(chosen).as_py():
+            continue
+        values = _as_us(array.filter(chosen))
+        if values is None:
+            return None
+        result = pc.replace_with_mask(result, chosen, values)
+        undecided = pc.and_(undecided, pc.invert(chosen))
+    if rows and not (pc.min(result).as_py() >= MIN_TIMESTAMP_US and pc.max(result).as_py() < MAX_TIMESTAMP_US):
+        return None
+    return result
+
+
+def _as_us(values: pa.Array) -> pa.Array | None:
+    kind = values.type
+    if pa.types.is_int64(kind) and pc.min(values).as_py() >= 0:
+        return _int_us(values)
+    if pa.types.is_int64(kind) or pa.types.is_float64(kind) or pa.types.is_string(kind):
+        return _each(values, parse_timestamp_us)
+    return None  # a boolean, an object or an array is not a timestamp
+
+
+def _int_us(values: pa.Array) -> pa.Array:
+    """``normalize._int_us`` for non-negative integers: ns, µs, ms or s by magnitude."""
+    ns = pc.greater_equal(values, 10**17)
+    us = pc.greater_equal(values, 10**14)
+    ms = pc.greater_equal(values, 10**11)
+    scaled = pc.if_else(ms, pc.multiply(values, 1000), pc.multiply(values, 1_000_000))
+    return pc.if_else(ns, pc.divide(values, 1000), pc.if_else(us, values, scaled))
+
+
+def _each(values: pa.Array, convert: Callable[[Any], int]) -> pa.Array | None:
+    seen: dict[Any, int] = {}
+    out = []
+    try:
+        for value in values.to_pylist():
+            us = seen.get(value)
+            if us is None:
+                us = seen[value] = convert(value)
+            out.append(us)
+        return pa.array(out, pa.int64())
+    except (ValueError, OverflowError, ArithmeticError, pa.ArrowException):
+        return None
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A native NDJSON body that the ingest function accepted whole on the column-wise path,
+    as a version 2 ingest message hands it to the worker."""
+
+    ndjson: bytes
+    received_us: int  # the ingest function's clock: the ``_timestamp`` of records without one
+
+    def columns(self) -> Columns | None:
+        return read(self.ndjson, self.received_us)
+
+    def canonical(self) -> bytes:
+        """The canonical NDJSON the record path makes of the body, for landings that need the
+        record path's exact text (``lake.arrow_batch.from_columns`` says when)."""
+        records = [normalize(raw, received_us=self.received_us) for _index, raw in parse_json_records(self.ndjson)]
+        return canonical_ndjson(records)
