@@ -8,7 +8,7 @@ accepted by the record path and every stored value would be the same**; otherwis
 None and the caller takes the record path (ADR 0022). It says None, never guesses, for:
 
 - text Arrow and orjson read differently: a byte order mark, a control character or carriage
-  return anywhere, an escaped surrogate, a line that is not one object on its own (two objects
+  return anywhere, an escaped surrogate, bytes that are not UTF-8, a line that is not one object on its own (two objects
   on a line, an object over two lines, a scalar), ``NaN``/``Infinity``, a double of 2**53 or
   more in magnitude (Arrow reads an integer beyond 64 bits as a rounded double where the
   record path keeps every digit; a run of 20 digits inside a string is text to both);
@@ -114,6 +114,11 @@ def _object_lines(text: bytes) -> int | None:
         return None
     if b"\\u" in text and _ESCAPED_SURROGATE.search(text) is not None:
         return None
+    if not text.isascii():
+        try:
+            text.decode()
+        except UnicodeDecodeError:  # Arrow does not check the strings it reads; orjson refuses
+            return None
     breaks = text.count(b"\n")
     if text[:1] == b"{" and text[-1:] == b"}" and text.count(b"}\n{") == breaks:
         return breaks + 1  # the usual body, told without a loop: no blank line, no padding
@@ -138,7 +143,7 @@ def _arrow_read(text: bytes, lines: int) -> pa.Table | None:
             table = _parse(text, pa.schema(hints))
             if _string_hints(table.schema) is not None:
                 return None
-    except (pa.ArrowException, ValueError):  # ValueError: invalid UTF-8 (UnicodeDecodeError)
+    except pa.ArrowException:
         return None
     return table if table.num_rows == lines else None
 
