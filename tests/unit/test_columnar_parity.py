@@ -19,8 +19,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from bench.ingest.dataset import Generator
+
 from molesignal.errors import DomainError
 from molesignal.ingest import columnar
 from molesignal.ingest.envelope import canonical_ndjson
@@ -111,8 +111,8 @@ def bodies_of(lines: list[bytes], size: int) -> list[bytes]:
 
 
 def test_the_benchmark_logs_take_the_column_wise_path_and_store_the_same() -> None:
-    lines = [orjson.dumps(r) for r in Generator(20261123, 3_000)]
-    bodies = bodies_of(lines, 256 * 1024)
+    lines = [orjson.dumps(r) for r in Generator(20261123, 1_000)]
+    bodies = bodies_of(lines, 128 * 1024)
     assert check(bodies, 1) == len(bodies)  # every body of realistic logs, none left to the record path
 
 
