@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import datetime as dt
 import gc
 import io
@@ -59,13 +60,22 @@ import pyarrow.json as pj  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from bench.common import AwsCallTimer, git_info, interpreter_info, loadavg, progress, r3, r4, short_path  # noqa: E402
 
-from molesignal.ingest import envelope  # noqa: E402
+from molesignal.ingest import columnar, envelope  # noqa: E402
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize  # noqa: E402
 from molesignal.ingest.service import Ingestor, parse_json_records  # noqa: E402
 from molesignal.lake import arrow_batch  # noqa: E402
 from molesignal.lake import schema as S  # noqa: E402
 from molesignal.lake.streams import Stream  # noqa: E402
-from molesignal.lake.writer import PARQUET_OPTIONS, cluster, encode_parquet, prepare, split_by_hour  # noqa: E402
+from molesignal.lake.writer import (  # noqa: E402
+    PARQUET_OPTIONS,
+    Delivery,
+    cluster,
+    deliveries_table,
+    encode_parquet,
+    prepare,
+    split_by_hour,
+    stamp,
+)
 
 RESULTS_DIR = REPO / "bench" / "results"
 OWN_PREFIXES = ("molesignal/", "ingest_api/", "authorizer/", "bench/")
@@ -211,6 +221,22 @@ def worker_pass(batches: list[bytes], schemas: list[dict[str, str]], *, clustere
     return {"parquet_bytes": parquet, "files": files, "rows": rows}
 
 
+def worker_raw_pass(raw_batches: list[bytes], schemas: list[dict[str, str]]) -> dict[str, int]:
+    """``worker_pass`` for the native bodies of the same records, as version 2 messages hand
+    them over (ADR 0022): Arrow reads each again and types its columns against the stream."""
+    parquet = files = rows = 0
+    for raw, schema in zip(raw_batches, schemas, strict=True):
+        stream = Stream(org_id=ORG, name=STREAM_NAME, schema=schema)
+        delivery = Delivery("bench", raw=columnar.RawBody(raw, RECEIVED_US))
+        table = stamp(deliveries_table([delivery], schema), ORG, stream)
+        arrow_batch.schema_of(table)
+        for _hour, part in split_by_hour(table):
+            parquet += len(encode_parquet(cluster(part)))
+            files += 1
+        rows += table.num_rows
+    return {"parquet_bytes": parquet, "files": files, "rows": rows}
+
+
 def baseline_pass(batches: list[bytes], *, use_threads: bool, **write_options: Any) -> dict[str, int]:
     parquet = rows = 0
     options = pj.ReadOptions(use_threads=use_threads)
@@ -248,8 +274,21 @@ def evolve_schemas(batches: list[bytes]) -> tuple[list[dict[str, str]], dict[str
     return schemas, current, slow_calls, time.perf_counter() - started
 
 
-def make_measures(batches: list[bytes], schemas: list[dict[str, str]], *, threads: bool) -> list[Measure]:
+def make_measures(
+    batches: list[bytes], schemas: list[dict[str, str]], *, threads: bool, raw: list[bytes] | None = None
+) -> list[Measure]:
     zstd6 = {"compression": "zstd", "compression_level": 6}
+    raw_measure = (
+        []
+        if raw is None
+        else [
+            Measure(
+                "worker_raw",
+                "(a') worker on native bodies read column-wise (version 2 messages, ADR 0022)",
+                lambda: worker_raw_pass(raw, schemas),
+            )
+        ]
+    )
     return [
         Measure(
             "worker",
@@ -271,6 +310,7 @@ def make_measures(batches: list[bytes], schemas: list[dict[str, str]], *, thread
             "(info) worker without writer.cluster",
             lambda: worker_pass(batches, schemas, clustered=False),
         ),
+        *raw_measure,
     ]
 
 
@@ -537,16 +577,9 @@ class _NoTable:
 class _CpuIngestor(Ingestor):
     """Ingestor.submit with the AWS parts taken out: the message is built, not sent."""
 
-    def _enqueue(self, org_id: str, stream: str, request_id: str, received: int, batch: Any, payload: bytes) -> None:
-        envelope.IngestMessage(
-            request_id=request_id,
-            org_id=org_id,
-            stream=stream,
-            received_us=received,
-            records=len(batch.records),
-            raw_bytes=len(payload),
-            payload_b64=envelope.inline(payload),
-        ).to_json()
+    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
+        inline = envelope.inline(payload)
+        dataclasses.replace(message, payload_b64=inline).to_json()
 
 
 def json_floor(body: bytes) -> bytes:
@@ -555,13 +588,14 @@ def json_floor(body: bytes) -> bytes:
     return bytes(cramjam.zstd.compress(b"\n".join(orjson.dumps(r) for r in records) + b"\n", level=3))
 
 
-def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:
+def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  # noqa: PLR0915
     progress(f"(d1) ingest CPU part on {len(bodies)} bodies", quiet)
     from molesignal.auth.principal import Principal, Role
 
     principal = Principal(org_id=ORG, user_id="bench", role=Role.INGEST, kind="api_token", credential_id="bench")
     ingestor = _CpuIngestor(table=_NoTable())  # type: ignore[arg-type]
-    rows: dict[str, list[float]] = {k: [] for k in ("floor", "parse", "normalize", "encode", "d1", "submit_cpu")}
+    keys = ("floor", "parse", "normalize", "encode", "d1", "submit_cpu", "columnar", "submit_body_cpu")
+    rows: dict[str, list[float]] = {k: [] for k in keys}
     for n, body in enumerate(bodies):
 
         def floor(body: bytes = body) -> None:
@@ -595,8 +629,25 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:
             if result.rejected:
                 raise SystemExit(f"ingest CPU run rejected records: {result.rejections[:3]}")
 
-        steps: list[Callable[[], None]] = [floor, spec_steps, submit]
-        for step in steps[n % 3 :] + steps[: n % 3]:
+        def column_wise(body: bytes = body) -> None:
+            """ADR 0022: Arrow reads and checks the body, whose zstd goes to the worker as it is."""
+            gc.collect()
+            t0 = time.perf_counter()
+            if columnar.read(body, RECEIVED_US) is None:
+                raise SystemExit("a benchmark body did not take the column-wise path")
+            envelope.compress(body.strip())
+            rows["columnar"].append(time.perf_counter() - t0)
+
+        def submit_body(body: bytes = body) -> None:
+            gc.collect()
+            t0 = time.perf_counter()
+            result = ingestor.submit_body(principal, STREAM_NAME, body)
+            rows["submit_body_cpu"].append(time.perf_counter() - t0)
+            if result.rejected:
+                raise SystemExit(f"ingest CPU run rejected records: {result.rejections[:3]}")
+
+        steps: list[Callable[[], None]] = [floor, spec_steps, submit, column_wise, submit_body]
+        for step in steps[n % len(steps) :] + steps[: n % len(steps)]:
             step()
     profiler = cProfile.Profile()
     for body in bodies[:5]:
@@ -613,6 +664,10 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:
         "ms_median": {k: r3(v) for k, v in med.items()},
         "ms_min": {k: r3(min(v) * 1000) for k, v in rows.items()},
         "d1_ms_per_mib": r3(med["d1"] * MIB / statistics.mean(map(len, bodies))),
+        "columnar_ms_per_mib": r3(med["columnar"] * MIB / statistics.mean(map(len, bodies))),
+        "submit_cpu_ms_per_mib": r3(med["submit_cpu"] * MIB / statistics.mean(map(len, bodies))),
+        "submit_body_cpu_ms_per_mib": r3(med["submit_body_cpu"] * MIB / statistics.mean(map(len, bodies))),
+        "submit_body_to_submit": r3(med["submit_body_cpu"] / med["submit_cpu"]),
         "d1_to_floor": r3(med["d1"] / med["floor"]),
         "submit_cpu_to_floor": r3(med["submit_cpu"] / med["floor"]),
         "mb_per_s_d1": r3(statistics.mean(map(len, bodies)) / MB / (med["d1"] / 1000)),
@@ -975,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915
     batches = data.canonical_batches(bounds)
     progress(f"warm-up pass: {len(batches)} batches of ≤ {args.chunk_mib} MiB, stream schema evolving", quiet)
     schemas, final_schema, slow_batches, warmup_s = evolve_schemas(batches)
-    measures = make_measures(batches, schemas, threads=False)
+    measures = make_measures(batches, schemas, threads=False, raw=list(data.raw_batches(bounds)))
     run_rounds(measures, args.rounds, quiet, "1 thread")
     throughput: dict[str, Any] = {
         "single_thread": throughput_block(

@@ -78,7 +78,7 @@ class Columns:
 def read(body: bytes, received_us: int) -> Columns | None:
     """The body's canonical columns, or None when only the record path can answer for it."""
     text = body.strip()
-    lines = _object_lines(text)
+    lines = _object_lines(text) if text[:1] == b"{" else None  # a JSON array, or nothing to read
     if lines is None:
         return None
     table = _arrow_read(text, lines)

@@ -1,8 +1,9 @@
 """The message the ingest function puts on the ingest queue, and its claim check.
 
-Canonical NDJSON is zstd-compressed and carried inline (base64) while the message stays
-under SQS's 1 MiB limit; larger payloads go to the lake bucket under ``_incoming/`` and
-the message carries only the key.
+The payload — canonical NDJSON, or a native NDJSON body as the client sent it (version 2,
+ADR 0022) — is zstd-compressed and carried inline (base64) while the message stays under
+SQS's 1 MiB limit; larger payloads go to the lake bucket under ``_incoming/`` and the
+message carries only the key.
 """
 
 from __future__ import annotations
