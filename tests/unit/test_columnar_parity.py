@@ -149,9 +149,13 @@ HOSTILE: list[tuple[str, bytes, bool]] = [
     ("scalar line", b'{"a": 1}\n3\n', False),
     ("array body", b'[{"a": 1}]', False),
     ("empty body", b"  \n ", False),
-    ("carriage returns", b'{"a": 1}\r\n{"a": 2}\r\n', False),
+    ("carriage returns", b'{"a": 1}\r\n{"a": 2}\r\n', True),
     ("bare carriage return", b'{"a": 1}\r{"a": 2}\n', False),
-    ("tab between tokens", b'{"a":\t1}\n', False),
+    ("tab between tokens", b'{"a":\t1}\t\n', True),
+    ("tab between two objects", b'{"a": 1}\t{"a": 2}\n', False),
+    ("NUL after an object", b'{"a": 1}\x00\n', False),
+    ("form feed between tokens", b'{"a":\x0c1}\n', False),
+    ("list of strings to escape", b'{"l": ["a\\"b", "c\\\\d", "\\u0001", "\xc3\xa9"]}\n', True),
     ("raw control byte in a string", b'{"a": "x\x01y"}\n', False),
     ("escaped control in a string", b'{"a": "x\\u0001y\\n"}\n', True),
     ("escaped lone surrogate", b'{"a": "\\ud800"}\n', False),
@@ -236,8 +240,9 @@ def generated_bodies(rng: random.Random, count: int) -> Iterator[bytes]:
                 parts.append(b'"_timestamp": ' + rng.choice(TIMESTAMPS[:6] if rng.random() < 0.9 else TIMESTAMPS))
             for key in rng.sample(KEYS, rng.randint(0, 5)):
                 parts.append(orjson.dumps(key) + b": " + value(rng, kinds, key, 0))
-            lines.append(b"{" + b", ".join(parts) + b"}")
-        yield b"\n".join(lines) + b"\n"
+            padding = rng.choice([b"", b"", b" ", b"\t"])
+            lines.append(padding + b"{" + b", ".join(parts) + b"}" + padding)
+        yield rng.choice([b"\n", b"\n", b"\r\n", b"\n\n"]).join(lines) + b"\n"
 
 
 def value(rng: random.Random, kinds: dict[str, str], key: str, depth: int) -> bytes:

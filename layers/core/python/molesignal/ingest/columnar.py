@@ -7,8 +7,8 @@ and returns its canonical columns — ``_timestamp`` in µs, nested objects flat
 accepted by the record path and every stored value would be the same**; otherwise it returns
 None and the caller takes the record path (ADR 0022). It says None, never guesses, for:
 
-- text Arrow and orjson read differently: a byte order mark, a control character or carriage
-  return anywhere, an escaped surrogate, bytes that are not UTF-8, a line that is not one object on its own (two objects
+- text Arrow and orjson read differently: a byte order mark, an escaped surrogate, bytes
+  that are not UTF-8, a line that is not one object on its own (two objects
   on a line, an object over two lines, a scalar), ``NaN``/``Infinity``, a double of 2**53 or
   more in magnitude (Arrow reads an integer beyond 64 bits as a rounded double where the
   record path keeps every digit; a run of 20 digits inside a string is text to both);
@@ -54,8 +54,8 @@ from molesignal.lake.layout import MAX_TIMESTAMP_US, MIN_TIMESTAMP_US
 TIMESTAMP_SOURCES = (TIMESTAMP, "@timestamp", "timestamp", "time")
 MAX_DEPTH = 16  # normalize._flatten keeps an object at this depth as JSON text
 _FLOAT_EXACT = 2.0**53
-_CONTROL_BYTES = bytes(b for b in range(32) if b != ord("\n"))  # \r too: Arrow ends a line there
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'  # what orjson escapes in a string (it writes other text as it is)
 _LIST_ITEMS = (pa.types.is_string, pa.types.is_int64, pa.types.is_boolean, pa.types.is_null)
 
 
@@ -110,7 +110,10 @@ def _object_lines(text: bytes) -> int | None:
     ``}`` and no byte is read differently by the two readers; else None. A line break between
     ``}`` and ``{`` cannot sit inside one JSON value, so no object spans lines; whether a
     line holds two objects is told by the row count after the read."""
-    if len(text.translate(None, _CONTROL_BYTES)) != len(text) or b"\xef\xbb\xbf" in text:
+    # Control bytes need no look: Arrow refuses each of them where orjson does, except a tab
+    # or carriage return between two objects, which the row count catches (\r ends a line
+    # for Arrow, not for the record path).
+    if b"\xef\xbb\xbf" in text:
         return None
     if b"\\u" in text and _ESCAPED_SURROGATE.search(text) is not None:
         return None
@@ -214,8 +217,23 @@ def _leaf(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array | None:
             return None  # NaN, Infinity: orjson refuses the line
         return column if pc.max(pc.abs(column)).as_py() < _FLOAT_EXACT else None
     if pa.types.is_list(kind) and any(test(kind.value_type) for test in _LIST_ITEMS):
-        return pa.array([None if v is None else orjson.dumps(v).decode() for v in column.to_pylist()], pa.string())
+        return _list_text(column.combine_chunks())
     return None
+
+
+def _list_text(lists: pa.ListArray) -> pa.Array:
+    """Each list as ``orjson.dumps`` writes it (``["a",null]``, ``[1,2]``, ``[]``), built
+    with Arrow compute; per row in Python only when a string needs escaping."""
+    values = lists.values
+    if pa.types.is_string(values.type):
+        if pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
+            return pa.array([None if v is None else orjson.dumps(v).decode() for v in lists.to_pylist()], pa.string())
+        items = pc.binary_join_element_wise('"', values, '"', "")
+    else:
+        items = values.cast(pa.string())  # true/false, integers as orjson writes them
+    items = pc.fill_null(items, "null")
+    joined = pc.binary_join(pa.ListArray.from_arrays(lists.offsets, items, mask=lists.is_null()), ",")
+    return pc.binary_join_element_wise("[", joined, "]", "")
 
 
 def _timestamps(sources: dict[str, pa.ChunkedArray], rows: int, received_us: int) -> pa.Array | None:
