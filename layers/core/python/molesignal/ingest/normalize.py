@@ -3,8 +3,10 @@
 A canonical record is a flat JSON object whose keys are lower-case SQL-friendly names and
 whose values are strings, integers, floats, booleans or null, with ``_timestamp`` as µs
 since the epoch. Nested objects are flattened with ``_`` (``{"http": {"status": 200}}`` →
-``http_status``); arrays are kept as their JSON text. The ingest function normalises, so
-the worker only ever sees canonical NDJSON.
+``http_status``); arrays are kept as their JSON text. The ingest function normalises, and
+the worker lands canonical NDJSON — or, for a native NDJSON body, the same records built
+column-wise by ``molesignal.ingest.columnar``, which steps aside wherever it could differ
+from this module (ADR 0022).
 """
 
 from __future__ import annotations
