@@ -256,6 +256,7 @@ INGEST_API = HttpFunction(
     description="native JSON/NDJSON, Elasticsearch _bulk, Loki push, Prometheus remote_write; answers 202 and enqueues",
     prefixes=("/api/v1/ingest", "/api/v1/es", "/api/v1/loki", "/api/v1/prometheus"),
     memory_mb=1024,
+    layers=LAKE_HTTP_LAYERS,  # native NDJSON is read column-wise by pyarrow (ADR 0022)
     routes=(
         Route("POST", "/api/v1/ingest/{stream}", basic=True),
         Route("GET", "/api/v1/ingest/_dlq"),

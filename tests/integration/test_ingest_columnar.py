@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,17 +17,8 @@ import pytest
 from molesignal import aws
 from molesignal.ingest import envelope
 from molesignal.settings import get_settings
-from tests.support.api import (
-    ROOT_PASSWORD,
-    Session,
-    bearer,
-    create_api_token,
-    create_org,
-    create_user,
-    ensure_setup,
-    login,
-    unique,
-)
+from tests.support.api import Session, bearer, create_user, rows_of, sql_ok, unique
+from tests.support.clients import new_ingest_tenant
 from tests.support.lake import drain_ingest, landed_rows, queue_depth
 
 T0 = 1_800_000_000_000_000
@@ -36,17 +26,11 @@ NDJSON = "application/x-ndjson"
 
 
 @pytest.fixture(scope="module")
-def tenant(base_url: str) -> Iterator[dict[str, Any]]:
+def tenant(base_url: str) -> dict[str, Any]:
+    made = new_ingest_tenant(base_url)
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        ensure_setup(client)
-        root = login(client, "root", ROOT_PASSWORD)
-        org = create_org(client, root)
-        admin = create_user(client, root, "admin", org_id=org)
-        yield {
-            "org": org,
-            "viewer": create_user(client, admin, "viewer"),
-            "headers": bearer(create_api_token(client, admin, role="ingest")),
-        }
+        viewer = create_user(client, made["admin"], "viewer")
+    return {**made, "viewer": viewer, "headers": bearer(made["token"])}
 
 
 def _post(client: httpx.Client, tenant: dict[str, Any], stream: str, body: bytes, media: str) -> httpx.Response:
@@ -54,11 +38,7 @@ def _post(client: httpx.Client, tenant: dict[str, Any], stream: str, body: bytes
 
 
 def _sql(client: httpx.Client, who: Session, sql: str) -> list[dict[str, Any]]:
-    response = client.post("/v1/api/sql", json={"sql": sql}, headers=who.headers)
-    assert response.status_code == 200, response.text
-    result = response.json()["results"][0]
-    names = [f["name"] for f in result["schema"]]
-    return [dict(zip(names, row, strict=True)) for row in result["rows"]]
+    return rows_of(sql_ok(client, who, sql)[0])
 
 
 def _queued_formats() -> dict[str, str]:

@@ -75,6 +75,13 @@ class Columns:
 
 def read(body: bytes, received_us: int) -> Columns | None:
     """The body's canonical columns, or None when only the record path can answer for it."""
+    try:
+        return _read(body, received_us)
+    except pa.ArrowException:  # anything Arrow cannot do with a body is the record path's to answer
+        return None
+
+
+def _read(body: bytes, received_us: int) -> Columns | None:
     text = body.strip()
     lines = _object_lines(text) if text[:1] == b"{" else None  # a JSON array, or nothing to read
     if lines is None:

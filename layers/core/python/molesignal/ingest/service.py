@@ -12,7 +12,7 @@ from molesignal import aws
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
 from molesignal.errors import DomainError, Forbidden, NotFound, Unavailable
-from molesignal.ingest import columnar, envelope
+from molesignal.ingest import envelope
 from molesignal.ingest.normalize import TIMESTAMP, check_stream_name, normalize
 from molesignal.ingest.records import MALFORMED, parse_json_records
 from molesignal.lake.streams import DEFAULT_FIELD_CAP, RESERVED_STREAMS, Stream, Streams
@@ -120,6 +120,8 @@ class Ingestor:
         return self.submit(principal, ((index, stream, raw) for index, raw in parse_json_records(body)))
 
     def _submit_columnar(self, principal: Principal, name: str, body: bytes) -> IngestResult | None:
+        from molesignal.ingest import columnar  # pyarrow: loaded by the first NDJSON body, not at cold start
+
         received = now_us()
         columns = columnar.read(body, received)
         if columns is None:
