@@ -532,6 +532,14 @@ REGISTRY = Registry(
             description="purges expired sessions, throttle counters and rate windows",
         ),
         ScheduledFunction(
+            name="outbox_worker",
+            handler="outbox_worker.handler.lambda_handler",
+            schedule="rate(1 minute)",
+            timeout_s=60,
+            layers=LAKE_WORKER_LAYERS,  # pyarrow: an outbox item's rows are Arrow IPC
+            description="publishes to topics the committed changes their writer left in the outbox",
+        ),
+        ScheduledFunction(
             name="compaction_worker",
             handler="compaction_worker.handler.lambda_handler",
             schedule="rate(15 minutes)",

@@ -67,6 +67,9 @@ NEEDS: dict[str, Needs] = {
     ),
     # Deletes expired sessions, throttle counters and rate windows.
     "housekeeping_worker": Needs(),
+    # Publishes the outbox's committed changes to topics (table), reading the rows of large
+    # changes from the lake bucket's outbox/ objects and deleting them once published.
+    "outbox_worker": Needs(read_buckets=("lake",), delete_buckets=("lake",)),
     # Answers 202 and enqueues; payloads too large for SQS go to the lake bucket (claim
     # check). Root's DLQ routes read the DLQ's depth and move its messages back.
     # Quota rejections raise a platform event on the alert queue (every function that calls the

@@ -38,7 +38,8 @@ class Dev:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, **settings: str) -> None:
+        """Start it; ``settings`` are extra ``MOLESIGNAL_<NAME>`` values for this run."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOLESIGNAL_", "AWS_ENDPOINT_URL"))}
         env.update(
             MOLESIGNAL_PORT=str(self.port),
@@ -46,6 +47,7 @@ class Dev:
             MOLESIGNAL_DATA_DIR=str(self.data_dir),
             PYTHONUNBUFFERED="1",
         )
+        env.update({f"MOLESIGNAL_{name.upper()}": value for name, value in settings.items()})
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "molesignal", "dev"],

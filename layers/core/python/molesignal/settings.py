@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     # the gateway's own URL, which the local system sets). Empty: no WebSocket API, no fan-out.
     live_connections_url: str = ""
     live_max_initial_rows: int = Field(default=1000, ge=1, le=10_000)
+    # A writer caches whether an org's changes are watched (topics, live subscriptions) this
+    # long; a new topic source or an org's first subscription answers after it (docs/topics.md).
+    watch_cache_s: float = Field(default=1.0, ge=0, le=10)
+    # How long a live connection's session is taken as valid before a writer checks it again.
+    live_session_check_s: float = Field(default=30.0, ge=0, le=600)
+    # Outbox items older than this are published by the sweeper (outbox_worker), not waited for.
+    outbox_sweep_after_s: float = Field(default=60.0, ge=0)
+    # Test hook: "skip" leaves a committed change's outbox item unpublished (as if the process
+    # died after the commit); "exit" ends the process there (os._exit). Never set it in production.
+    outbox_fault: str = Field(default="", pattern="^(|skip|exit)$")
 
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)

@@ -32,9 +32,10 @@ from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
 
-MAX_REMOVALS_PER_COMMIT = 80  # + new files, state, table check, releases, garbage, usage: ≤ 100 actions
+MAX_REMOVALS_PER_COMMIT = 80  # + new files, state, table check, releases, garbage, usage, outbox: ≤ 100
 # A statement that rewrites files spends three actions on each (delete, put, release), besides
-# the state, table check, two garbage schedules, usage and a release per uploaded file (≤ 10).
+# the state, table check, two garbage schedules, usage, the outbox item and a release per
+# uploaded file (≤ 10): 84 + 6 + 10 = 100.
 MAX_REWRITES_PER_COMMIT = 28
 _MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit
 
@@ -65,6 +66,7 @@ class Change:
     rows_delta: int = 0
     released_blobs: list[str] = field(default_factory=list)  # stored files this commit makes referenced
     dropped_blobs: list[str] = field(default_factory=list)  # stored files no row references any more
+    outbox: dict[str, Any] | None = None  # the outbox item's put (molesignal.lake.outbox), when a topic sources it
 
 
 class TableCommits:
@@ -140,6 +142,8 @@ class TableCommits:
             )
         if delta_bytes:
             operations.append(storage_usage_change(table, org_id, delta_bytes))
+        if change.outbox is not None:
+            operations.append(change.outbox)
         self._transact(operations, state_index=len(change.added) + len(change.removed), definition=definition)
         return new_version
 

@@ -42,9 +42,10 @@ from molesignal.ingest.normalize import ORG_ID, STREAM, TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import from_columns, schema_of, to_table
-from molesignal.lake.changes import RowChange, publish
+from molesignal.lake.changes import RowChange, publish, wants_durable
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE
+from molesignal.lake.outbox import Outbox
 from molesignal.lake.streams import (
     CONTENT_STREAM,
     DEFAULT_FIELD_CAP,
@@ -366,10 +367,17 @@ class Lake:
                 )
             )
         request_ids = [d.request_id for d in deliveries]
+        # A topic sourcing the stream gets the rows through an outbox item in the commit.
+        landed = _landed_change(org_id, stream_name, table)
+        outbox = None
+        if wants_durable(landed):
+            landed, outbox = Outbox(self.table, self.bucket).entry(landed)
         for _attempt in range(20):
             try:
-                self._commit(org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards)
-                publish(_landed_change(org_id, stream_name, table))
+                self._commit(
+                    org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards, outbox=outbox
+                )
+                publish(landed)
                 return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
                 if reserved and isinstance(exc, CommitRefused):
@@ -404,9 +412,11 @@ class Lake:
         *,
         released: bool = False,
         guards: Sequence[dict[str, Any]] = (),
+        outbox: dict[str, Any] | None = None,
     ) -> None:
-        """Markers, the caller's guards, manifest entries, stream and usage; ``released``: the
-        files were reserved, and the commit releases them (all in one transaction then)."""
+        """Markers, the caller's guards, manifest entries, the outbox item, stream and usage;
+        ``released``: the files were reserved, and the commit releases them (all in one
+        transaction then)."""
         manifest = [self._manifest_put(org_id, stream.name, request_ids[0], f) for f in files]
         if released:
             manifest += [garbage.release_output(self.table, org_id, f.key) for f in files]
@@ -427,6 +437,7 @@ class Lake:
                 *markers,
                 *guards,
                 *last,
+                *([outbox] if outbox is not None else []),
                 self._stream_update(stream, files, batch_schema),
                 storage_usage_change(self.table, org_id, size),
             ],
@@ -544,7 +555,7 @@ def _check_one_transaction(requests: int, hours: int, *, reserve: bool, guarded:
     guarded batch (its guards must commit with all of its files) or a reserved group."""
     if guarded and 2 * hours > MANIFEST_ITEMS_PER_TRANSACTION:  # an entry and a release per hour
         raise ValueError(f"a guarded batch spans {hours} hours; at most {MANIFEST_ITEMS_PER_TRANSACTION}")
-    if reserve and requests + 2 * hours + 2 > TRANSACTION_ACTIONS:
+    if reserve and requests + 2 * hours + 3 > TRANSACTION_ACTIONS:  # + stream, usage, an outbox item
         raise LandSeparately(f"{requests} requests over {hours} hours need more than one transaction")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +30,8 @@ from molesignal import audit
 from molesignal.auth.principal import Principal, Role
 from molesignal.clock import now_us
 from molesignal.errors import Conflict
-from molesignal.lake.changes import RowChange, publish
+from molesignal.lake.changes import RowChange, publish, wants_durable
+from molesignal.lake.outbox import Outbox
 from molesignal.lake.streams import SEALED_COLUMNS, Stream, Streams
 from molesignal.lake.table_store import (
     MAX_REWRITES_PER_COMMIT,
@@ -205,8 +206,7 @@ class Dml:
         self._check_batch_keys(definition, rows)
         Limiter(self.service.table).check_storage(self.principal.org_id, rows.nbytes, actor=self.principal.actor)
         released = self.stored.referenced(v for name in definition.file_columns for v in rows.column(name).to_pylist())
-        version = self._write(target, rows, released)
-        publish(self._change(definition, target.scope, "insert", rows.num_rows, version, rows))
+        publish(self._write(target, rows, released))
         return done(f"{rows.num_rows} row(s) inserted into {definition.qualified}", self.scope.username, rows.num_rows)
 
     @staticmethod
@@ -298,21 +298,26 @@ class Dml:
                 f"PRIMARY_KEY_VIOLATION: {definition.qualified} already holds key {found.to_pylist()[0]}"
             )
 
-    def _write(self, target: ResolvedTable, rows: pa.Table, released: list[str]) -> int:
-        """Commit ``rows`` into the scope (with up to MERGE_FANIN of its small files folded in)."""
+    def _write(self, target: ResolvedTable, rows: pa.Table, released: list[str]) -> RowChange:
+        """Commit ``rows`` into the scope (with up to MERGE_FANIN of its small files folded in);
+        returns the change committed."""
         definition = target.definition
         store = TableStore(self.service.table)
         tables = Tables(self.service.table)
         files = target.files or tables.scope_files(definition, target.scope)
+        announced: RowChange | None = None
         for attempt in range(COMMIT_ATTEMPTS):
             self._existing_keys(files, rows)
             small = [e for e in files.entries if int(e["bytes"]) < SMALL_FILE_BYTES]
             merged = small[:MERGE_FANIN] if len(small) >= MERGE_FANIN else []
             data = pa.concat_tables([*(store.read(definition, e) for e in merged), rows])
+            announced, outbox = self._announce(files, "insert", rows.num_rows, rows, announced)
             staged = store.stage(files, data)
-            change = Change(added=[staged], removed=merged, rows_delta=rows.num_rows, released_blobs=released)
+            change = Change(
+                added=[staged], removed=merged, rows_delta=rows.num_rows, released_blobs=released, outbox=outbox
+            )
             try:
-                version = self._commit(store, files, change)
+                self._commit(store, files, change)
             except VersionConflict:
                 store.abandon(definition, [staged])  # the transaction was refused: its file is no one's
                 _backoff(attempt)
@@ -326,7 +331,7 @@ class Dml:
                     store.abandon(definition, [staged])
                 raise
             self._committed(released)
-            return version
+            return announced
         raise Conflict(f"CONFLICT: {definition.qualified} kept changing; run the statement again", code="CONFLICT")
 
     def _commit(self, store: TableStore, files: ScopeFiles, change: Change) -> int:
@@ -356,16 +361,18 @@ class Dml:
             if any(column.name == done_.name for done_, _ in assignments):
                 raise InvalidSql(f"INVALID_SQL: UPDATE sets column {column.name!r} twice")
             assignments.append((column, item.expression))
-        changed, version, after = self._rewrite(tree, target, catalog, assignments)
-        if changed:
-            publish(self._change(definition, target.scope, "update", changed, version, after))
+        committed = self._rewrite(tree, target, catalog, assignments, "update")
+        changed = committed.row_count if committed else 0
+        if committed:
+            publish(committed)
         return done(f"{changed} row(s) updated in {definition.qualified}", self.scope.username, changed)
 
     def _delete_rows(self, tree: exp.Delete, target: ResolvedTable, catalog: Catalog) -> StatementResult:
         definition = target.definition
-        changed, version, deleted = self._rewrite(tree, target, catalog, [])
-        if changed:
-            publish(self._change(definition, target.scope, "delete", changed, version, deleted))
+        committed = self._rewrite(tree, target, catalog, [], "delete")
+        changed = committed.row_count if committed else 0
+        if committed:
+            publish(committed)
         return done(f"{changed} row(s) deleted from {definition.qualified}", self.scope.username, changed)
 
     def _rewrite(
@@ -374,9 +381,11 @@ class Dml:
         target: ResolvedTable,
         catalog: Catalog,
         assignments: Sequence[tuple[ColumnDef, exp.Expr]],
-    ) -> tuple[int, int, pa.Table | None]:
+        operation: str,
+    ) -> RowChange | None:
         """Find the rows the WHERE clause matches (and their new values), rewrite their files,
-        commit; again from the start if another statement committed to the scope meanwhile."""
+        commit; again from the start if another statement committed to the scope meanwhile.
+        Returns the change committed (None: no row matched)."""
         definition = target.definition
         alias = tree.this.alias_or_name
         where = tree.args.get("where")
@@ -384,10 +393,11 @@ class Dml:
         tables = Tables(self.service.table)
         store = TableStore(self.service.table)
         files = target.files or tables.scope_files(definition, target.scope)
+        announced: RowChange | None = None
         for attempt in range(COMMIT_ATTEMPTS):
             hits = self._table_hits(files, catalog, alias, predicate, assignments)
             if hits.num_rows == 0:
-                return 0, files.state.version, None
+                return None
             by_uri = {lake_uri(str(e["key"])): e for e in files.entries}
             affected = sorted({str(u) for u in hits.column(FILE_COLUMN).to_pylist()})
             if len(affected) > MAX_REWRITES_PER_COMMIT:
@@ -416,16 +426,20 @@ class Dml:
                 released = self.stored.referenced(
                     v for column, _ in assignments for v in hits.column(column.name).to_pylist()
                 )
+                announced, outbox = self._announce(
+                    files, operation, hits.num_rows, pa.concat_tables(after) if after else None, announced
+                )
                 change = Change(
                     added=staged,
                     removed=removed,
                     rows_delta=rows_delta,
                     released_blobs=released,
                     dropped_blobs=dropped_blobs,
+                    outbox=outbox,
                 )
-                version = self._commit(store, files, change)
+                self._commit(store, files, change)
                 self._committed(released)
-                return hits.num_rows, version, pa.concat_tables(after) if after else None
+                return announced
             except VersionConflict:
                 store.abandon(definition, staged)
                 _backoff(attempt)
@@ -657,6 +671,19 @@ class Dml:
         with DuckEngine().session((*own, *uris), timeout_s=self._timeout()) as engine:
             found = engine.arrow(sql, max_rows=len(entries))
         return {str(f): list(r) for f, r in zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True)}
+
+    def _announce(
+        self, files: ScopeFiles, operation: str, count: int, rows: pa.Table | None, earlier: RowChange | None
+    ) -> tuple[RowChange, dict[str, Any] | None]:
+        """The change this attempt commits, and the outbox item's put when a topic sources it
+        (a retried attempt keeps the first attempt's change id and item key)."""
+        version = max(files.state.version + 1, 1)  # what the commit moves the scope to
+        change = self._change(files.table, files.state.scope, operation, count, version, rows)
+        if earlier is not None:
+            change = replace(change, change_id=earlier.change_id, outbox=earlier.outbox)
+        if not wants_durable(change):
+            return change, None
+        return Outbox(self.service.table).entry(change)
 
     def _change(
         self, definition: TableDef, scope: str, operation: str, count: int, version: int, rows: pa.Table | None

@@ -13,6 +13,7 @@ from typing import Any
 
 from molesignal.clock import now_us
 from molesignal.errors import Conflict, Invalid, NotFound
+from molesignal.lake.watch import Watch, settle
 from molesignal.storage.table import ConditionFailed, Table
 
 MAX_PARTITIONS = 64
@@ -121,6 +122,9 @@ class Topics:
         if len(kept) >= MAX_SOURCES:
             raise Invalid(f"INVALID_SQL: a topic has at most {MAX_SOURCES} sources", code="INVALID_SQL")
         self._set_sources(topic, [*kept, source])
+        # Writers cache the org's topic list for ``watch_cache_s``: answering after it means
+        # every change committed after the answer is published (docs/topics.md).
+        settle()
         return self.get(org_id, name)
 
     def drop_source(self, org_id: str, name: str, relation: str) -> bool:
@@ -144,6 +148,7 @@ class Topics:
             )
         except ConditionFailed:
             raise TopicNotFound(f"TOPIC_NOT_FOUND: topic {topic.name!r} does not exist") from None
+        Watch(self.table).topics_changed(topic.org_id)
 
     def drop(self, org_id: str, name: str, *, if_exists: bool) -> bool:
         """Forget the topic. Its messages become unreachable at once (keyed by the uid) and
@@ -154,10 +159,8 @@ class Topics:
             if if_exists:
                 return False
             raise TopicNotFound(f"TOPIC_NOT_FOUND: topic {name!r} does not exist") from None
+        Watch(self.table).topics_changed(org_id)
         return True
-
-    def sourced_by(self, org_id: str, relation: str, operation: str) -> list[Topic]:
-        return [t for t in self.all(org_id) if t.sources_of(relation, operation)]
 
 
 def describe_sources(sources: tuple[Source, ...]) -> str:

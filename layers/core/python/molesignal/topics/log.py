@@ -5,6 +5,11 @@ next offset; an append is one transaction that moves the head from the offset it
 plus the messages it writes, and puts the messages at exactly those offsets. Two writers that
 read the same head cannot both commit (the loser re-reads and tries again), and a reader never
 sees a gap: offset n+1 can only commit after the transaction that wrote n did.
+
+An append on behalf of a committed change (its ``change_id``) is idempotent: each of its
+transactions also puts a marker ``C#<change id>#<chunk>`` in the partition, on condition that
+it is not there yet, so a change published twice (its committing process and the outbox
+sweeper, or a sweeper run that died half-way) writes each message once.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from molesignal.clock import now_us
 from molesignal.storage.table import ConditionFailed, Table
 from molesignal.topics.catalog import Topic
 
-# A transaction holds 100 items: the head's update and up to 99 messages, within 4 MB.
-MESSAGES_PER_TRANSACTION = 99
+# A transaction holds 100 items: the head's update, the change's marker and up to 98
+# messages, within 4 MB.
+MESSAGES_PER_TRANSACTION = 98
 BYTES_PER_TRANSACTION = 3_500_000
 # A row whose JSON is larger than this is published without it (``row`` null, ``truncated``):
 # a DynamoDB item holds 400 KB.
@@ -29,6 +35,7 @@ MAX_ROW_BYTES = 300_000
 APPEND_ATTEMPTS = 50
 _HEAD = "HEAD"
 _MESSAGE = "M#"
+_CHANGE = "C#"
 
 
 @dataclass(frozen=True)
@@ -91,14 +98,27 @@ class TopicLog:
         page = self.read(topic, partition_id, 0, 1)
         return page[0].offset if page else self.head(topic, partition_id)
 
-    def append(self, topic: Topic, partition_id: int, drafts: Sequence[Draft]) -> list[int]:
-        """Write ``drafts`` at the partition's next offsets, in order; returns their offsets."""
+    def append(
+        self, topic: Topic, partition_id: int, drafts: Sequence[Draft], change_id: str | None = None
+    ) -> list[int]:
+        """Write ``drafts`` at the partition's next offsets, in order; returns their offsets.
+        With a ``change_id``, drafts that change already wrote here are not written again
+        (their offsets are returned as first written)."""
         offsets: list[int] = []
-        for chunk in _chunks(drafts):
-            offsets.extend(self._append_chunk(topic, partition_id, chunk))
+        for index, chunk in enumerate(_chunks(drafts)):
+            marker = None if change_id is None else f"{_CHANGE}{change_id}#{index}"
+            offsets.extend(self._append_chunk(topic, partition_id, chunk, marker))
         return offsets
 
-    def _append_chunk(self, topic: Topic, partition_id: int, drafts: Sequence[Draft]) -> list[int]:
+    def _written(self, pk: str, marker: str) -> list[int] | None:
+        self.requests += 1
+        item = self.table.get(pk, marker)
+        if item is None:
+            return None
+        first = int(item["first_offset"])
+        return list(range(first, first + int(item["count"])))
+
+    def _append_chunk(self, topic: Topic, partition_id: int, drafts: Sequence[Draft], marker: str | None) -> list[int]:
         pk = partition_key(topic, partition_id)
         ts = now_us()
         expires_at = ts // 1_000_000 + topic.retention_s
@@ -127,11 +147,16 @@ class TopicLog:
                 )
                 for index, draft in enumerate(drafts)
             ]
+            if marker is not None:
+                once = {"pk": pk, "sk": marker, "first_offset": first, "count": len(drafts), "expires_at": expires_at}
+                puts.append(self.table.put_op(once, condition="attribute_not_exists(pk)"))
             try:
                 self.requests += 1
                 self.table.transact([head_op, *puts])
                 return list(range(first, first + len(drafts)))
             except ConditionFailed:
+                if marker is not None and (done := self._written(pk, marker)) is not None:
+                    return done  # published before: by the committing process, or an earlier sweep
                 # Another writer moved the head: read it again after a short, jittered pause.
                 time.sleep(min(0.05, 0.002 * (attempt + 1)) * secrets.randbelow(1000) / 1000)
         raise RuntimeError(f"topic {topic.name!r} partition {partition_id} kept changing; the append gave up")

@@ -2,9 +2,15 @@
 
 Attached to the row-change seam (``molesignal.lake.changes``) by every function that commits
 rows: the SQL function (INSERT, UPDATE, DELETE on SQL tables) and the workers that land ingest
-streams. It runs after the commit, in the committing process: a process that dies between the
-two loses that change's messages (ADR 0020 says why this is the guarantee given). A change to
-a relation no topic names costs one DynamoDB query.
+streams. Before a commit it says whether a topic sources the change (``set_durable_interest``),
+so the commit carries an outbox item (``molesignal.lake.outbox``); after the commit it writes
+the messages and deletes the item. A process that dies in between leaves the item to the
+sweeper (``topics.sweeper``); appends are idempotent by the change id, so every committed
+change is written to its topics exactly once (ADR 0020).
+
+Which topics source a relation comes from a per-process cache of the org's topic list, keyed
+by the org's watch marker (``molesignal.lake.watch``): a change to a relation no topic names
+costs no DynamoDB request, only a marker read per org and ``watch_cache_s``.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from molesignal.lake.changes import RowChange, subscribe
+from molesignal.lake.changes import RowChange, set_durable_interest, subscribe
+from molesignal.lake.outbox import Outbox
 from molesignal.lake.streams import SEALED_COLUMNS
+from molesignal.lake.watch import Watch
 from molesignal.observability import logger
 from molesignal.storage.table import Table
 from molesignal.topics.catalog import Topic, Topics
@@ -27,6 +35,7 @@ from molesignal.topics.wakeups import note_appended
 
 _attached = False
 _attach_lock = threading.Lock()
+_topic_lists: dict[str, tuple[int, list[Topic]]] = {}  # org -> (topics_version, its topics)
 
 
 def attach() -> None:
@@ -35,21 +44,50 @@ def attach() -> None:
     with _attach_lock:
         if not _attached:
             subscribe(_on_change)
+            set_durable_interest(_sourced)
             _attached = True
+
+
+def _sourced(change: RowChange) -> bool:
+    return bool(sourcing_topics(Table(), change.org_id, change.relation, change.operation))
 
 
 def _on_change(change: RowChange) -> None:
     publish_change(Table(), change)
 
 
+def sourcing_topics(table: Table, org_id: str, relation: str, operation: str) -> list[Topic]:
+    """The org's topics that source ``relation`` on ``operation``, from the cached topic list."""
+    watch = Watch(table)
+    version = watch.state(org_id).topics_version
+    if version == 0:
+        return []  # no topic of the org ever had a source
+    with _attach_lock:
+        cached = _topic_lists.get(org_id)
+    if cached is not None and cached[0] == version:
+        topics = cached[1]
+    else:
+        topics = Topics(table).all(org_id)
+        if version is None:
+            watch.record_topics(org_id, any(t.sources for t in topics))
+        else:
+            with _attach_lock:
+                _topic_lists[org_id] = (version, topics)
+    return [t for t in topics if t.sources_of(relation, operation)]
+
+
 def publish_change(table: Table, change: RowChange) -> int:
     """Append the change's rows to every topic sourcing its relation and operation; returns the
-    number of messages written. A change without its rows (erasure on an ingest stream) is not
-    published: erased data is not copied anywhere else."""
+    number of messages written (again, for a change published before). A change without its
+    rows (erasure on an ingest stream) is not published: erased data is not copied anywhere
+    else. A change from the outbox is written once whoever publishes it, and its item is
+    deleted once every message is in."""
     if change.rows is None or change.rows.num_rows == 0:
         return 0
-    topics = Topics(table).sourced_by(change.org_id, change.relation, change.operation)
+    topics = sourcing_topics(table, change.org_id, change.relation, change.operation)
     if not topics:
+        if change.outbox is not None:
+            Outbox(table).done(change.outbox)  # its sources were dropped since the commit
         return 0
     rows = [_public_row(change, row) for row in change.rows.to_pylist()]
     keys = _keys(table, change, rows)
@@ -58,7 +96,9 @@ def publish_change(table: Table, change: RowChange) -> int:
     written = 0
     for topic in topics:
         for partition_id, batch in _by_partition(topic, drafts).items():
-            written += len(log.append(topic, partition_id, batch))
+            written += len(log.append(topic, partition_id, batch, change.change_id))
+    if change.outbox is not None:
+        Outbox(table).done(change.outbox)
     note_appended()
     logger.debug("published", extra={"relation": change.relation, "topics": len(topics), "messages": written})
     return written

@@ -1,0 +1,118 @@
+"""Whether anything watches an org's committed changes: one marker item per org, cached briefly.
+
+Topics (through their sources) and live subscriptions consume committed changes; an org with
+neither should pay nothing per commit. The marker ``ORG#<org>#WATCH`` / ``CHANGES`` holds
+
+* ``topics_version``: moved on by every change to the org's topic sources, so a writer's cached
+  topic list is read again only when it is out of date;
+* ``live_until``: epoch seconds until which a live subscription of the org may exist (the
+  expiry of its latest subscription).
+
+Writers read it through a per-process cache of ``watch_cache_s`` (1 s). The staleness is closed
+on the other side: whoever starts watching (a topic source added, an org's first live
+subscription) writes the marker and then waits that long (``settle``) before answering, so every
+writer's cached state is younger than the marker once the answer is out, and every change
+committed after it is seen. docs/topics.md and docs/live.md state the bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+
+from molesignal.settings import get_settings
+from molesignal.storage.table import ConditionFailed, Table
+
+_SK = "CHANGES"
+
+
+def _pk(org_id: str) -> str:
+    return f"ORG#{org_id}#WATCH"
+
+
+@dataclass(frozen=True)
+class WatchState:
+    topics_version: int | None  # None: never recorded (an org older than the marker): read the topics
+    live_until_s: int  # 0: never a live subscription
+    read_at: float  # time.monotonic() of the read
+
+    def live(self) -> bool:
+        return self.live_until_s > time.time()
+
+    def fresh(self) -> bool:
+        """Still within the cache bound: an answer that waited ``settle`` came after this read."""
+        return time.monotonic() - self.read_at < get_settings().watch_cache_s
+
+
+_cache: dict[str, WatchState] = {}
+_lock = threading.Lock()
+
+
+class Watch:
+    def __init__(self, table: Table | None = None) -> None:
+        self.table = table or Table()
+        self.requests = 0  # DynamoDB requests this instance made (the benchmarks count them)
+
+    def state(self, org_id: str) -> WatchState:
+        with _lock:
+            cached = _cache.get(org_id)
+        if cached is not None and cached.fresh():
+            return cached
+        return self.read(org_id)
+
+    def read(self, org_id: str) -> WatchState:
+        """The marker as stored now (strongly consistent), cached for the next ``watch_cache_s``."""
+        self.requests += 1
+        item = self.table.get(_pk(org_id), _SK) or {}
+        version = item.get("topics_version")
+        state = WatchState(None if version is None else int(version), int(item.get("live_until", 0)), time.monotonic())
+        with _lock:
+            _cache[org_id] = state
+        return state
+
+    def topics_changed(self, org_id: str) -> None:
+        """The org's topic sources changed: writers read its topic list again."""
+        self.table.update(_pk(org_id), _SK, "ADD topics_version :one", values={":one": 1})
+        forget(org_id)
+
+    def record_topics(self, org_id: str, has_sources: bool) -> None:
+        """First record of an org's topics (its marker predates them, or never had them): 0 when
+        no topic has a source, so its writers skip the topic list from now on."""
+        with contextlib.suppress(ConditionFailed):  # a topic change recorded it first
+            self.table.update(
+                _pk(org_id),
+                _SK,
+                "SET topics_version = :v",
+                condition="attribute_not_exists(topics_version)",
+                values={":v": 1 if has_sources else 0},
+            )
+        forget(org_id)
+
+    def live_subscribed(self, org_id: str, until_s: int) -> bool:
+        """A subscription of the org may exist until ``until_s``. True when writers may have
+        cached that nobody watches (no subscription of the org was alive): the caller must
+        ``settle`` before its answer."""
+        before = self.read(org_id).live_until_s
+        if before < until_s - 600:  # moved on at most every 10 minutes of subscribing
+            with contextlib.suppress(ConditionFailed):  # another subscription moved it further already
+                self.table.update(
+                    _pk(org_id),
+                    _SK,
+                    "SET live_until = :until",
+                    condition="attribute_not_exists(live_until) OR live_until < :until",
+                    values={":until": until_s},
+                )
+            forget(org_id)
+        return before <= time.time() + get_settings().watch_cache_s + 1
+
+
+def forget(org_id: str) -> None:
+    with _lock:
+        _cache.pop(org_id, None)
+
+
+def settle() -> None:
+    """Wait until every writer's cached marker is younger than the write just made."""
+    time.sleep(get_settings().watch_cache_s)
