@@ -13,11 +13,13 @@
     ``--lines`` log lines, one request each, to ``POST /api/v1/ingest/bench_tail``; p50/p99
     from sending to the frame. Baseline: the ingest request's 202 round trip.
 (c) **DynamoDB requests per 1,000 delivered changes**: an embedded system in this process
-    (botocore calls counted, ``bench.common.AwsCallTimer``), ``--counted`` INSERTs with one
-    subscriber, the same number with the fan-out on and nobody subscribed, and the same
-    number with live queries off (the baseline: ``MOLESIGNAL_LIVE_CONNECTIONS_URL`` empty);
-    each difference from the baseline per change x 1,000 is what live queries cost in
-    DynamoDB (and ``PostToConnection`` calls likewise).
+    (botocore calls counted, ``bench.common.AwsCallTimer``), ``--counted`` INSERTs each:
+    before the org ever subscribed (fan-out on, nobody watching: what an org without live
+    queries pays), with one subscriber, after that subscriber left (the org's watch marker
+    still says a subscription may be alive, so the gsi1 Query is paid), and with live
+    queries off (the baseline: ``MOLESIGNAL_LIVE_CONNECTIONS_URL`` empty); each difference
+    from the baseline per change x 1,000 is what live queries cost in DynamoDB (and
+    ``PostToConnection`` calls likewise).
 """
 
 from __future__ import annotations
@@ -201,14 +203,8 @@ def counted(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
     try:
         http = httpx.Client(base_url=system.url, timeout=60)
         token = prepare(http)
-        receiver = Receiver(system.url, token, "SELECT id FROM bench.events WHERE kind = 'hit'", "id")
         with AwsCallTimer() as timer:
-            timer.take()
-            inserts(http, token, receiver, args.counted, 1)
-            watched = timer.take()
-            receiver.close()
-            time.sleep(0.5)  # $disconnect removes the subscription
-            next_id = args.counted + 1
+            next_id = 1
 
             def plain_inserts() -> list[tuple[str, str, float]]:
                 nonlocal next_id
@@ -218,7 +214,15 @@ def counted(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
                 next_id += args.counted
                 return timer.take()
 
-            unwatched = plain_inserts()  # fan-out on, nobody subscribed: its one Query per change
+            never = plain_inserts()  # fan-out on, the org never subscribed: no Query
+            receiver = Receiver(system.url, token, "SELECT id FROM bench.events WHERE kind = 'hit'", "id")
+            timer.take()
+            inserts(http, token, receiver, args.counted, next_id)
+            next_id += args.counted
+            watched = timer.take()
+            receiver.close()
+            time.sleep(0.5)  # $disconnect removes the subscription
+            unwatched = plain_inserts()  # the subscriber left: the marker still says "maybe", one Query
             os.environ["MOLESIGNAL_LIVE_CONNECTIONS_URL"] = ""  # baseline: no live queries at all
             reset_settings()
             baseline = plain_inserts()
@@ -231,11 +235,15 @@ def counted(args: argparse.Namespace, quiet: bool) -> dict[str, Any]:
         return {
             "delivered_changes": delivered,
             "dynamodb_requests_with_subscriber": count(watched, "dynamodb"),
+            "dynamodb_requests_fanout_on_org_never_subscribed": count(never, "dynamodb"),
             "dynamodb_requests_fanout_on_no_subscriber": count(unwatched, "dynamodb"),
             "dynamodb_requests_fanout_off_baseline": base,
             "dynamodb_requests_per_1000_delivered": r3((count(watched, "dynamodb") - base) / delivered * 1000),
             "dynamodb_requests_per_1000_unwatched_changes": r3(
                 (count(unwatched, "dynamodb") - base) / args.counted * 1000
+            ),
+            "dynamodb_requests_per_1000_changes_org_never_subscribed": r3(
+                (count(never, "dynamodb") - base) / args.counted * 1000
             ),
             "post_to_connection_per_1000_delivered": r3(count(watched, "apigatewaymanagementapi") / delivered * 1000),
             "dynamodb_requests_per_insert_baseline": r3(base / args.counted),

@@ -286,3 +286,34 @@ def test_a_subscription_whose_socket_vanished_is_removed_on_gone(client: httpx.C
     connections.add(Subscription("vanished0000000x", "s", org["id"], "app.orders", f"SELECT * FROM {ROWS_VIEW}", "u"))
     sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (50, 'open')")
     assert connections.watching(org["id"], "app.orders") == []
+
+
+@pytest.mark.parametrize("ending", ["logout", "user deleted"])
+def test_a_connection_whose_session_ended_gets_auth_error_and_is_closed(
+    client: httpx.Client, org: dict[str, Any], base_url: str, use_env: Any, ending: str
+) -> None:
+    """The session is checked when a change is delivered (docs/live.md): after the subscriber
+    logs out, or an admin deletes the user, the next change closes the connection instead of
+    reaching it."""
+    use_env(live_session_check_s=0)  # no cached "alive" from an earlier delivery
+    watcher = create_user(client, org["admin"], "dba")
+    with connect(ws_url(base_url), open_timeout=WAIT_S) as ws:
+        send(ws, {"type": "authenticate", "method": "jwt", "token": watcher.access_token})
+        assert recv(ws)["type"] == "auth_success"
+        subscribe(ws, "all", "SELECT id FROM app.orders")
+        sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (1, 'open')")
+        assert recv(ws)["rows"] == [{"id": 1}]  # delivered while the session holds
+
+        if ending == "logout":
+            ended = client.post("/v1/api/auth/logout", headers=watcher.headers)
+        else:
+            ended = client.delete(f"/api/v1/users/{watcher.user_id}", headers=org["admin"].headers)
+        assert ended.status_code in (200, 204), ended.text
+        sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (2, 'open')")
+
+        answer = recv(ws)
+        assert answer["type"] == "auth_error", answer
+        assert "session ended" in answer["message"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT_S)
+    sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (3, 'open')")  # nobody left to post to

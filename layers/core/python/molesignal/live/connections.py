@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from molesignal.auth.principal import Principal
+from molesignal.lake.watch import Watch
 from molesignal.storage.table import Item, Table
 
 CONNECTION_TTL_S = 2 * 3600 + 600  # API Gateway closes a WebSocket after 2 h
@@ -41,6 +42,7 @@ class Subscription:
     relation: str
     filter_sql: str
     user_id: str  # whose scope of a USER table the subscriber reads
+    session_id: str = ""  # the login session (refresh family) the connection authenticated with
 
     @classmethod
     def from_item(cls, item: Item) -> Subscription:
@@ -51,6 +53,7 @@ class Subscription:
             relation=str(item["relation"]),
             filter_sql=str(item["filter_sql"]),
             user_id=str(item["user_id"]),
+            session_id=str(item.get("session_id", "")),
         )
 
 
@@ -90,7 +93,10 @@ class Connections:
     def subscriptions(self, connection_id: str) -> list[Item]:
         return self.table.query_all(_pk(connection_id), sk_prefix="SUB#", consistent=True)
 
-    def add(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription) -> bool:
+        """File the subscription; True when writers may still hold a cached "nobody watches
+        this org" (its first live subscription): the caller settles before its answer."""
+        expires_at = self._expires()
         self.table.put(
             {
                 "pk": _pk(subscription.connection_id),
@@ -103,9 +109,11 @@ class Connections:
                 "relation": subscription.relation,
                 "filter_sql": subscription.filter_sql,
                 "user_id": subscription.user_id,
-                "expires_at": self._expires(),
+                "session_id": subscription.session_id,
+                "expires_at": expires_at,
             }
         )
+        return Watch(self.table).live_subscribed(subscription.org_id, expires_at)
 
     def remove(self, connection_id: str, subscription_id: str) -> bool:
         found = self.table.get(_pk(connection_id), f"SUB#{subscription_id}") is not None

@@ -1,11 +1,14 @@
 """From a committed change to the subscribers it concerns: the writer's side of live queries.
 
 Installed as a ``molesignal.lake.changes`` listener in each function that commits rows (the
-SQL function, the ingest and events workers). Per change: one DynamoDB Query for the
-relation's subscriptions, the change's rows through each subscription's compiled filter
-(DuckDB over the Arrow rows), one ``PostToConnection`` per subscription with matching rows.
-A connection that is gone (410) is forgotten at once. Delivery never fails the statement:
-its commit happened already (the changes seam logs a failing listener).
+SQL function, the ingest and events workers). Per change: nothing when the org's watch marker
+(``molesignal.lake.watch``, cached ``watch_cache_s``) says no subscription of the org is alive;
+otherwise one DynamoDB Query for the relation's subscriptions, the change's rows through each
+subscription's compiled filter (DuckDB over the Arrow rows), one ``PostToConnection`` per
+subscription with matching rows. A connection that is gone (410) is forgotten at once; one whose login session ended
+(``session_state``) gets ``auth_error`` and is closed.
+Delivery never fails the statement: its commit happened already (the changes seam logs a
+failing listener).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from molesignal.lake.changes import RowChange
 from molesignal.lake.changes import subscribe as on_change
 from molesignal.lake.streams import SEALED_COLUMNS
 from molesignal.lake.tables import SHARED_SCOPE
+from molesignal.lake.watch import Watch
 from molesignal.live import protocol as p
 from molesignal.live.connections import Connections, Subscription
 from molesignal.live.posting import ApiGatewayPoster, ConnectionGone, Poster
 from molesignal.live.rows_filter import matching_rows
+from molesignal.live.session_state import SessionStates
 from molesignal.observability import logger
 from molesignal.settings import get_settings
 
@@ -62,14 +67,21 @@ def _sees(subscription: Subscription, change: RowChange) -> bool:
 
 def deliver(change: RowChange, connections: Connections, poster: Poster) -> int:
     """Post ``change`` to every subscription whose SELECT would show its rows; returns posts made."""
+    if not Watch(connections.table).state(change.org_id).live():
+        return 0  # nobody of the org subscribes to anything
     subscriptions = connections.watching(change.org_id, change.relation)
     if not subscriptions:
         return 0
     rows = _visible_rows(change)
+    sessions = SessionStates(connections.table)
     posted = 0
     gone: set[str] = set()
     for subscription in subscriptions:
         if subscription.connection_id in gone or not _sees(subscription, change):
+            continue
+        if subscription.session_id and not sessions.alive(subscription.session_id):
+            gone.add(subscription.connection_id)
+            _end(subscription.connection_id, connections, poster)
             continue
         if rows is not None:
             try:
@@ -91,3 +103,14 @@ def deliver(change: RowChange, connections: Connections, poster: Poster) -> int:
             gone.add(subscription.connection_id)
             connections.drop(subscription.connection_id)
     return posted
+
+
+def _end(connection_id: str, connections: Connections, poster: Poster) -> None:
+    """Close a connection whose login session ended (logged out, revoked, user disabled or
+    deleted, expired), as a refused ``authenticate`` is closed."""
+    connections.drop(connection_id)
+    try:
+        poster.post(connection_id, p.auth_error("session ended: log in again and resubscribe"))
+        poster.close(connection_id)
+    except ConnectionGone:
+        pass

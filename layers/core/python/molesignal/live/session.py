@@ -14,6 +14,7 @@ from typing import Any
 from molesignal.auth.principal import Principal
 from molesignal.auth.verdict import caller_context
 from molesignal.errors import DomainError
+from molesignal.lake.watch import settle
 from molesignal.live import protocol as p
 from molesignal.live.connections import MAX_SUBSCRIPTIONS_PER_CONNECTION, Connections, Subscription
 from molesignal.live.plan import plan
@@ -105,11 +106,22 @@ class LiveSession:
         service = QueryService()
         service.admit(principal)
         # Listed before the initial read, so no change committed meanwhile is missed (it may
-        # then arrive before the initial batch, and be in it too: docs/live.md).
-        self.connections.add(
-            Subscription(connection_id, message.id, principal.org_id, live.relation, live.filter_sql, principal.user_id)
+        # then arrive before the initial batch, and be in it too: docs/live.md). The org's first
+        # subscription waits out the writers' cached watch marker before reading.
+        first = self.connections.add(
+            Subscription(
+                connection_id,
+                message.id,
+                principal.org_id,
+                live.relation,
+                live.filter_sql,
+                principal.user_id,
+                principal.credential_id,
+            )
         )
         try:
+            if first:
+                settle()
             result = SqlSession(principal, service).run(live.initial_sql)[0]
         except BaseException:
             self.connections.remove(connection_id, message.id)
