@@ -317,3 +317,22 @@ def test_a_connection_whose_session_ended_gets_auth_error_and_is_closed(
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=WAIT_S)
     sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (3, 'open')")  # nobody left to post to
+
+
+def test_an_orgs_first_subscription_sees_a_change_from_a_writer_with_a_stale_cache(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any, use_env: Any
+) -> None:
+    """Writers cache "this org has no live subscription" (``watch_cache_s``); the org's first
+    subscription answers only after that, so a writer whose cache was read just before the
+    subscribe reads it again for a change committed after the answer."""
+    use_env(watch_cache_s=4)  # longer than the subscribe itself takes here
+    from tests.integration.test_topics_outbox import stale_writer_cache
+
+    ws = ws_of(org["dba"])
+    restore_stale = stale_writer_cache(org["id"])  # read before the subscription existed
+    subscribe(ws, "orders", "SELECT id FROM app.orders")
+    restore_stale()
+
+    sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (9, 'open')")
+
+    assert recv(ws)["rows"] == [{"id": 9}]

@@ -177,3 +177,46 @@ def test_an_unsourced_change_writes_no_outbox_item(client: httpx.Client, org: di
     sql_ok(client, org["dba"], f"CREATE SHARED TABLE {table} (id BIGINT PRIMARY KEY)")
     sql_ok(client, org["dba"], f"INSERT INTO {table} VALUES (1)")
     assert _pending(org["id"]) == []
+
+
+def stale_writer_cache(org_id: str) -> Callable[[], None]:
+    """What another writer process holds: the org's marker, and the topic list it names, as read
+    now, before what the test does next (this process's own cache is refreshed by the DDL;
+    another's is not). Returns what puts that stale read back into this process's cache."""
+    from molesignal.lake import watch
+    from molesignal.storage.table import Table
+    from molesignal.topics import publisher
+
+    publisher.sourcing_topics(Table(), org_id, "-", "insert")  # records the org's marker if it never was
+    watch.forget(org_id)
+    state = watch.Watch().read(org_id)
+    publisher.sourcing_topics(Table(), org_id, "-", "insert")  # caches the topic list of that version
+    topics = publisher._topic_lists.get(org_id)
+
+    def restore() -> None:
+        with watch._lock:
+            watch._cache[org_id] = state
+        if topics is not None:
+            publisher._topic_lists[org_id] = topics
+
+    return restore
+
+
+def test_a_change_committed_after_add_source_answered_is_published_by_a_writer_with_a_stale_cache(
+    client: httpx.Client, org: dict[str, Any], use_env: Callable[..., None]
+) -> None:
+    """ADD SOURCE answers only after every writer's cached marker (``watch_cache_s``) has
+    expired, so a writer whose cache was read just before the ALTER reads it again for the
+    next change."""
+    use_env(watch_cache_s=4)  # longer than the ALTER itself takes here
+    table = f"shop.{unique('late').replace('-', '_')}"
+    topic = unique("t").replace("-", "_")
+    sql_ok(client, org["dba"], f"CREATE SHARED TABLE {table} (id BIGINT PRIMARY KEY)")
+    sql_ok(client, org["dba"], f"CREATE TOPIC {topic}")
+    restore_stale = stale_writer_cache(org["id"])
+    sql_ok(client, org["dba"], f"ALTER TOPIC {topic} ADD SOURCE {table}")
+    restore_stale()  # the writer still holds the marker read before the ALTER
+
+    sql_ok(client, org["dba"], f"INSERT INTO {table} VALUES (7)")
+
+    assert [m["row"] for m in _consume(client, org, topic, "g")] == [{"id": 7}]
