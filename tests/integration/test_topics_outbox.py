@@ -220,3 +220,30 @@ def test_a_change_committed_after_add_source_answered_is_published_by_a_writer_w
     sql_ok(client, org["dba"], f"INSERT INTO {table} VALUES (7)")
 
     assert [m["row"] for m in _consume(client, org, topic, "g")] == [{"id": 7}]
+
+
+def test_a_change_that_cannot_be_published_is_left_and_the_sweep_goes_on(
+    client: httpx.Client, org: dict[str, Any], use_env: Callable[..., None]
+) -> None:
+    import secrets
+
+    from molesignal import aws
+    from molesignal.settings import get_settings
+    from molesignal.storage.table import Table
+
+    table, topic = _table_with_topic(client, org)
+    use_env(outbox_fault="skip")
+    sql_ok(client, org["dba"], f"INSERT INTO {table} VALUES (1, '{secrets.token_hex(40_000)}')")
+    (lost,) = _pending(org["id"])
+    sql_ok(client, org["dba"], f"INSERT INTO {table} VALUES (2, 'kept')")
+    # The large change's rows object is gone (deleted by hand): it cannot be published.
+    aws.client("s3").delete_object(Bucket=get_settings().resource_name("lake"), Key=lost["rows_key"])
+    try:
+        use_env(outbox_fault="", outbox_sweep_after_s=0)
+        swept = _sweep()
+
+        assert swept["failed"] == 1 and swept["changes"] == 1
+        assert [m["row"] for m in _consume(client, org, topic, "g")] == [{"id": 2, "item": "kept"}]
+        assert [i["sk"] for i in _pending(org["id"])] == [lost["sk"]]  # left for an operator, not dropped
+    finally:
+        Table().delete(lost["pk"], lost["sk"])

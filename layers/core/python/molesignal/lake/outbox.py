@@ -116,14 +116,18 @@ class Outbox:
         if ref.rows_key:
             aws.client("s3").delete_object(Bucket=self.bucket, Key=ref.rows_key)
 
-    def pending(self, older_than_us: int, limit: int = 100) -> Iterator[RowChange]:
-        """Changes committed before ``older_than_us`` and not yet published, oldest first per shard."""
+    def pending(self, older_than_us: int, limit: int = 100) -> Iterator[Item]:
+        """Items of changes committed before ``older_than_us`` and not yet published, oldest
+        first per shard (``load`` makes each the change it stands for)."""
         for shard in range(SHARDS):
-            items, _ = self.table.query(
-                shard_key(shard), sk_at_most=f"{older_than_us:020d}", limit=limit, consistent=True
-            )
-            for item in items:
-                yield self.load(item)
+            cursor: str | None = None
+            while True:
+                items, cursor = self.table.query(
+                    shard_key(shard), sk_at_most=f"{older_than_us:020d}", limit=limit, consistent=True, cursor=cursor
+                )
+                yield from items
+                if not cursor:
+                    break
 
     def load(self, item: Item) -> RowChange:
         rows_key = item.get("rows_key")

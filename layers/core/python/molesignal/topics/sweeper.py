@@ -42,14 +42,14 @@ def sweep(table: Table | None = None, *, older_than_s: float | None = None) -> S
     progress = True
     while progress and time.monotonic() < deadline:
         progress = False
-        for change in outbox.pending(cutoff):
-            if change.change_id in failed or time.monotonic() >= deadline:
+        for item in outbox.pending(cutoff):
+            if item["sk"] in failed or time.monotonic() >= deadline:
                 continue
             try:
-                result.messages += publish_change(table, change)
+                result.messages += publish_change(table, outbox.load(item))
             except Exception:
-                logger.exception("outbox: publishing a change failed", extra={"change_id": change.change_id})
-                failed.add(str(change.change_id))
+                logger.exception("outbox: publishing a change failed", extra={"outbox_item": item["sk"]})
+                failed.add(str(item["sk"]))
                 continue
             result.changes += 1
             progress = True
