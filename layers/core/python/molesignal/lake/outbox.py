@@ -8,8 +8,11 @@ deletes the item; a process that dies in between leaves it for the sweeper
 ``outbox_sweep_after_s``. Publishing is idempotent by the change id, so the sweeper racing a
 slow publisher writes each message once.
 
-Item: ``OUTBOX#<shard>`` / ``<created µs, 20 digits>#<change id>`` (16 shards, so the sweeper
-reads the oldest first with one Query per shard and no table is hot), holding what the
+Item: ``OUTBOX#<shard>`` / ``<created µs, 20 digits>#<change id>``. The shard (one of 16, so
+no partition key is hot) is chosen by the org and relation, so a relation's items are in one
+shard in commit order — an item is created after its statement read the scope's version it
+commits on, so of two commits to one scope the later one's item sorts later — and the
+sweeper, reading each shard oldest first, publishes them in that order. It holds what the
 change announced and its rows as Arrow IPC (zstd): inline up to ``INLINE_BYTES``, otherwise
 an object of the lake bucket (``outbox/…``) written before the commit and deleted with the
 item. An object whose commit never happened is deleted by the sweeper after an hour.
@@ -75,14 +78,11 @@ class Outbox:
 
     def entry(self, change: RowChange) -> tuple[RowChange, dict[str, Any]]:
         """The change with its outbox reference, and the transaction operation that puts the
-        item. Large rows are written to S3 here, before the commit. Called again for a retried
-        commit, it keeps the change id (and overwrites the same object)."""
-        change_id = change.change_id or new_change_id()
-        if change.outbox is not None:
-            pk, sk = change.outbox.pk, change.outbox.sk
-        else:
-            pk = shard_key(zlib.crc32(change_id.encode()) % SHARDS)
-            sk = f"{now_us():020d}#{change_id}"
+        item. Large rows are written to S3 here, before the commit. A retried commit takes a
+        new entry (its item then sorts after the commit it lost to)."""
+        change_id = new_change_id()
+        pk = shard_key(zlib.crc32(f"{change.org_id}#{change.relation}".encode()) % SHARDS)
+        sk = f"{now_us():020d}#{change_id}"
         data = encode_rows(change.rows)
         item: Item = {
             "pk": pk,

@@ -367,12 +367,11 @@ class Lake:
                 )
             )
         request_ids = [d.request_id for d in deliveries]
-        # A topic sourcing the stream gets the rows through an outbox item in the commit.
-        landed = _landed_change(org_id, stream_name, table)
-        outbox = None
-        if wants_durable(landed):
-            landed, outbox = Outbox(self.table, self.bucket).entry(landed)
+        shown = _landed_change(org_id, stream_name, table)
         for _attempt in range(20):
+            # A topic sourcing the stream gets the rows through an outbox item in the commit (a
+            # new one per attempt: its item then sorts after the commit it lost to).
+            landed, outbox = Outbox(self.table, self.bucket).entry(shown) if wants_durable(shown) else (shown, None)
             try:
                 self._commit(
                     org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards, outbox=outbox

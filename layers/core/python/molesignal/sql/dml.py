@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -305,13 +305,12 @@ class Dml:
         store = TableStore(self.service.table)
         tables = Tables(self.service.table)
         files = target.files or tables.scope_files(definition, target.scope)
-        announced: RowChange | None = None
         for attempt in range(COMMIT_ATTEMPTS):
             self._existing_keys(files, rows)
             small = [e for e in files.entries if int(e["bytes"]) < SMALL_FILE_BYTES]
             merged = small[:MERGE_FANIN] if len(small) >= MERGE_FANIN else []
             data = pa.concat_tables([*(store.read(definition, e) for e in merged), rows])
-            announced, outbox = self._announce(files, "insert", rows.num_rows, rows, announced)
+            announced, outbox = self._announce(files, "insert", rows.num_rows, rows)
             staged = store.stage(files, data)
             change = Change(
                 added=[staged], removed=merged, rows_delta=rows.num_rows, released_blobs=released, outbox=outbox
@@ -393,7 +392,6 @@ class Dml:
         tables = Tables(self.service.table)
         store = TableStore(self.service.table)
         files = target.files or tables.scope_files(definition, target.scope)
-        announced: RowChange | None = None
         for attempt in range(COMMIT_ATTEMPTS):
             hits = self._table_hits(files, catalog, alias, predicate, assignments)
             if hits.num_rows == 0:
@@ -427,7 +425,7 @@ class Dml:
                     v for column, _ in assignments for v in hits.column(column.name).to_pylist()
                 )
                 announced, outbox = self._announce(
-                    files, operation, hits.num_rows, pa.concat_tables(after) if after else None, announced
+                    files, operation, hits.num_rows, pa.concat_tables(after) if after else None
                 )
                 change = Change(
                     added=staged,
@@ -673,14 +671,11 @@ class Dml:
         return {str(f): list(r) for f, r in zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True)}
 
     def _announce(
-        self, files: ScopeFiles, operation: str, count: int, rows: pa.Table | None, earlier: RowChange | None
+        self, files: ScopeFiles, operation: str, count: int, rows: pa.Table | None
     ) -> tuple[RowChange, dict[str, Any] | None]:
-        """The change this attempt commits, and the outbox item's put when a topic sources it
-        (a retried attempt keeps the first attempt's change id and item key)."""
+        """The change this attempt commits, and the outbox item's put when a topic sources it."""
         version = max(files.state.version + 1, 1)  # what the commit moves the scope to
         change = self._change(files.table, files.state.scope, operation, count, version, rows)
-        if earlier is not None:
-            change = replace(change, change_id=earlier.change_id, outbox=earlier.outbox)
         if not wants_durable(change):
             return change, None
         return Outbox(self.service.table).entry(change)
