@@ -1,4 +1,5 @@
-"""``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev);
+"""``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev),
+``emulator`` its AWS emulator alone (the child process ``dev`` starts);
 ``openapi`` prints the merged OpenAPI document (the console's API types are generated from it);
 ``verify-events`` checks an events export and proofs offline; ``sql`` is the SQL shell."""
 
@@ -12,6 +13,10 @@ def main(argv: list[str]) -> int:
         from molesignal.local.dev import main as dev
 
         return dev()
+    if argv[:1] == ["emulator"]:
+        from molesignal.local.emulator.process import serve
+
+        return serve(argv[1:])
     if argv[:1] == ["openapi"]:
         import json
 
@@ -28,7 +33,7 @@ def main(argv: list[str]) -> int:
 
         return sql_shell(argv[1:])
     sys.stderr.write(
-        "usage: python -m molesignal dev | openapi | sql [-c SQL | -f FILE] [--format F]"
+        "usage: python -m molesignal dev | emulator [--port N] [--data-dir D] | openapi | sql [-c SQL | -f FILE] [--format F]"
         " | verify-events EXPORT [--proof P] [--checkpoints C]\n"
     )
     return 2

@@ -37,7 +37,12 @@ def data_directory(configured: str) -> Path | None:
     return Path(configured).expanduser().resolve()
 
 
+_leaving_hooks: list[Any] = []
+
+
 def _exit_now(code: int) -> None:
+    for hook in _leaving_hooks:
+        hook()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -64,6 +69,7 @@ def main() -> int:
         fsync=settings.data_fsync,
         request_log=_say if settings.log_requests else None,
     )
+    _leaving_hooks.append(system.kill)
     stopping = threading.Event()
 
     def on_signal(*_: Any) -> None:

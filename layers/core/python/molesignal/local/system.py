@@ -1,4 +1,5 @@
-"""The whole local system in one process: emulator, resources, gateway, pollers, scheduler."""
+"""The whole local system: the emulator (a child process), resources, and in this process the
+gateway, pollers and scheduler (docs/adr/0023-local-process-shape.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from molesignal import aws
-from molesignal.local.emulator import Emulator
+from molesignal.local.emulator.process import EmulatorProcess
 from molesignal.local.gateway import Gateway
 from molesignal.local.pollers import QueuePoller
 from molesignal.local.scheduler import Scheduler
@@ -34,7 +35,7 @@ class LocalSystem:
     data_dir: Path | None = None  # None: the emulator keeps everything in memory
     fsync: bool = True
     request_log: Callable[[str], None] | None = None
-    emulator: Emulator | None = None
+    emulator: EmulatorProcess | None = None
     gateway: Gateway | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
     scheduler: Scheduler | None = None
@@ -64,7 +65,9 @@ class LocalSystem:
         if configured:
             self.endpoint_url = configured  # LocalStack or another emulator the caller runs
             return
-        self.emulator = Emulator(host=self.host, port=self.emulator_port, data_dir=self.data_dir, fsync=self.fsync)
+        self.emulator = EmulatorProcess(
+            host=self.host, port=self.emulator_port, data_dir=self.data_dir, fsync=self.fsync
+        )
         self.endpoint_url = self.emulator.start()
         # The local process is its own Lambda runtime: handlers read the endpoint from settings.
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
@@ -132,4 +135,10 @@ class LocalSystem:
         if self.gateway is not None:
             self.gateway.close()
         if self.emulator is not None:
-            self.emulator.stop()
+            self.emulator.stop(timeout_s=max(1.0, remaining()))
+
+    def kill(self) -> None:
+        """Leaving at once (a second Ctrl-C, the stop watchdog): end the emulator's process too,
+        so that it never outlives this one holding the data directory's lock."""
+        if self.emulator is not None:
+            self.emulator.kill()
