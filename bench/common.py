@@ -70,6 +70,52 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (field 3 on), which may itself hold spaces."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (Linux): the local system is a parent and
+    its children (the emulator, query engines)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(_stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found = [root]
+    for pid in found:  # grows while walked: breadth first
+        found.extend(child for child, parent in parents.items() if parent == pid)
+    return found
+
+
+def tree_cpu_s(root: int) -> float | None:
+    """User + system CPU seconds of ``root``'s process tree as it is now (all threads)."""
+    total, seen = 0.0, False
+    for pid in process_tree(root):
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        seen = True
+    return total if seen else None
+
+
+def tree_rss_bytes(root: int) -> int:
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def short_path(filename: str) -> str:
     """A profile entry's file, relative to site-packages or to the repository's code roots."""
     filename = re.sub(r"^.*/lib/python3\.\d+/(site-packages/)?", "", filename)

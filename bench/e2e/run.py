@@ -65,7 +65,16 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 import pyarrow.json as pj  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from bench.common import git_info, interpreter_info, loadavg, progress, r3, r4  # noqa: E402
+from bench.common import (  # noqa: E402
+    git_info,
+    interpreter_info,
+    loadavg,
+    progress,
+    r3,
+    r4,
+    tree_cpu_s,
+    tree_rss_bytes,
+)
 from bench.ingest import dataset  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
@@ -88,25 +97,12 @@ class System:
     log_path: str | None = None
 
     def cpu_s(self) -> float | None:
-        """User + system CPU seconds of the system's process, all threads (Linux)."""
-        if self.pid is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds of the system's processes (it and its children: the
+        emulator, query engines), all threads (Linux)."""
+        return tree_cpu_s(self.pid) if self.pid is not None else None
 
     def rss_mib(self) -> float | None:
-        if self.pid is None:
-            return None
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
+        return tree_rss_bytes(self.pid) / MIB if self.pid is not None else None
 
     def stop(self) -> None:
         if self.process is None:
@@ -246,12 +242,13 @@ def baseline_pass(bodies: list[bytes]) -> tuple[float, float]:
 
 
 class GilProfile:
-    """``py-spy record --gil`` on the system's process for the length of a scenario."""
+    """``py-spy record --gil --subprocesses`` on the system for the length of a scenario: each
+    process has its own GIL (the emulator runs in a child, docs/adr/0023-local-process-shape.md)."""
 
     def __init__(self, py_spy: str | None, pid: int | None, path: Path, rate: int) -> None:
         self.enabled = bool(py_spy and pid)
         self.path = path
-        self._args = [str(py_spy), "record", "--pid", str(pid), "--gil", "--rate", str(rate)]
+        self._args = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", str(rate)]
         self._args += ["--format", "raw", "--output", str(path), "--nonblocking"]
         self.rate = rate
         self._process: subprocess.Popen[bytes] | None = None
@@ -315,7 +312,20 @@ def _activity(frames: list[str]) -> str:
     return "own code and the rest"
 
 
+def _process_label(command: str) -> str:
+    """Which of the system's processes a ``py-spy --subprocesses`` stack ran in."""
+    if "molesignal emulator" in command:
+        return "emulator"
+    if "molesignal dev" in command:
+        return "system"
+    if " -c " in command:
+        return "query engines"
+    return "other"
+
+
 def summarise_stacks(raw: str, rate: int, wall_s: float, top: int) -> dict[str, Any]:
+    by_process: collections.Counter[str] = collections.Counter()
+    components_by_process: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     by_component: collections.Counter[str] = collections.Counter()
     by_activity: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     leaves: collections.Counter[str] = collections.Counter()
@@ -326,7 +336,14 @@ def summarise_stacks(raw: str, rate: int, wall_s: float, top: int) -> dict[str, 
             continue
         count = int(count_text)
         frames = stack.split(";")
+        process = "system"
+        while frames and frames[0].startswith("process "):  # py-spy's frames naming the process
+            process = _process_label(frames.pop(0))
+        if not frames:
+            continue
         component = _component(frames)
+        by_process[process] += count
+        components_by_process[process][component] += count
         by_component[component] += count
         by_activity[component][_activity(frames)] += count
         leaves[f"{component}: {frames[-1]}"] += count
@@ -337,6 +354,14 @@ def summarise_stacks(raw: str, rate: int, wall_s: float, top: int) -> dict[str, 
         "rate_hz": rate,
         "gil_busy_s": r3(total / rate),
         "gil_busy_share_of_wall": r4(total / rate / wall_s) if wall_s else None,
+        # Each process has a GIL of its own: its busy share of the wall clock, and what held it.
+        "processes": {
+            name: {
+                "gil_busy_share_of_wall": r4(n / rate / wall_s) if wall_s else None,
+                "components": {c: r4(k / n) for c, k in components_by_process[name].most_common()},
+            }
+            for name, n in by_process.most_common()
+        },
         "components": {
             name: {
                 "share": share(n),
@@ -571,6 +596,9 @@ def print_profile(profile: dict[str, Any] | None) -> None:
     if not profile:
         return
     print(f"  GIL held {profile['gil_busy_s']:.1f} s ({profile['gil_busy_share_of_wall']:.0%} of the wall time):")
+    for name, process in profile.get("processes", {}).items():
+        top = ", ".join(f"{c} {s:.0%}" for c, s in list(process["components"].items())[:4])
+        print(f"    process {name:18s} GIL busy {process['gil_busy_share_of_wall']:5.0%} of the wall   ({top})")
     for name, part in profile["components"].items():
         doing = ", ".join(f"{a} {s:.0%}" for a, s in list(part["activities"].items())[:3])
         print(f"    {name:26s} {part['share']:6.1%}   ({doing})")
