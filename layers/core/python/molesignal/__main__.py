@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
 
         return sql_shell(argv[1:])
     sys.stderr.write(
-        "usage: python -m molesignal dev | emulator [--port N] [--data-dir D] | openapi | sql [-c SQL | -f FILE] [--format F]"
+        "usage: python -m molesignal dev | emulator [--port N] [--data-dir D]"
+        " | openapi | sql [-c SQL | -f FILE] [--format F]"
         " | verify-events EXPORT [--proof P] [--checkpoints C]\n"
     )
     return 2

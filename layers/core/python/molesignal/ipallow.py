@@ -12,17 +12,15 @@ save a list that would refuse their own address unless they say ``force``.
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass
 
 from molesignal.auth.principal import Principal, Role
 from molesignal.errors import Conflict, Forbidden, Invalid
+from molesignal.recent import forget_org, recent_org
 from molesignal.storage import keys
 from molesignal.storage.table import Table
 
 MAX_ENTRIES = 200
-MEMO_S = 5.0  # a change made elsewhere applies within this many seconds
-_memo: dict[str, tuple[tuple[str, ...], float]] = {}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -63,15 +61,9 @@ class Allowlists:
         return list(item.get("ip_allowlist") or [])
 
     def recent(self, org_id: str) -> tuple[str, ...]:
-        held = _memo.get(org_id)
-        now = time.monotonic()
-        if held is not None and now - held[1] < MEMO_S:
-            return held[0]
-        cidrs = tuple(self.get(org_id))
-        if len(_memo) > 4096:
-            _memo.clear()
-        _memo[org_id] = (cidrs, now)
-        return cidrs
+        """The list as this process read the org lately (a change made elsewhere applies
+        within ``MOLESIGNAL_WARM_MEMO_S``)."""
+        return tuple((recent_org(self.table, org_id) or {}).get("ip_allowlist") or ())
 
     def put(self, org_id: str, cidrs: list[str], *, by: Principal, source_ip: str, force: bool) -> list[str]:
         normalized = normalize(cidrs)
@@ -84,7 +76,7 @@ class Allowlists:
         self.table.update(
             pk, sk, "SET ip_allowlist = :cidrs", values={":cidrs": normalized}, condition="attribute_exists(pk)"
         )
-        _memo.pop(org_id, None)
+        forget_org(org_id)
         return normalized
 
     def check(self, principal: Principal, source_ip: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from molesignal.errors import Invalid, NotFound
+from molesignal.recent import forget_org
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import Table
@@ -90,6 +91,7 @@ class Plans:
             values={":plan": plan.value, ":rpm": requests_per_minute or 0},
         )
         _memo.pop(org_id, None)
+        forget_org(org_id)
         return plan, rate_of(plan, requests_per_minute)
 
     def count(self, org_id: str, *, now: float | None = None) -> Verdict:

@@ -9,7 +9,9 @@ event that alerting turns into an alert for the org's platform destinations.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from molesignal import audit, counters, platform_events
 from molesignal.errors import RateLimited, StorageQuotaExceeded
 from molesignal.observability import logger
+from molesignal.recent import RecentReads
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
@@ -45,10 +48,9 @@ def default_quota() -> Quota:
     return Quota(s.default_ingest_qps, s.default_query_qps, s.default_storage_bytes)
 
 
-# Quotas as this process last read them, for the per-request rate check: a change made
-# by another process (root's PUT on the admin function) applies within this many seconds.
-QUOTA_MEMO_S = 5.0
-_quota_memo: dict[str, tuple[Quota, float]] = {}
+# Quotas as this process last read them, for the per-request checks: a change made by another
+# process (root's PUT on the admin function) applies within MOLESIGNAL_WARM_MEMO_S.
+_recent_quotas: RecentReads[str, Quota] = RecentReads()
 
 
 def storage_usage_change(table: Table, org_id: str, delta_bytes: int) -> dict[str, Any]:
@@ -64,21 +66,51 @@ def storage_usage_change(table: Table, org_id: str, delta_bytes: int) -> dict[st
     }
 
 
+class _UsageViews:
+    """Each org's storage use as this process read it lately, plus the bytes it admitted since.
+
+    The worker adds to the stored use when it lands a batch, seconds after the 202, so the
+    check was never exact; a warm ingest function reuses its reading for up to
+    ``MOLESIGNAL_WARM_MEMO_S`` while that reading, what it admitted since (raw payload bytes,
+    more than they take once stored) and the request still fit under the cap, and reads again
+    otherwise. So near the cap every request reads, and a refusal always reflects a fresh read;
+    only other instances' admissions in that window can go past the cap unseen.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[int, float, int]] = {}  # org: (stored use read, when, admitted since)
+        self._lock = threading.Lock()
+
+    def used(self, org_id: str, incoming: int, limit: int, read: Callable[[], int]) -> int:
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(org_id)
+        if held is not None and now - held[1] < get_settings().warm_memo_s and held[0] + held[2] + incoming <= limit:
+            return held[0] + held[2]
+        fresh = read()
+        with self._lock:
+            if len(self._held) >= 4096:
+                self._held.clear()
+            self._held[org_id] = (fresh, now, 0)
+        return fresh
+
+    def admitted(self, org_id: str, size: int) -> None:
+        with self._lock:
+            held = self._held.get(org_id)
+            if held is not None:
+                self._held[org_id] = (held[0], held[1], held[2] + size)
+
+
+_usage_views = _UsageViews()
+
+
 @dataclass
 class Limiter:
     table: Table
 
     def recent_quota(self, org_id: str) -> Quota:
-        """The org's quota, read at most ``QUOTA_MEMO_S`` ago by this process."""
-        held = _quota_memo.get(org_id)
-        now = time.monotonic()
-        if held is not None and now - held[1] < QUOTA_MEMO_S:
-            return held[0]
-        quota = self.quota(org_id)
-        if len(_quota_memo) > 4096:
-            _quota_memo.clear()
-        _quota_memo[org_id] = (quota, now)
-        return quota
+        """The org's quota, read at most ``MOLESIGNAL_WARM_MEMO_S`` ago by this process."""
+        return _recent_quotas.get(org_id, lambda: self.quota(org_id))
 
     def quota(self, org_id: str) -> Quota:
         item = self.table.get(*keys.quota(org_id), consistent=False)
@@ -94,7 +126,7 @@ class Limiter:
     def set_quota(self, org_id: str, quota: Quota) -> Quota:
         pk, sk = keys.quota(org_id)
         self.table.put({"pk": pk, "sk": sk, "kind": "quota", **quota.to_dict()})
-        _quota_memo.pop(org_id, None)
+        _recent_quotas.forget(org_id)
         return quota
 
     def usage(self, org_id: str) -> dict[str, int]:
@@ -122,14 +154,29 @@ class Limiter:
                 code=f"{kind.value}_rate_limited",
             )
 
+    def _storage_in_use(self, org_id: str, incoming_bytes: int) -> tuple[int, int]:
+        """(used, limit) as this process sees them for a request of ``incoming_bytes``."""
+        limit = self.recent_quota(org_id).storage_bytes
+        return _usage_views.used(org_id, incoming_bytes, limit, lambda: self.usage(org_id)["storage_bytes"]), limit
+
+    def fits_storage(self, org_id: str, incoming_bytes: int) -> bool:
+        """Would ``incoming_bytes`` fit under the cap? If so they count as admitted by this
+        process (the column-wise ingest path asks with an upper bound, and falls back to the
+        record path's ``check_storage`` when the answer is no)."""
+        used, limit = self._storage_in_use(org_id, incoming_bytes)
+        if used + incoming_bytes > limit:
+            return False
+        _usage_views.admitted(org_id, incoming_bytes)
+        return True
+
     def check_storage(self, org_id: str, incoming_bytes: int, *, actor: str = "") -> None:
-        limit = self.quota(org_id).storage_bytes
-        used = self.usage(org_id)["storage_bytes"]
+        used, limit = self._storage_in_use(org_id, incoming_bytes)
         if used + incoming_bytes > limit:
             self._reject(org_id, "storage", int(time.time()) // 60, actor, {"limit": limit, "used": used})
             raise StorageQuotaExceeded(
                 f"quota exhausted: storage cap of {limit} bytes reached ({used} used)", code="storage_quota_exceeded"
             )
+        _usage_views.admitted(org_id, incoming_bytes)
 
     def _reject(self, org_id: str, kind: str, window: int, actor: str, details: dict[str, Any]) -> None:
         marker: Item = {"pk": f"QUOTAHIT#{org_id}#{kind}", "sk": f"W#{window}", "expires_at": window + 3600}

@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     # Failed deliveries come back after base * 2^(attempt-1) seconds (capped), then go to the DLQ.
     alert_retry_base_s: float = Field(default=15.0, ge=0)
     alert_retry_max_s: float = Field(default=900.0, ge=0, le=43_200)  # SQS's visibility limit is 12 h
+    # How long a warm function trusts the org settings, stream config, quota and storage use it
+    # read (molesignal/recent.py): a change made elsewhere applies within this many seconds.
+    warm_memo_s: float = Field(default=5.0, ge=0, le=60)
     # How stale the ingest worker's memo of an org's realtime rules may be (other processes).
     alert_rules_memo_s: float = Field(default=5.0, ge=0)
     # How long the ingest path trusts its view of an org's alert states (alerts/state_memo.py).

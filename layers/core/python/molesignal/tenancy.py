@@ -14,6 +14,7 @@ from molesignal.auth.principal import Principal, Role, can_grant, capped
 from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound
 from molesignal.otlp.content import org_content_entries
+from molesignal.recent import forget_org
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
@@ -67,6 +68,7 @@ class Tenancy:
             self.table.put(item, condition="attribute_not_exists(pk)")
         except ConditionFailed as exc:
             raise Conflict(f"conflict: org {org_id!r} already exists") from exc
+        forget_org(org_id)  # this process may remember it as missing
         return item
 
     def get_org(self, org_id: str) -> Item:
@@ -127,7 +129,7 @@ class Tenancy:
             clauses.append("SET " + ", ".join(sets))
         if removes:
             clauses.append("REMOVE " + ", ".join(removes))
-        return self.table.update(
+        updated = self.table.update(
             pk,
             sk,
             " ".join(clauses),
@@ -135,6 +137,8 @@ class Tenancy:
             values=values,
             condition="attribute_exists(pk)",
         )
+        forget_org(org_id)
+        return updated
 
     # --- users ------------------------------------------------------------
     def create_user(

@@ -7,7 +7,7 @@ from typing import Any
 from molesignal.errors import NotFound
 from molesignal.lake import garbage, glue
 from molesignal.lake.retention import REMOVALS_PER_TRANSACTION
-from molesignal.lake.streams import Stream, Streams, note_local_change, stream_key
+from molesignal.lake.streams import Stream, Streams, forget_stream, note_local_change, stream_key
 from molesignal.quotas import storage_usage_change
 from molesignal.storage.table import ConditionFailed, Table
 
@@ -30,6 +30,7 @@ def update_stream_settings(
         item = table.update(pk, sk, "SET " + ", ".join(sets), values=values, condition="attribute_exists(pk)")
     except ConditionFailed as exc:
         raise NotFound(f"not found: stream {name!r}") from exc
+    forget_stream(org_id, name)
     return Stream.from_item(item)
 
 
@@ -43,6 +44,7 @@ def delete_stream(table: Table, org_id: str, name: str) -> int:
     streams = Streams(table)
     streams.get(org_id, name)  # NotFound for a stream that does not exist
     table.delete(*stream_key(org_id, name))
+    forget_stream(org_id, name)
     note_local_change(org_id)
     files = streams.manifest(org_id, name)
     delete_after = garbage.new_delete_after(garbage.DEFAULT_GRACE_S)

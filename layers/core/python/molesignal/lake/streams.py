@@ -9,6 +9,7 @@ from molesignal.clock import iso
 from molesignal.errors import NotFound
 from molesignal.lake.layout import hour_of
 from molesignal.lake.visibility import drop_superseded
+from molesignal.recent import RecentReads
 from molesignal.storage.table import Item, Table
 
 DEFAULT_FIELD_CAP = 1000
@@ -86,6 +87,14 @@ class Stream:
         }
 
 
+_recent_streams: RecentReads[tuple[str, str], Stream | None] = RecentReads()
+
+
+def forget_stream(org_id: str, name: str) -> None:
+    """After this process changed a stream's settings or removed it: its next read is fresh."""
+    _recent_streams.forget((org_id, name))
+
+
 @dataclass
 class Streams:
     table: Table
@@ -93,6 +102,12 @@ class Streams:
     def find(self, org_id: str, name: str, *, consistent: bool = True) -> Stream | None:
         item = self.table.get(*stream_key(org_id, name), consistent=consistent)
         return Stream.from_item(item) if item else None
+
+    def recent(self, org_id: str, name: str) -> Stream | None:
+        """The stream as this process read it at most ``MOLESIGNAL_WARM_MEMO_S`` ago, for the
+        ingest path's field cap. Its schema only grows, so an older view is the more lenient
+        one, as a concurrent request's already was; settings changed here apply at once."""
+        return _recent_streams.get((org_id, name), lambda: self.find(org_id, name, consistent=False))
 
     def get(self, org_id: str, name: str) -> Stream:
         found = self.find(org_id, name)
