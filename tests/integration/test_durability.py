@@ -176,6 +176,8 @@ def test_ctrl_c_stops_within_10_s_under_load_and_a_restart_has_everything(dev: D
     # Then it has stopped within 10 s, and said so
     assert took < CLEAN_STOP_S, f"stopping took {took:.1f} s"
     assert dev.process is not None and dev.process.returncode == 0
+    # ... and so has its AWS emulator, a child process in its group (ADR 0023)
+    assert dev.left_in_group() == []
     log = dev.log.read_text()
     assert "Stopped." in log
     assert f"POST /api/v1/ingest/{STREAM} 202 " in log  # one line per request: method, path, status, ms

@@ -89,6 +89,21 @@ class Dev:
                 os.killpg(self.process.pid, signal.SIGKILL)
         return time.monotonic() - started
 
+    def left_in_group(self) -> list[str]:
+        """The command lines of processes still in its process group (the emulator is a child)."""
+        assert self.process is not None
+        left = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid and fields[0] != "Z":  # pgrp; a zombie is gone
+                    left.append(Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, IndexError, ValueError):
+                continue
+        return left
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     data_dir: str = ".molesignal"
     # Force each acknowledged write to disk (survives a power cut, not only a killed process).
     data_fsync: bool = True
+    # Concurrent worker invocations per queue in the local system, as Lambda's event source
+    # mapping runs several (docs/adr/0023-local-process-shape.md).
+    local_queue_pollers: int = Field(default=2, ge=1, le=8)
     # `make dev` prints one line per request (method, path, status, ms); false silences it.
     log_requests: bool = True
     # The level of the functions' own (JSON) logs on the `make dev` console.

@@ -52,7 +52,8 @@ class LocalSystem:
         provision()
         self._start_gateway()
         if self.run_pollers:
-            self.pollers = [QueuePoller(worker) for worker in self.registry.workers]
+            per_queue = get_settings().local_queue_pollers
+            self.pollers = [QueuePoller(worker) for worker in self.registry.workers for _ in range(per_queue)]
             for poller in self.pollers:
                 poller.start()
         self.scheduler = Scheduler(tuple(self.registry.schedules))
