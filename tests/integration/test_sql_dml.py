@@ -25,7 +25,6 @@ from tests.support.api import (
     run_sql,
     sql_ok,
 )
-from tests.support.isolation import isolated_dynamodb  # noqa: F401 - a fixture
 from tests.support.lake import drain_ingest, landed_rows
 
 T0 = 1_800_000_000_000_000
@@ -193,7 +192,6 @@ def test_who_may_write(client: httpx.Client, org: dict[str, Any]) -> None:
     assert sql_ok(client, org["service"], "INSERT INTO app.s VALUES (1)")[0]["row_count"] == 1
 
 
-@pytest.mark.usefixtures("isolated_dynamodb")
 def test_concurrent_inserts_lose_nothing(client: httpx.Client, org: dict[str, Any]) -> None:
     """Writers of one scope are serialised by its version: every row lands once."""
     sql_ok(client, org["dba"], "CREATE SHARED TABLE app.c (id INT PRIMARY KEY, writer INT)")
@@ -259,7 +257,6 @@ def test_streams_take_only_erasure_from_a_dba(client: httpx.Client, org: dict[st
     assert any(e["action"] == "sql.stream.delete" and e["details"]["rows"] == 10 for e in audit)
 
 
-@pytest.mark.usefixtures("isolated_dynamodb")
 def test_stream_delete_under_concurrent_ingest_and_compaction_leaves_exactly_the_rest(
     client: httpx.Client, org: dict[str, Any]
 ) -> None:
