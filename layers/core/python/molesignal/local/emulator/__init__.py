@@ -27,22 +27,28 @@ FORMAT = "1"  # the data directory's layout; a different one is refused, never m
 
 
 @dataclass
-class Emulator:
+class EmulatorPlace:
+    """Where an emulator listens and keeps its state; what a start replayed of its journals."""
+
     host: str = "127.0.0.1"
     port: int = 4566
     data_dir: Path | None = None
     fsync: bool = True
     replayed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def durable(self) -> bool:
+        return self.data_dir is not None
+
+
+@dataclass
+class Emulator(EmulatorPlace):
     _server: Any = None
     _thread: threading.Thread | None = None
     _lock: DirectoryLock | None = None
     _objects: ObjectStore | None = None
     _queues: QueueStore | None = None
     _moto: MotoServices | None = None
-
-    @property
-    def durable(self) -> bool:
-        return self.data_dir is not None
 
     def start(self) -> str:
         if self.port:

@@ -20,9 +20,11 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from molesignal.local.emulator import EmulatorPlace
 
 # Importing moto and replaying a journal take a few seconds on a busy machine.
 START_TIMEOUT_S = 120.0
@@ -30,19 +32,10 @@ STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
-class EmulatorProcess:
+class EmulatorProcess(EmulatorPlace):
     """The same interface as :class:`molesignal.local.emulator.Emulator`, in a child process."""
 
-    host: str = "127.0.0.1"
-    port: int = 4566
-    data_dir: Path | None = None
-    fsync: bool = True
-    replayed: dict[str, int] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def durable(self) -> bool:
-        return self.data_dir is not None
 
     @property
     def pid(self) -> int | None:
