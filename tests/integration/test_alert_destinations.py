@@ -108,8 +108,8 @@ def test_email_destination_sends_through_ses(client: httpx.Client, admin: Sessio
     assert report["ok"] is True, report
     sent = ses_sent_to(address)
     assert len(sent) == 1
-    assert sent[0].source == get_settings().alert_email_from
-    assert sent[0].subject.startswith("[TEST]")
+    assert sent[0]["Source"] == get_settings().alert_email_from
+    assert sent[0]["Subject"].startswith("[TEST]")
 
 
 def _sns_copies(hook: Receiver) -> list[dict[str, Any]]:

@@ -74,11 +74,12 @@ def history(client: httpx.Client, by: Session, rule_id: str) -> list[dict[str, A
     return list(response.json()["items"])
 
 
-def ses_sent_to(address: str) -> list[Any]:
-    """What the emulator's SES sent to ``address``. The session's emulator serves from this
-    process, so its SES backend is read directly (moto's ``/moto-api/data.json`` dumps every
-    service's models and fails on any one that cannot be dumped)."""
-    from moto.ses.models import ses_backends
+def ses_sent_to(address: str) -> list[dict[str, Any]]:
+    """What the emulator's SES sent to ``address``, from its ``GET /_aws/ses`` (the emulator is
+    a process of its own; LocalStack answers the same path in the same shape)."""
+    from molesignal.settings import get_settings
 
-    sent = [m for regions in ses_backends.values() for backend in regions.values() for m in backend.sent_messages]
-    return [m for m in sent if address in m.destinations.get("ToAddresses", [])]
+    answer = httpx.get(f"{(get_settings().aws_endpoint_url or '').rstrip('/')}/_aws/ses", timeout=30)
+    answer.raise_for_status()
+    sent = answer.json()["messages"]
+    return [m for m in sent if address in (m.get("Destination") or {}).get("ToAddresses", [])]

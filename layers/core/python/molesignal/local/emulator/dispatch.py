@@ -2,11 +2,14 @@
 
 S3 and SQS go to the local stores when the emulator has a data directory; everything else
 (and S3/SQS without one) goes to moto. ``/moto-api/*`` stays moto's, and its reset also
-empties the local stores.
+empties the local stores. ``GET /_aws/ses`` lists the e-mails SES has "sent", in
+LocalStack's shape at LocalStack's path, so a test or a developer can see them whichever of
+the two emulators runs (the emulator is a process of its own, ADR 0023).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from contextlib import ExitStack
 from typing import Any
@@ -66,6 +69,8 @@ class LocalAws:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
+        if path.rstrip("/") == "/_aws/ses" and environ.get("REQUEST_METHOD") == "GET":
+            return _sent_emails(environ, start_response)
         if path.startswith("/moto-api"):
             if path.rstrip("/") == "/moto-api/reset":
                 return self._reset(environ, start_response)
@@ -88,3 +93,34 @@ class LocalAws:
                 self.sqs.store.clear()
             self.moto.reset()
         return answer
+
+
+def _sent_emails(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """What moto's SES accepted, every region; ``?email=`` keeps one sender's (as LocalStack)."""
+    from moto.ses.models import ses_backends
+
+    sender = parse_qs(str(environ.get("QUERY_STRING", ""))).get("email", [""])[0]
+    messages = []
+    for regions in list(ses_backends.values()):
+        for region, backend in list(regions.items()):
+            for message in list(backend.sent_messages):
+                source = str(getattr(message, "source", ""))
+                if sender and source != sender:
+                    continue
+                destinations = getattr(message, "destinations", {})
+                if isinstance(destinations, list):  # a raw message names its recipients only
+                    destinations = {"ToAddresses": destinations}
+                messages.append(
+                    {
+                        "Id": message.id,
+                        "Region": region,
+                        "Source": source,
+                        "Destination": destinations,
+                        "Subject": getattr(message, "subject", None),
+                        "Body": {"text_part": getattr(message, "body", None), "html_part": None},
+                        "RawData": getattr(message, "raw_data", None),
+                    }
+                )
+    body = json.dumps({"messages": messages}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
