@@ -42,7 +42,17 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
     loading: true,
   });
   const [tick, setTick] = useState(0);
+  // The render that follows a change of `deps` comes before the effect that starts the new load:
+  // it must not present the last answer as the answer to the new `deps` (a pager would show
+  // "page 2" over page 1's rows for that render).
+  const current = [...deps, tick];
+  const started = useRef<unknown[] | null>(null);
+  const stale =
+    started.current === null ||
+    started.current.length !== current.length ||
+    current.some((value, i) => !Object.is(value, started.current?.[i]));
   useEffect(() => {
+    started.current = current;
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     load().then(
@@ -55,7 +65,7 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { ...state, reload };
+  return { ...state, loading: state.loading || stale, reload };
 }
 
 /** A modal confirmation that names what will happen; the user types `expect` when it is given. */
