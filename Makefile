@@ -113,7 +113,7 @@ lock: $(VENV)/.dev-installed
 # much of their time waiting on subprocesses and sockets; both must pass.
 test: $(VENV)/.cdk-installed clients pipcheck lint console-check browser
 	@$(VENV)/bin/mypy > $(VENV)/mypy.log 2>&1 & mypy_pid=$$!; \
-	$(PY) -m pytest -q -n 2 --dist loadfile; tests=$$?; \
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
 	wait $$mypy_pid; types=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
 	test $$tests -eq 0 && test $$types -eq 0
 

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # Test hook: "skip" leaves a committed change's outbox item unpublished (as if the process
     # died after the commit); "exit" ends the process there (os._exit). Never set it in production.
     outbox_fault: str = Field(default="", pattern="^(|skip|exit)$")
+    # Test hook: the local scheduler first fires each function this many seconds after the
+    # start instead of one rate later (a restart test need not wait a minute for the sweeper).
+    # Unset: one rate later, as EventBridge does.
+    scheduler_first_run_s: float | None = Field(default=None, ge=0)
 
     # Auth.
     access_token_ttl_s: int = Field(default=900, ge=30)

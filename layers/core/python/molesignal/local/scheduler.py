@@ -76,7 +76,12 @@ class Scheduler:
         self.join(5)
 
     def _run(self) -> None:
-        due = {f.name: time.monotonic() + rate_seconds(f.schedule) for f in self.schedules}
+        first = get_settings().scheduler_first_run_s
+        started = time.monotonic()
+        due = {
+            f.name: started + (rate_seconds(f.schedule) if first is None else min(first, rate_seconds(f.schedule)))
+            for f in self.schedules
+        }
         while not self._stop.wait(1):
             now = time.monotonic()
             for function in self.schedules:
