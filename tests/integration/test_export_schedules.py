@@ -124,8 +124,9 @@ def test_cron_schedule_delivers_to_s3_and_webhook_log_streams(
         # The schedule is made (on the schedules' clock) before the events arrive and its first
         # run falls after them: no :00 or :30 between the two, or the events would belong to
         # the second run's window (failed at :30-:40 and :00-:10 when this said "10 min ago").
-        if HALF_HOUR_US - now_us() % HALF_HOUR_US < 90_000_000:
-            time.sleep(91)  # too close to a :00/:30 boundary: wait until past it
+        to_boundary_us = HALF_HOUR_US - now_us() % HALF_HOUR_US
+        if to_boundary_us < 90_000_000:  # too close to a :00/:30 boundary: wait until just past it
+            time.sleep(to_boundary_us / 1_000_000 + 1)
         received = now_us()
         start = max(received - 10 * 60_000_000, received - received % HALF_HOUR_US + 1)
         ids = post_events(client, admin, 4, "c")
