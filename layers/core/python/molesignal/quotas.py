@@ -19,7 +19,7 @@ from typing import Any
 from molesignal import audit, counters, platform_events
 from molesignal.errors import RateLimited, StorageQuotaExceeded
 from molesignal.observability import logger
-from molesignal.recent import RecentReads
+from molesignal.recent import MAX_ENTRIES, RecentReads
 from molesignal.settings import get_settings
 from molesignal.storage import keys
 from molesignal.storage.table import ConditionFailed, Item, Table
@@ -89,7 +89,7 @@ class _UsageViews:
             return held[0] + held[2]
         fresh = read()
         with self._lock:
-            if len(self._held) >= 4096:
+            if len(self._held) >= MAX_ENTRIES:
                 self._held.clear()
             self._held[org_id] = (fresh, now, 0)
         return fresh
