@@ -195,9 +195,7 @@ class Ingestor:
         return result
 
     def _enforce_field_cap(self, org_id: str, name: str, batch: _StreamBatch, result: IngestResult) -> None:
-        stream = Streams(self.table).recent(org_id, name)
-        known = set(stream.schema) if stream else set()
-        cap = stream.field_cap if stream else DEFAULT_FIELD_CAP
+        known, cap = _fields_and_cap(Streams(self.table).recent(org_id, name))
         added: set[str] = set()
         seen = known | {TIMESTAMP}  # known, added, and the timestamp: one set difference per record
         kept_records, kept_indexes = [], []
@@ -249,9 +247,13 @@ class Ingestor:
 def _fits_field_cap(stream: Stream | None, names: frozenset[str]) -> bool:
     """Whether every record fits the stream's field cap whatever order they come in: the
     record path refuses a record only once the fields added so far reach the cap."""
-    known = set(stream.schema) if stream else set()
-    cap = stream.field_cap if stream else DEFAULT_FIELD_CAP
+    known, cap = _fields_and_cap(stream)
     return len(known) + len(names - known) <= cap
+
+
+def _fields_and_cap(stream: Stream | None) -> tuple[set[str], int]:
+    """The stream's known field names and its field cap (a new stream's: none, the default)."""
+    return (set(stream.schema), stream.field_cap) if stream else (set(), DEFAULT_FIELD_CAP)
 
 
 _queue_url: dict[str, str] = {}
