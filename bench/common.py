@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,25 @@ def tree_cpu_s(root: int) -> float | None:
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         seen = True
     return total if seen else None
+
+
+def tree_cpu_split_s(root: int, label: Callable[[str], str]) -> dict[str, dict[str, float]]:
+    """User and system (kernel) CPU seconds of ``root``'s process tree, summed per
+    ``label(command line)``: which process of the system spends what, and how much of it in
+    the kernel (sockets, files)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    split: dict[str, dict[str, float]] = {}
+    for pid in process_tree(root):
+        try:
+            fields = _stat_fields(pid)
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        entry = split.setdefault(label(command), {"user": 0.0, "sys": 0.0})
+        entry["user"] += int(fields[11]) / ticks
+        entry["sys"] += int(fields[12]) / ticks
+    return split
 
 
 def tree_rss_bytes(root: int) -> int:
