@@ -336,3 +336,39 @@ def test_an_orgs_first_subscription_sees_a_change_from_a_writer_with_a_stale_cac
     sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (9, 'open')")
 
     assert recv(ws)["rows"] == [{"id": 9}]
+
+
+def test_an_org_older_than_the_watch_marker_gets_changes_on_subscriptions_made_before_it(
+    client: httpx.Client, org: dict[str, Any], ws_of: Any
+) -> None:
+    """Subscriptions filed before the watch marker existed never recorded ``live_until``: the
+    first change that finds the attribute missing assumes a subscription may exist for as long
+    as one lives, records that, and delivers (it used to skip every change until they expired)."""
+    from molesignal.lake import watch
+    from molesignal.live.connections import CONNECTION_TTL_S
+    from molesignal.storage.table import Table
+
+    ws = ws_of(org["dba"])
+    subscribe(ws, "orders", "SELECT id FROM app.orders")
+    marker = (f"ORG#{org['id']}#WATCH", "CHANGES")
+    Table().update(*marker, "REMOVE live_until")  # what an org older than the marker holds
+    watch.forget(org["id"])
+    before = time.time()
+
+    sql_ok(client, org["dba"], "INSERT INTO app.orders (id, status) VALUES (11, 'open')")
+
+    assert recv(ws)["rows"] == [{"id": 11}]
+    recorded = (Table().get(*marker) or {})["live_until"]
+    assert before + CONNECTION_TTL_S - 5 <= int(recorded) <= time.time() + CONNECTION_TTL_S
+
+
+def test_a_new_orgs_marker_says_no_topic_sources_and_no_subscriptions(client: httpx.Client, root: Session) -> None:
+    """Written with the org, so its writers skip the topic list and the subscription lookup
+    from its first change on; its first subscription or topic source moves it on (tests above
+    and in test_topics_outbox.py)."""
+    from molesignal.storage.table import Table
+
+    org_id = create_org(client, root)
+
+    marker = Table().get(f"ORG#{org_id}#WATCH", "CHANGES") or {}
+    assert (marker.get("topics_version"), marker.get("live_until")) == (0, 0)

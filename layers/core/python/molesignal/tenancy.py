@@ -13,6 +13,7 @@ from molesignal.auth.passwords import hash_password
 from molesignal.auth.principal import Principal, Role, can_grant, capped
 from molesignal.clock import iso, now_us
 from molesignal.errors import Conflict, Forbidden, Invalid, NotFound
+from molesignal.lake.watch import Watch
 from molesignal.otlp.content import org_content_entries
 from molesignal.recent import forget_org
 from molesignal.settings import get_settings
@@ -69,6 +70,7 @@ class Tenancy:
         except ConditionFailed as exc:
             raise Conflict(f"conflict: org {org_id!r} already exists") from exc
         forget_org(org_id)  # this process may remember it as missing
+        Watch(self.table).record_new_org(org_id)
         return item
 
     def get_org(self, org_id: str) -> Item:

@@ -8,6 +8,11 @@ neither should pay nothing per commit. The marker ``ORG#<org>#WATCH`` / ``CHANGE
 * ``live_until``: epoch seconds until which a live subscription of the org may exist (the
   expiry of its latest subscription).
 
+A new org's marker is written with its creation (nothing watches it yet). An org older than the
+marker has neither attribute: its topic list is read once and recorded, and its live
+subscriptions, which never recorded themselves, are assumed to exist until the longest a
+subscription lives from the first change that finds the attribute missing.
+
 Writers read it through a per-process cache of ``watch_cache_s`` (1 s). The staleness is closed
 on the other side: whoever starts watching (a topic source added, an org's first live
 subscription) writes the marker and then waits that long (``settle``) before answering, so every
@@ -35,11 +40,8 @@ def _pk(org_id: str) -> str:
 @dataclass(frozen=True)
 class WatchState:
     topics_version: int | None  # None: never recorded (an org older than the marker): read the topics
-    live_until_s: int  # 0: never a live subscription
+    live_until_s: int | None  # 0: never a live subscription; None: never recorded (an org older than the marker)
     read_at: float  # time.monotonic() of the read
-
-    def live(self) -> bool:
-        return self.live_until_s > time.time()
 
     def fresh(self) -> bool:
         """Still within the cache bound: an answer that waited ``settle`` came after this read."""
@@ -67,10 +69,42 @@ class Watch:
         self.requests += 1
         item = self.table.get(_pk(org_id), _SK) or {}
         version = item.get("topics_version")
-        state = WatchState(None if version is None else int(version), int(item.get("live_until", 0)), time.monotonic())
+        live_until = item.get("live_until")
+        state = WatchState(
+            None if version is None else int(version),
+            None if live_until is None else int(live_until),
+            time.monotonic(),
+        )
         with _lock:
             _cache[org_id] = state
         return state
+
+    def live(self, org_id: str, *, subscription_max_s: int) -> bool:
+        """Whether a live subscription of the org may exist now. For an org older than the
+        marker, whose subscriptions never recorded themselves, that is "maybe, for as long as
+        a subscription made just now could live": recorded, so it is assumed once per org."""
+        until = self.state(org_id).live_until_s
+        if until is None:
+            until = int(time.time()) + subscription_max_s
+            with contextlib.suppress(ConditionFailed):  # a subscription recorded itself first
+                self.table.update(
+                    _pk(org_id),
+                    _SK,
+                    "SET live_until = :until",
+                    condition="attribute_not_exists(live_until)",
+                    values={":until": until},
+                )
+            forget(org_id)
+        return until > time.time()
+
+    def record_new_org(self, org_id: str) -> None:
+        """A new org: no topic has a source and nobody subscribes, so its writers skip both
+        without a first lookup. Kept if a marker is there already (an id used before)."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.put(
+                {"pk": _pk(org_id), "sk": _SK, "topics_version": 0, "live_until": 0},
+                condition="attribute_not_exists(pk)",
+            )
 
     def topics_changed(self, org_id: str) -> None:
         """The org's topic sources changed: writers read its topic list again."""
@@ -94,7 +128,7 @@ class Watch:
         """A subscription of the org may exist until ``until_s``. True when writers may have
         cached that nobody watches (no subscription of the org was alive): the caller must
         ``settle`` before its answer."""
-        before = self.read(org_id).live_until_s
+        before = self.read(org_id).live_until_s or 0
         if before < until_s - 600:  # moved on at most every 10 minutes of subscribing
             with contextlib.suppress(ConditionFailed):  # another subscription moved it further already
                 self.table.update(

@@ -24,7 +24,7 @@ from molesignal.lake.streams import SEALED_COLUMNS
 from molesignal.lake.tables import SHARED_SCOPE
 from molesignal.lake.watch import Watch
 from molesignal.live import protocol as p
-from molesignal.live.connections import Connections, Subscription
+from molesignal.live.connections import CONNECTION_TTL_S, Connections, Subscription
 from molesignal.live.posting import ApiGatewayPoster, ConnectionGone, Poster
 from molesignal.live.rows_filter import matching_rows
 from molesignal.live.session_state import SessionStates
@@ -67,7 +67,7 @@ def _sees(subscription: Subscription, change: RowChange) -> bool:
 
 def deliver(change: RowChange, connections: Connections, poster: Poster) -> int:
     """Post ``change`` to every subscription whose SELECT would show its rows; returns posts made."""
-    if not Watch(connections.table).state(change.org_id).live():
+    if not Watch(connections.table).live(change.org_id, subscription_max_s=CONNECTION_TTL_S):
         return 0  # nobody of the org subscribes to anything
     subscriptions = connections.watching(change.org_id, change.relation)
     if not subscriptions:
