@@ -68,6 +68,18 @@ def test_bodies_beyond_api_gateway_limit_are_refused_at_the_gateway(client: http
     assert response.status_code == 413
 
 
+def test_bodies_beyond_lambdas_invocation_limit_once_escaped_are_refused_at_the_gateway(client: httpx.Client) -> None:
+    """Bad input: 1.1 MB of control bytes, within API Gateway's 10 MB but 6.6 MB as the event's
+    JSON (each escaped as \\u0001), over Lambda's 6 MB; the same count of letters reaches the function."""
+    headers = {"content-type": "text/plain"}
+    refused = client.post("/api/v1/auth/login", content=b"\x01" * 1_100_000, headers=headers)
+    assert refused.status_code == 413
+    assert refused.json() == {"message": "Request Entity Too Large"}
+    passed = client.post("/api/v1/auth/login", content=b"a" * 1_100_000, headers=headers)
+    assert passed.status_code != 413
+    assert "error" in passed.json()  # the function's own envelope answered
+
+
 def test_bad_path_and_query_parameters_are_400_or_404(client: httpx.Client, admin: Session) -> None:
     assert_core_error(client.get("/api/v1/audit?limit=abc", headers=admin.headers), 400, "invalid_argument")
     assert_core_error(client.get("/api/v1/users/%00%ff", headers=admin.headers), 404)
