@@ -23,7 +23,7 @@ def authorizer_context(request: Request) -> dict[str, Any] | None:
     return context if isinstance(context, dict) else None
 
 
-def current_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
     """The caller as resolved by the Lambda authorizer.
 
     Fails closed: a route deployed without the authorizer, or a request it could not
@@ -45,37 +45,49 @@ def current_principal(request: Request) -> Principal:
         raise Unauthorized("unauthorized: malformed authorizer context", code="invalid_token") from exc
 
 
-def optional_principal(request: Request) -> Principal | None:
+# The dependencies below only read the event: ``async def`` runs them on the request's event
+# loop, where a plain ``def`` would be handed to a worker thread and back on every request.
+
+
+async def current_principal(request: Request) -> Principal:
+    return principal_of(request)
+
+
+async def optional_principal(request: Request) -> Principal | None:
     try:
-        return current_principal(request)
+        return principal_of(request)
     except Unauthorized:
         return None
 
 
-def source_ip(request: Request) -> str:
+def source_of(request: Request) -> str:
     http = (_event(request).get("requestContext") or {}).get("http") or {}
     return str(http.get("sourceIp") or (request.client.host if request.client else ""))
 
 
+async def source_ip(request: Request) -> str:
+    return source_of(request)
+
+
 def is_local_request(request: Request) -> bool:
     try:
-        return ipaddress.ip_address(source_ip(request)).is_loopback
+        return ipaddress.ip_address(source_of(request)).is_loopback
     except ValueError:
         return False
 
 
-def get_table() -> Table:
+async def get_table() -> Table:
     return Table()
 
 
-def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise Forbidden("forbidden: requires role admin")
     return principal
 
 
 def require_role(*roles: Role) -> Any:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         principal.require(*roles)
         return principal
 
