@@ -8,15 +8,14 @@ moto holds everything in memory, as moto's own server does. ADR 0019 weighs the 
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from molesignal.local.emulator.dispatch import LocalAws
 from molesignal.local.emulator.files import DirectoryLock
+from molesignal.local.emulator.http_server import HttpServer
 from molesignal.local.emulator.moto_services import MotoServices
 from molesignal.local.emulator.s3_api import S3Api
 from molesignal.local.emulator.s3_store import ObjectStore
@@ -43,7 +42,7 @@ class EmulatorPlace:
 
 @dataclass
 class Emulator(EmulatorPlace):
-    _server: Any = None
+    _server: HttpServer | None = None
     _thread: threading.Thread | None = None
     _lock: DirectoryLock | None = None
     _objects: ObjectStore | None = None
@@ -60,15 +59,9 @@ class Emulator(EmulatorPlace):
                         "or point AWS_ENDPOINT_URL at a running emulator"
                     )
         app = self._open_state()
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per AWS call drowns the console
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = HttpServer(self.host, self.port, app)
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="emulator", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
         return f"http://{self.host}:{self.port}"
 
