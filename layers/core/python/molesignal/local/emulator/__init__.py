@@ -42,6 +42,7 @@ class EmulatorPlace:
 
 @dataclass
 class Emulator(EmulatorPlace):
+    fast_dynamodb: bool = True  # False: every DynamoDB call takes moto's whole server path (ADR 0027)
     _server: HttpServer | None = None
     _thread: threading.Thread | None = None
     _lock: DirectoryLock | None = None
@@ -67,7 +68,7 @@ class Emulator(EmulatorPlace):
 
     def _open_state(self) -> LocalAws:
         if self.data_dir is None:
-            self._moto = MotoServices(None, fsync=False)
+            self._moto = MotoServices(None, fsync=False, fast_dynamodb=self.fast_dynamodb)
             return LocalAws(self._moto, None, None)
         root = self.data_dir
         root.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ class Emulator(EmulatorPlace):
             self._queues = QueueStore(root / "sqs" / "queues.sqlite", fsync=self.fsync).open()
             # The pollers that held in-flight messages died with the previous process.
             self._queues.release_in_flight()
-            self._moto = MotoServices(root / "moto", fsync=self.fsync)
+            self._moto = MotoServices(root / "moto", fsync=self.fsync, fast_dynamodb=self.fast_dynamodb)
             self.replayed = self._moto.open()
         except BaseException:
             self._close_state()

@@ -1,4 +1,4 @@
-"""Three changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
+"""Four changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
 
 1. **Every model object moto ever made stays in memory.** moto's ``BaseModel`` appends each
    instance to its class's ``instances_tracked`` list (for ``/moto-api/data.json`` and
@@ -193,11 +193,19 @@ def _partition_queries() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
 
 
+def _modules_listed_once() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
         if not _applied:
             _cheap_rollback_transactions()
             _partition_queries()
+            _modules_listed_once()
             _applied = True
     weaken_instance_trackers()

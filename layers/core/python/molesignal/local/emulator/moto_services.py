@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from molesignal.local.emulator import moto_patches
+from molesignal.local.emulator.dynamodb_fast import DynamoFastPath
 from molesignal.local.emulator.files import write_atomically
 from molesignal.observability import logger
 
@@ -175,6 +176,13 @@ class _Answer:
     @property
     def ok(self) -> bool:
         return self.status[:1] == "2"
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    if environ.get("wsgi.input_terminated"):  # a chunked request: the server knows where it ends
+        return bytes(environ["wsgi.input"].read())
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(environ["wsgi.input"].read(length)) if length else b""
 
 
 def call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> _Answer:
@@ -358,13 +366,15 @@ class ServiceJournal:
 
 
 class MotoServices:
-    """moto's WSGI app behind one lock per service; durable when given a directory."""
+    """moto's WSGI app behind one lock per service; durable when given a directory. DynamoDB's
+    hot operations skip moto's web framework (``dynamodb_fast``) unless ``fast_dynamodb`` is off."""
 
-    def __init__(self, directory: Path | None, *, fsync: bool) -> None:
+    def __init__(self, directory: Path | None, *, fsync: bool, fast_dynamodb: bool = True) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         moto_patches.apply()
         self.app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        self.fast = DynamoFastPath() if fast_dynamodb else None
         self.directory = directory
         self.fsync = fsync
         self._journals: dict[str, ServiceJournal] = {}
@@ -420,15 +430,16 @@ class MotoServices:
 
     def _serve(self, journal: ServiceJournal, environ: dict[str, Any], service: str) -> _Answer:
         durable = self.directory is not None and is_change(environ)
+        fast = self.fast if service == "dynamodb" and self.fast is not None and self.fast.takes(environ) else None
         body = b""
-        if durable:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
+        if durable or fast is not None:
+            body = _read_body(environ)
             environ["wsgi.input"] = io.BytesIO(body)
         sequence = 0
         snapshot = False
         with journal.lock:
-            answer = call_wsgi(self.app, environ)
+            found = fast.answer(environ, body) if fast is not None else None
+            answer = _Answer(*found) if found is not None else call_wsgi(self.app, environ)
             moto_patches.weaken_instance_trackers()  # the classes of a service moto has just imported
             if durable and answer.ok:
                 sequence = journal.append(environ, body)

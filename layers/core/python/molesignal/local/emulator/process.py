@@ -113,6 +113,9 @@ def serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--data-dir", default=":memory:")
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument(
+        "--plain-dynamodb", action="store_true", help="moto's whole server path for every DynamoDB call"
+    )
     args = parser.parse_args(argv)
     stopping = threading.Event()
     # Ctrl-C goes to the whole process group; the parent decides when the emulator stops
@@ -120,7 +123,13 @@ def serve(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     data_dir = None if args.data_dir.strip() == ":memory:" else Path(args.data_dir)
-    emulator = Emulator(host=args.host, port=args.port, data_dir=data_dir, fsync=not args.no_fsync)
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        fsync=not args.no_fsync,
+        fast_dynamodb=not args.plain_dynamodb,
+    )
     try:
         url = emulator.start()
     except Exception as exc:  # the parent shows the reason (busy port, locked data directory)
