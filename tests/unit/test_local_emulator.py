@@ -135,3 +135,24 @@ def test_idle_long_polls_wait_instead_of_waking_each_other(tmp_path: Path, monke
         poller.join()
     store.close()
     assert attempts["n"] <= 10  # a look when called, then about one a second each while waiting
+
+
+def test_sqs_refuses_the_characters_aws_refuses_whichever_check_runs() -> None:
+    """An ASCII body is checked by deleting the allowed bytes, any other by the regex: both
+    refuse exactly the characters outside SQS's allowed ranges."""
+    from molesignal.local.emulator.sqs_store import Outgoing, SqsError, _check_message
+
+    def refused(body: str) -> bool:
+        try:
+            _check_message(Outgoing(body=body, attributes={}, system={}, delay_s=None), 1 << 20)
+        except SqsError as error:
+            assert error.code == "InvalidMessageContents"
+            return True
+        return False
+
+    allowed = {0x09, 0x0A, 0x0D, *range(0x20, 0x80)}
+    for code in range(0x80):
+        assert refused(f"ok{chr(code)}ok") is (code not in allowed), code
+        assert refused(f"é{chr(code)}") is (code not in allowed), code  # not ASCII: the regex
+    assert not refused("x" * 300_000 + "\u00e9\U0001f600\ufffd")
+    assert refused("x" * 300_000 + "\ufffe")

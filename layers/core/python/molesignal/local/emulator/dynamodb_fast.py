@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -229,11 +230,9 @@ def _handler(environ: dict[str, Any], params: dict[str, Any]) -> Any:
 
 def _finish(handler: Any, status: int, headers: dict[str, Any], text: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """moto's response headers: its own, a request id, and the CRC-32 botocore checks."""
-    from moto.utilities.aws_headers import gen_amzn_requestid_long
-
     body = text.encode()
     merged = {**handler.response_headers, **headers}
-    merged["x-amzn-requestid"] = gen_amzn_requestid_long()
+    merged["x-amzn-requestid"] = os.urandom(26).hex()  # 52 characters, as moto's (random.choice per character)
     merged["x-amz-crc32"] = str(binascii.crc32(body))
     merged["Content-Length"] = str(len(body))
     reason = {200: "OK", 400: "BAD REQUEST", 500: "INTERNAL SERVER ERROR"}.get(status, "")

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from werkzeug.wrappers import Request, Response
 
 from molesignal.local.emulator.sqs_store import (
@@ -30,9 +31,20 @@ _BATCH_ID = re.compile(r"^[\w-]{1,80}$")
 def _respond(
     body: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    response = Response(json.dumps(body), status=status, content_type=_JSON, headers=headers or {})
+    try:
+        text = orjson.dumps(body)
+    except TypeError:  # a lone surrogate in a string: json escapes it, as before
+        text = json.dumps(body).encode()
+    response = Response(text, status=status, content_type=_JSON, headers=headers or {})
     response.headers["x-amzn-RequestId"] = request_id
     return response
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:  # orjson refuses lone surrogates that json reads: let json decide
+        return json.loads(data)
 
 
 def _error_entry(entry_id: str, error: SqsError) -> dict[str, Any]:
@@ -161,7 +173,7 @@ class SqsApi:
                 "AWS.SimpleQueueService.UnsupportedOperation",
             )
         try:
-            params = json.loads(request.get_data() or b"{}")
+            params = _loads(request.get_data() or b"{}")
         except ValueError:
             raise SqsError("InvalidParameterValue", "The request body is not JSON.") from None
         if not isinstance(params, dict):

@@ -30,6 +30,9 @@ ACCOUNT_ID = "123456789012"
 SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _INVALID_BODY = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The ASCII characters SQS accepts: an ASCII body (every body MoleSignal sends) is checked by
+# deleting these bytes in C, not by the regex's per-character scan (~4 ms for 256 KiB).
+_VALID_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x80)])
 _EXPIRY_EVERY_S = 60.0
 
 # Settable attributes: (default, lowest, highest); None bounds mean free text.
@@ -663,11 +666,13 @@ def _check_message(message: Outgoing, limit: int) -> None:
     _validate_attributes(message.attributes)
     if not message.body:
         raise SqsError("MissingParameter", "The request must contain the parameter MessageBody.")
-    if len(message.body.encode()) + _attributes_size(message.attributes) > limit:
+    encoded = message.body.encode()
+    if len(encoded) + _attributes_size(message.attributes) > limit:
         raise invalid_parameter(
             f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
         )
-    if _INVALID_BODY.search(message.body):
+    ascii_body = len(encoded) == len(message.body)
+    if encoded.translate(None, _VALID_ASCII) if ascii_body else _INVALID_BODY.search(message.body):
         raise SqsError(
             "InvalidMessageContents",
             "Invalid characters found. Valid unicode characters are "
