@@ -38,12 +38,16 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))
+for _path in (REPO, REPO / "layers" / "core" / "python"):  # the client side's code: this tree's
+    if str(_path) not in sys.path:
+        sys.path.append(str(_path))
 
 import boto3  # noqa: E402
 from bench.common import git_info, interpreter_info, loadavg, progress, r3, tree_cpu_s  # noqa: E402
 from botocore.config import Config  # noqa: E402
+
+from molesignal.provision import create_table_request  # noqa: E402
+from molesignal.resources import RESOURCES  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
 TABLE = "bench-table"
@@ -77,22 +81,7 @@ def client(url: str, clients: int) -> Any:
 
 
 def create_table(ddb: Any) -> None:
-    ddb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    ddb.create_table(**create_table_request(RESOURCES.table, TABLE))  # the single table, as provisioned
     token = {
         "pk": {"S": "TOKEN#abc"},
         "sk": {"S": "TOKEN"},

@@ -24,6 +24,8 @@ from botocore.exceptions import ClientError
 
 from molesignal.local.emulator import Emulator
 from molesignal.local.emulator.dynamodb_fast import DynamoFastPath
+from molesignal.provision import create_table_request
+from molesignal.resources import RESOURCES
 
 Call = Callable[[Any, str], Any]
 
@@ -60,22 +62,7 @@ class _Counted(DynamoFastPath):
 
 
 def _create(ddb: Any, table: str) -> None:
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    ddb.create_table(**create_table_request(RESOURCES.table, table))  # the single table, as provisioned
 
 
 def _key(pk: str, sk: str = "x") -> dict[str, Any]:

@@ -63,25 +63,21 @@ def _ensure_glue_database() -> str:
     return name
 
 
-def _ensure_table(table: TableDef) -> str:
-    ddb = aws.client("dynamodb")
-    name = get_settings().resource_name(table.logical)
-    existing = ddb.list_tables()["TableNames"]
-    if name in existing:
-        return name
+def create_table_request(table: TableDef, name: str) -> dict[str, Any]:
+    """``CreateTable``'s parameters for ``table`` (on-demand, its key, every index projecting all)."""
     attributes = {table.partition_key.name: table.partition_key.type, table.sort_key.name: table.sort_key.type}
     for index in table.indexes:
         attributes[index.partition_key.name] = index.partition_key.type
         attributes[index.sort_key.name] = index.sort_key.type
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": v} for k, v in attributes.items()],
-        KeySchema=[
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in attributes.items()],
+        "KeySchema": [
             {"AttributeName": table.partition_key.name, "KeyType": "HASH"},
             {"AttributeName": table.sort_key.name, "KeyType": "RANGE"},
         ],
-        GlobalSecondaryIndexes=[
+        "GlobalSecondaryIndexes": [
             {
                 "IndexName": index.name,
                 "KeySchema": [
@@ -92,7 +88,16 @@ def _ensure_table(table: TableDef) -> str:
             }
             for index in table.indexes
         ],
-    )
+    }
+
+
+def _ensure_table(table: TableDef) -> str:
+    ddb = aws.client("dynamodb")
+    name = get_settings().resource_name(table.logical)
+    existing = ddb.list_tables()["TableNames"]
+    if name in existing:
+        return name
+    ddb.create_table(**create_table_request(table, name))
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     ddb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
