@@ -13,7 +13,7 @@ import pytest
 
 from molesignal.lake.changes import RowChange, subscribe
 from molesignal.lake.compaction import CompactionPolicy, Compactor, run_compaction
-from molesignal.lake.streams import Streams
+from molesignal.lake.streams import COMPACTION_HELD_UNTIL, Streams, stream_key
 from molesignal.storage.table import Table
 from tests.support.api import (
     Session,
@@ -260,8 +260,11 @@ def test_streams_take_only_erasure_from_a_dba(client: httpx.Client, org: dict[st
 def test_stream_delete_under_concurrent_ingest_and_compaction_leaves_exactly_the_rest(
     client: httpx.Client, org: dict[str, Any]
 ) -> None:
-    """Erase one user's rows while more rows arrive and compaction merges the files being
-    rewritten: afterwards every other row is there exactly once and none of the erased."""
+    """Erase one user's rows while more rows arrive and compaction keeps trying to merge the
+    files being rewritten: the erasure holds compaction off the stream (compaction committing
+    in a loop used to win every race, and the DELETE answered CONFLICT with nothing erased);
+    afterwards every other row is there exactly once and none of the erased, and compaction
+    merges again."""
     ingest = org["ingest"]
     sent: list[dict[str, Any]] = []
     for batch in range(12):  # many small files over two hours
@@ -297,12 +300,15 @@ def test_stream_delete_under_concurrent_ingest_and_compaction_leaves_exactly_the
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         ingesting, compacting = pool.submit(keep_ingesting), pool.submit(keep_compacting)
-        erased = sql_ok(client, org["dba"], "DELETE FROM erasure WHERE user = 'erase-me'")
-        stop.set()
+        try:
+            erased = sql_ok(client, org["dba"], "DELETE FROM erasure WHERE user = 'erase-me'")
+        finally:
+            stop.set()  # a failed DELETE must fail the test, not leave the loops running forever
         ingesting.result()
         rounds = compacting.result()
     expected_erased = sum(1 for r in sent if r["user"] == "erase-me")
     assert erased[0]["row_count"] == expected_erased
+    after = run_compaction(Compactor(policy=CompactionPolicy(max_inputs=3, grace_s=600)), orgs=[org["id"]], sweep=False)
     kept = {r["id"] for r in sent if r["user"] == "keep"} | {r["id"] for r in late}
     landed = landed_rows(org["id"], "erasure")  # what the manifest lists, read straight from the lake
     assert sorted(r["id"] for r in landed) == sorted(kept)  # each kept row once, no erased one
@@ -310,13 +316,15 @@ def test_stream_delete_under_concurrent_ingest_and_compaction_leaves_exactly_the
         client, org["viewer"], "SELECT count(*), count(DISTINCT id), count(*) FILTER (user = 'erase-me') FROM erasure"
     )
     assert answer[0]["rows"] == [[len(kept), len(kept), 0]]
-    assert rounds > 0  # compaction merged files of the stream while this ran
+    assert rounds + len(after.committed()) > 0  # compaction merged again once the hold was released
+    assert COMPACTION_HELD_UNTIL not in (Table().get(*stream_key(org["id"], "erasure")) or {})
 
 
 def test_stream_delete_that_loses_a_race_to_compaction_reads_again(
     client: httpx.Client, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Compaction commits between the DELETE finding its rows and committing their files: the
+    """Compaction commits between the DELETE finding its rows and committing their files (the
+    DELETE's hold on compaction lapsed: an erasure that outlived ``COMPACTION_HOLD_S``): the
     DELETE's commit fails its conditions, it reads the manifest again and erases from the merged files."""
     from molesignal.lake import stream_rewrite
 
@@ -332,6 +340,7 @@ def test_stream_delete_that_loses_a_race_to_compaction_reads_again(
 
     def compact_first(self: Any, org_id: str, stream: str, batch: Any) -> None:
         if not lost:
+            Streams(Table()).release_compaction(org_id, stream)  # as if the hold had expired
             merged = Compactor(policy=CompactionPolicy(grace_s=600)).compact_stream(org_id, stream)[0]
             assert any(r.outcome == "committed" for r in merged)
             lost.append(1)

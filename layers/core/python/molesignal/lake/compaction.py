@@ -53,6 +53,7 @@ from molesignal.lake import schema as S
 from molesignal.lake.layout import file_key
 from molesignal.lake.retention import DAY_US, committed_entries, org_ids
 from molesignal.lake.streams import (
+    COMPACTION_HELD_UNTIL,
     Stream,
     Streams,
     manifest_partition,
@@ -476,9 +477,12 @@ class Compactor:
                     "Key": table.marshal({"pk": stream_pk, "sk": stream_sk}),
                     # No version change: the stream's rows are exactly the same.
                     "UpdateExpression": "ADD #bytes :bytes, file_count :files",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeNames": {"#bytes": "bytes"},
-                    "ExpressionAttributeValues": table.marshal({":bytes": delta, ":files": 1 - len(inputs)}),
+                    # An erasure in progress holds compaction off (Streams.hold_compaction).
+                    "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#held) OR #held < :now)",
+                    "ExpressionAttributeNames": {"#bytes": "bytes", "#held": COMPACTION_HELD_UNTIL},
+                    "ExpressionAttributeValues": table.marshal(
+                        {":bytes": delta, ":files": 1 - len(inputs), ":now": clock_now_us()}
+                    ),
                 }
             }
         )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from molesignal.clock import iso
+from molesignal.clock import iso, now_us
 from molesignal.errors import NotFound
 from molesignal.lake.layout import hour_of
 from molesignal.lake.visibility import drop_superseded
 from molesignal.recent import RecentReads
-from molesignal.storage.table import Item, Table
+from molesignal.storage.table import ConditionFailed, Item, Table
 
 DEFAULT_FIELD_CAP = 1000
 DEFAULT_RETENTION_DAYS = 30
@@ -95,6 +96,12 @@ def forget_stream(org_id: str, name: str) -> None:
     _recent_streams.forget((org_id, name))
 
 
+# An erasure holds the stream's compaction while it runs (refreshed per round; a crashed one
+# releases it by expiry). Compaction's commit is conditional on the attribute.
+COMPACTION_HELD_UNTIL = "compaction_held_until_us"
+COMPACTION_HOLD_S = 120
+
+
 @dataclass
 class Streams:
     table: Table
@@ -117,6 +124,23 @@ class Streams:
 
     def all(self, org_id: str) -> list[Stream]:
         return [Stream.from_item(i) for i in self.table.query_all(f"ORG#{org_id}", sk_prefix="STREAM#")]
+
+    def hold_compaction(self, org_id: str, name: str, seconds: int = COMPACTION_HOLD_S) -> None:
+        """Compaction of the stream commits nothing for ``seconds``: an erasure is rewriting
+        its files, and both replace files, so one of them loses each race. Compaction can run
+        any time later; an erasure that kept losing to it answered CONFLICT."""
+        self.table.update(
+            *stream_key(org_id, name),
+            f"SET {COMPACTION_HELD_UNTIL} = :until",
+            condition="attribute_exists(pk)",
+            values={":until": now_us() + seconds * 1_000_000},
+        )
+
+    def release_compaction(self, org_id: str, name: str) -> None:
+        with contextlib.suppress(ConditionFailed):  # the stream was deleted meanwhile
+            self.table.update(
+                *stream_key(org_id, name), f"REMOVE {COMPACTION_HELD_UNTIL}", condition="attribute_exists(pk)"
+            )
 
     def manifest(self, org_id: str, name: str, *, start_us: int | None = None, end_us: int | None = None) -> list[Item]:
         """Files of a stream that can hold rows in [start, end) — no S3 listing."""

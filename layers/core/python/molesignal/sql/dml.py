@@ -588,15 +588,35 @@ class Dml:
     def _erase(self, stream: Stream, alias: str, predicate: exp.Expr | None, catalog: Catalog) -> int:
         """Delete the rows the predicate matches now: found in one pass, then rewritten a batch
         of files per commit. A batch that loses a race (a compaction or retention changed one of
-        its files first) sends the statement back to finding what is left to delete."""
-        from molesignal.lake.stream_rewrite import FILES_PER_COMMIT, RewriteLost, StreamRewriter
+        its files first) sends the statement back to finding what is left to delete. Compaction
+        is held off the stream meanwhile (it would win every race against a long find)."""
+        from molesignal.lake.stream_rewrite import StreamRewriter
 
         org_id = self.principal.org_id
         rewriter = StreamRewriter(self.service.table)
         streams = Streams(self.service.table)
         nonce = secrets.token_hex(8)
+        try:
+            return self._erase_rounds(stream, alias, predicate, catalog, rewriter, streams, nonce)
+        finally:
+            streams.release_compaction(org_id, stream.name)
+
+    def _erase_rounds(
+        self,
+        stream: Stream,
+        alias: str,
+        predicate: exp.Expr | None,
+        catalog: Catalog,
+        rewriter: Any,
+        streams: Streams,
+        nonce: str,
+    ) -> int:
+        from molesignal.lake.stream_rewrite import FILES_PER_COMMIT, RewriteLost
+
+        org_id = self.principal.org_id
         deleted = lost = 0
         while True:
+            streams.hold_compaction(org_id, stream.name)  # per round: a long erasure keeps it
             entries = streams.manifest(org_id, stream.name)
             check_own_files(org_id, stream.name, entries)
             hits = self._stream_hits(entries, catalog, alias, predicate)
