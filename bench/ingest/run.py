@@ -32,6 +32,7 @@ import asyncio
 import cProfile
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import io
 import json
@@ -237,6 +238,39 @@ def worker_raw_pass(raw_batches: list[bytes], schemas: list[dict[str, str]]) -> 
     return {"parquet_bytes": parquet, "files": files, "rows": rows}
 
 
+def worker_handed_over_pass(handed: list[tuple[bytes, bytes]], schemas: list[dict[str, str]]) -> dict[str, int]:
+    """``worker_raw_pass`` when the message carries the columns the ingest function read
+    (ADR 0028): the worker decodes them (zstd, Arrow IPC) instead of reading the body again;
+    the body (zstd) stays compressed unless only its text can answer."""
+    parquet = files = rows = 0
+    for (body_zst, columns_zst), schema in zip(handed, schemas, strict=True):
+        stream = Stream(org_id=ORG, name=STREAM_NAME, schema=schema)
+        raw = columnar.RawBody(
+            functools.partial(envelope.decode_payload, body_zst),
+            RECEIVED_US,
+            handed_over=envelope.decode_columns(columns_zst),
+        )
+        table = stamp(deliveries_table([Delivery("bench", raw=raw)], schema), ORG, stream)
+        arrow_batch.schema_of(table)
+        for _hour, part in split_by_hour(table):
+            parquet += len(encode_parquet(cluster(part)))
+            files += 1
+        rows += table.num_rows
+    return {"parquet_bytes": parquet, "files": files, "rows": rows}
+
+
+def handed_over(raw_batches: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """What a version 2 message with columns carries for each body: the body's zstd and the
+    zstd Arrow IPC of ``columnar.read``'s columns (as ``IngestMessage.with_columns`` makes them)."""
+    out = []
+    for raw in raw_batches:
+        columns = columnar.read(raw, RECEIVED_US)
+        if columns is None:
+            raise SystemExit("a benchmark body did not take the column-wise path")
+        out.append((envelope.compress(raw.strip()), envelope.encode_columns(columns.table)))
+    return out
+
+
 def baseline_pass(batches: list[bytes], *, use_threads: bool, **write_options: Any) -> dict[str, int]:
     parquet = rows = 0
     options = pj.ReadOptions(use_threads=use_threads)
@@ -278,6 +312,7 @@ def make_measures(
     batches: list[bytes], schemas: list[dict[str, str]], *, threads: bool, raw: list[bytes] | None = None
 ) -> list[Measure]:
     zstd6 = {"compression": "zstd", "compression_level": 6}
+    handed = [] if raw is None else handed_over(raw)
     raw_measure = (
         []
         if raw is None
@@ -286,7 +321,12 @@ def make_measures(
                 "worker_raw",
                 "(a') worker on native bodies read column-wise (version 2 messages, ADR 0022)",
                 lambda: worker_raw_pass(raw, schemas),
-            )
+            ),
+            Measure(
+                "worker_handed_over",
+                "(a'') worker on native bodies whose columns came along (ADR 0028)",
+                lambda: worker_handed_over_pass(handed, schemas),
+            ),
         ]
     )
     return [
@@ -577,9 +617,12 @@ class _NoTable:
 class _CpuIngestor(Ingestor):
     """Ingestor.submit with the AWS parts taken out: the message is built, not sent."""
 
-    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
+    def _send(self, message: envelope.IngestMessage, payload: bytes, columns: pa.Table | None = None) -> None:
         inline = envelope.inline(payload)
-        dataclasses.replace(message, payload_b64=inline).to_json()
+        message = dataclasses.replace(message, payload_b64=inline)
+        if inline is not None and columns is not None:
+            message = message.with_columns(columns)
+        message.to_json()
 
 
 def json_floor(body: bytes) -> bytes:
@@ -594,7 +637,17 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
 
     principal = Principal(org_id=ORG, user_id="bench", role=Role.INGEST, kind="api_token", credential_id="bench")
     ingestor = _CpuIngestor(table=_NoTable())  # type: ignore[arg-type]
-    keys = ("floor", "parse", "normalize", "encode", "d1", "submit_cpu", "columnar", "submit_body_cpu")
+    keys = (
+        "floor",
+        "parse",
+        "normalize",
+        "encode",
+        "d1",
+        "submit_cpu",
+        "columnar",
+        "columnar_handing_over",
+        "submit_body_cpu",
+    )
     rows: dict[str, list[float]] = {k: [] for k in keys}
     for n, body in enumerate(bodies):
 
@@ -638,6 +691,17 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
             envelope.compress(body.strip())
             rows["columnar"].append(time.perf_counter() - t0)
 
+        def handing_over(body: bytes = body) -> None:
+            """ADR 0028: the same, and the columns encoded for the worker (Arrow IPC, zstd 1)."""
+            gc.collect()
+            t0 = time.perf_counter()
+            columns = columnar.read(body, RECEIVED_US)
+            if columns is None:
+                raise SystemExit("a benchmark body did not take the column-wise path")
+            envelope.compress(body.strip())
+            envelope.encode_columns(columns.table)
+            rows["columnar_handing_over"].append(time.perf_counter() - t0)
+
         def submit_body(body: bytes = body) -> None:
             gc.collect()
             t0 = time.perf_counter()
@@ -646,7 +710,7 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
             if result.rejected:
                 raise SystemExit(f"ingest CPU run rejected records: {result.rejections[:3]}")
 
-        steps: list[Callable[[], None]] = [floor, spec_steps, submit, column_wise, submit_body]
+        steps: list[Callable[[], None]] = [floor, spec_steps, submit, column_wise, handing_over, submit_body]
         for step in steps[n % len(steps) :] + steps[: n % len(steps)]:
             step()
     profiler = cProfile.Profile()
@@ -665,6 +729,7 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
         "ms_min": {k: r3(min(v) * 1000) for k, v in rows.items()},
         "d1_ms_per_mib": r3(med["d1"] * MIB / statistics.mean(map(len, bodies))),
         "columnar_ms_per_mib": r3(med["columnar"] * MIB / statistics.mean(map(len, bodies))),
+        "columnar_handing_over_ms_per_mib": r3(med["columnar_handing_over"] * MIB / statistics.mean(map(len, bodies))),
         "submit_cpu_ms_per_mib": r3(med["submit_cpu"] * MIB / statistics.mean(map(len, bodies))),
         "submit_body_cpu_ms_per_mib": r3(med["submit_body_cpu"] * MIB / statistics.mean(map(len, bodies))),
         "submit_body_to_submit": r3(med["submit_body_cpu"] / med["submit_cpu"]),

@@ -47,7 +47,8 @@ def land(lake: Lake, message: IngestMessage, landed: frozenset[str], touched: To
     if message.request_id in landed or lake.already_landed(message.org_id, message.request_id):
         _forget_claim(lake, message)
         return
-    result = lake.append_delivery(message.org_id, message.stream, delivery_of(lake, message))
+    delivery = delivery_of(lake, message)
+    result = lake.append_delivery(message.org_id, message.stream, delivery, marker_checked=True)
     if touched is not None:
         touched.add(message.org_id, message.stream, result)
     _forget_claim(lake, message)

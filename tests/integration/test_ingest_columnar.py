@@ -1,12 +1,15 @@
 """Native NDJSON read column-wise (ADR 0022) over the local gateway: the answer and the rows
 queried back with SQL are those of the record path, which a JSON array body of the same
 records always takes; bodies the column-wise path cannot match fall back with the record
-path's per-line answer; version 1 messages queued before an upgrade still land.
+path's per-line answer; version 1 messages queued before an upgrade still land. A native
+body's message carries the columns the ingest function read (ADR 0028); a version 2 message
+without them (queued before that) or with columns the worker cannot read lands the same rows.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import random
 from typing import Any
 
@@ -41,13 +44,17 @@ def _sql(client: httpx.Client, who: Session, sql: str) -> list[dict[str, Any]]:
     return rows_of(sql_ok(client, who, sql)[0])
 
 
-def _queued_formats() -> dict[str, str]:
-    """What the queued ingest messages carry, per stream (looked at without taking them)."""
+def _queued() -> list[envelope.IngestMessage]:
+    """The queued ingest messages (looked at without taking them)."""
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=get_settings().queue_name("ingest"))["QueueUrl"]
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-    messages = [envelope.IngestMessage.from_json(m["Body"]) for m in got]
-    return {m.stream: m.payload_format for m in messages}
+    return [envelope.IngestMessage.from_json(m["Body"]) for m in got]
+
+
+def _queued_formats() -> dict[str, str]:
+    """What the queued ingest messages carry, per stream."""
+    return {m.stream: m.payload_format for m in _queued()}
 
 
 def _without_request_id(answer: dict[str, Any]) -> dict[str, Any]:
@@ -218,3 +225,28 @@ def test_a_large_body_read_column_wise_travels_by_claim_check(client: httpx.Clie
     assert answer["accepted"] == 1500
     drain_ingest()
     assert _sql(client, tenant["viewer"], f'SELECT count(*) AS c FROM "{stream}"') == [{"c": 1500}]
+
+
+def test_handed_over_columns_land_what_the_body_alone_lands(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    """The same native body three ways: posted (its message carries its columns), queued as a
+    version 2 message without columns (an ingest function before ADR 0028), and queued with
+    columns the worker cannot read (it reads the body). The rows read back are the same."""
+    drain_ingest()
+    posted, plain, broken = unique("handed"), unique("plainv2"), unique("brokencols")
+    ndjson = b"\n".join(orjson.dumps(r) for r in RECORDS) + b"\n"
+    assert _post(client, tenant, posted, ndjson, NDJSON).json()["accepted"] == 40
+    [sent] = _queued()
+    assert sent.payload_format == envelope.RAW_NDJSON and sent.columns_b64 is not None
+    assert envelope.decode_columns(base64.b64decode(sent.columns_b64)).num_rows == 40
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().queue_name("ingest"))["QueueUrl"]
+    for stream, columns in ((plain, None), (broken, base64.b64encode(b"not arrow").decode())):
+        queued = dataclasses.replace(sent, request_id=f"{sent.request_id}-{stream}", stream=stream, columns_b64=columns)
+        body = orjson.loads(queued.to_json())
+        assert ("columns" in body) == (columns is not None)
+        sqs.send_message(QueueUrl=url, MessageBody=queued.to_json())
+    drain_ingest()
+    expected = _rows(client, tenant, posted)
+    assert len(expected) == 40
+    assert _rows(client, tenant, plain) == expected
+    assert _rows(client, tenant, broken) == expected

@@ -5,11 +5,15 @@ aside. Run over the benchmark's Kubernetes logs, a hostile corpus and generated 
 wherever ``columnar.read`` answers, every record of the body is one the record path accepts,
 the field names it reports cover the record path's, and the worker's table — alone and
 landed together with other requests, against a new stream, the stream the body makes and
-streams of conflicting types — equals the record path's, column types included.
+streams of conflicting types — equals the record path's, column types included. Each body
+is landed both as the worker reads a version 2 message without columns (it parses the body
+again) and as it reads one whose columns the ingest function handed over (ADR 0028: through
+the real envelope, Arrow IPC and all).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 from collections.abc import Iterator
@@ -22,13 +26,14 @@ import pytest
 from bench.ingest.dataset import Generator
 
 from molesignal.errors import DomainError
-from molesignal.ingest import columnar
-from molesignal.ingest.envelope import canonical_ndjson
+from molesignal.ingest import columnar, envelope
+from molesignal.ingest.envelope import RAW_NDJSON, IngestMessage, canonical_ndjson, compress
+from molesignal.ingest.landing import delivery_of
 from molesignal.ingest.normalize import TIMESTAMP, normalize
 from molesignal.ingest.records import MALFORMED, parse_json_records
 from molesignal.lake import schema as S
 from molesignal.lake.arrow_batch import schema_of, to_table
-from molesignal.lake.writer import Delivery, deliveries_table, encode_parquet, joined
+from molesignal.lake.writer import Delivery, Lake, deliveries_table, encode_parquet, joined
 
 RECEIVED = 1_800_000_000_000_000
 
@@ -48,6 +53,21 @@ def record_path(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         except (DomainError, ValueError):
             whole = False
     return kept, whole
+
+
+def handed_over(body: bytes, request_id: str = "r") -> Delivery:
+    """The worker's delivery of a version 2 message that carries the body's columns, as the
+    ingest function sends it (``with_columns``) and the worker reads it (``delivery_of``)."""
+    columns = columnar.read(body, RECEIVED)
+    assert columns is not None
+    payload = base64.b64encode(compress(body.strip())).decode()
+    sent = IngestMessage(
+        request_id, "o", "s", RECEIVED, columns.rows, 0, payload_b64=payload, payload_format=RAW_NDJSON
+    ).with_columns(columns.table)
+    assert sent.columns_b64 is not None
+    delivery = delivery_of(Lake.__new__(Lake), IngestMessage.from_json(sent.to_json()))  # inline: no AWS
+    assert delivery.raw is not None and delivery.raw.handed_over is not None
+    return delivery
 
 
 def same(a: pa.Table, b: pa.Table) -> bool:
@@ -80,14 +100,21 @@ def check(bodies: list[bytes], seed: int) -> int:
         assert columns.rows == len(records)
         delivery = Delivery("r", raw=columnar.RawBody(body, RECEIVED))
         assert delivery.canonical() == canonical_ndjson(records)
+        carried = handed_over(body)
+        assert carried.canonical() == canonical_ndjson(records)
         for schema in stream_schemas(records, rng):
             expected = to_table(canonical_ndjson(records), schema)
             got = deliveries_table([delivery], schema)
             assert same(got, expected), (body, schema)
+            assert same(deliveries_table([handed_over(body)], schema), expected), (body, schema)
         taken.append((body, records))
     for _ in range(min(len(taken), 6)):  # requests of one stream landed together (one worker batch)
         group = rng.sample(taken, min(len(taken), rng.randint(2, 4)))
-        deliveries = [Delivery(f"r{i}", raw=columnar.RawBody(b, RECEIVED)) for i, (b, _r) in enumerate(group)]
+        # Some with their columns handed over, some without (messages of both kinds in one batch).
+        deliveries = [
+            handed_over(b, f"r{i}") if rng.random() < 0.5 else Delivery(f"r{i}", raw=columnar.RawBody(b, RECEIVED))
+            for i, (b, _r) in enumerate(group)
+        ]
         every = [r for _b, records in group for r in records]
         for schema in stream_schemas(every, rng):
             expected = to_table(joined(deliveries), schema)
@@ -95,6 +122,8 @@ def check(bodies: list[bytes], seed: int) -> int:
             assert same(got, expected), ([b for b, _ in group], schema)
             stored = pq.read_table(io.BytesIO(encode_parquet(got))).to_pylist()
             assert stored == pq.read_table(io.BytesIO(encode_parquet(expected.select(got.column_names)))).to_pylist()
+            carried = [handed_over(b, f"r{i}") for i, (b, _r) in enumerate(group)]
+            assert same(deliveries_table(carried, schema), expected), ([b for b, _ in group], schema)
     return len(taken)
 
 
@@ -274,3 +303,30 @@ def test_record_path_fallback_in_the_worker_when_the_stream_makes_a_double_colum
     delivery = Delivery("r", raw=columnar.RawBody(body, RECEIVED))
     table = deliveries_table([delivery], {"x": S.STRING})
     assert table.column("x").to_pylist() == ["1", "1.5"]
+
+
+def test_handed_over_columns_spare_the_worker_the_body_unless_only_its_text_can_answer() -> None:
+    """With the columns handed over the worker neither decompresses nor parses the body; where
+    the stream makes a double column text (the case above) it reads the body and lands the
+    record path's text."""
+    body = b'{"_timestamp": 1800000000, "x": 1}\n{"_timestamp": 1800000000, "x": 1.5}\n'
+    delivery = handed_over(body)
+    assert delivery.raw is not None
+    assert deliveries_table([delivery], {}).column("x").to_pylist() == [1.0, 1.5]
+    assert "ndjson" not in vars(delivery.raw)  # the lazily read text was never needed
+    text = deliveries_table([delivery], {"x": S.STRING})
+    assert text.column("x").to_pylist() == ["1", "1.5"]
+    assert "ndjson" in vars(delivery.raw)
+
+
+def test_columns_that_do_not_fit_beside_the_body_stay_behind() -> None:
+    """The message stays under the inline limit: columns that would push it over are left out
+    and the worker reads the body (as it reads version 2 messages sent before ADR 0028)."""
+    body = b'{"_timestamp": 1800000000, "x": 1}\n'
+    columns = columnar.read(body, RECEIVED)
+    assert columns is not None
+    big = "A" * (envelope.INLINE_LIMIT - 10)
+    message = IngestMessage("r", "o", "s", RECEIVED, 1, 0, payload_b64=big, payload_format=RAW_NDJSON)
+    assert message.with_columns(columns.table).columns_b64 is None
+    canonical = IngestMessage("r", "o", "s", RECEIVED, 1, 0, payload_b64="e30=")
+    assert canonical.with_columns(columns.table).columns_b64 is None  # version 1 never carries columns

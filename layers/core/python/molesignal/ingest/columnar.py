@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -293,16 +294,34 @@ def _each(values: pa.Array, convert: Callable[[Any], int]) -> pa.Array | None:
         return None
 
 
-@dataclass(frozen=True)
 class RawBody:
     """A native NDJSON body that the ingest function accepted whole on the column-wise path,
-    as a version 2 ingest message hands it to the worker."""
+    as a version 2 ingest message hands it to the worker: the text (read lazily, from a loader,
+    since a body whose columns came along is seldom needed as text), and the columns the ingest
+    function read from it when the message carried them (ADR 0028)."""
 
-    ndjson: bytes
-    received_us: int  # the ingest function's clock: the ``_timestamp`` of records without one
+    def __init__(
+        self, ndjson: bytes | Callable[[], bytes], received_us: int, *, handed_over: pa.Table | None = None
+    ) -> None:
+        self._ndjson = ndjson
+        self.received_us = received_us  # the ingest function's clock: the ``_timestamp`` of records without one
+        self.handed_over = handed_over
+
+    @cached_property
+    def ndjson(self) -> bytes:
+        return self._ndjson if isinstance(self._ndjson, bytes) else self._ndjson()
 
     def columns(self) -> Columns | None:
         return read(self.ndjson, self.received_us)
+
+    def table(self) -> pa.Table | None:
+        """The body's canonical columns: those handed over — ``read`` made them in the ingest
+        function from the same bytes and clock, so reading again gives the same table — else
+        ``read`` of the text."""
+        if self.handed_over is not None:
+            return self.handed_over
+        columns = self.columns()
+        return None if columns is None else columns.table
 
     def canonical(self) -> bytes:
         """The canonical NDJSON the record path makes of the body, for landings that need the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from molesignal import aws
 from molesignal.auth.principal import Principal, Role
@@ -20,6 +20,9 @@ from molesignal.quotas import Limiter, RateKind
 from molesignal.recent import recent_org
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_REPORTED_ERRORS = 100
 # Most a body's canonical NDJSON, zstd-compressed, can weigh per raw byte and per record (a
@@ -144,6 +147,7 @@ class Ingestor:
                 payload_format=envelope.RAW_NDJSON,
             ),
             payload,
+            columns=columns.table,
         )
         result.streams[name] = result.accepted = columns.rows
         return result
@@ -231,8 +235,9 @@ class Ingestor:
         )
         self._send(message, payload)
 
-    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
-        """Queue the message with its payload inline, or claim-checked in the lake bucket."""
+    def _send(self, message: envelope.IngestMessage, payload: bytes, columns: pa.Table | None = None) -> None:
+        """Queue the message with its payload inline, or claim-checked in the lake bucket; an
+        inline native body takes the columns read from it along when they fit (ADR 0028)."""
         inline = envelope.inline(payload)
         if inline is None:
             s3_key = envelope.incoming_key(message.org_id, message.request_id)
@@ -241,6 +246,8 @@ class Ingestor:
             message = replace(message, s3_key=s3_key)
         else:
             message = replace(message, payload_b64=inline)
+            if columns is not None:
+                message = message.with_columns(columns)
         aws.client("sqs").send_message(QueueUrl=ingest_queue_url(), MessageBody=message.to_json())
 
 

@@ -117,19 +117,21 @@ def from_columns(tables: Sequence[pa.Table], stream_schema: dict[str, str]) -> p
             return None  # the explicit type refuses this column's values: _slow
     # The column order of ``_fast``'s read: the explicit fields, then the rest as they come.
     order = [*known, *(name for name in kinds if name not in known)]
+    by_name = [dict(zip(table.column_names, table.columns, strict=True)) for table in tables]
     arrays, names = [], []
     for name in order:
         kind = known.get(name) or kinds.get(name)
         if kind is None:
             continue  # all null and not in the stream: an inferred null column, dropped
         wanted = S.arrow_type(kind)
-        pieces = [
-            table.column(name).cast(wanted, safe=False)
-            if name in table.column_names
-            else pa.chunked_array([pa.nulls(table.num_rows, wanted)])
-            for table in tables
-        ]
-        arrays.append(pa.chunked_array([c for piece in pieces for c in piece.chunks], wanted))
+        chunks: list[pa.Array] = []
+        for table, columns in zip(tables, by_name, strict=True):
+            column = columns.get(name)
+            if column is None:
+                chunks.append(pa.nulls(table.num_rows, wanted))
+            else:
+                chunks.extend((column if column.type == wanted else column.cast(wanted, safe=False)).chunks)
+        arrays.append(pa.chunked_array(chunks, wanted))
         names.append(name)
     table = pa.table(arrays, names=names)
     if may_have_rounded_integers(table):

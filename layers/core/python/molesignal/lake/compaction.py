@@ -50,7 +50,7 @@ from molesignal.clock import now_us as clock_now_us
 from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
-from molesignal.lake.layout import file_key
+from molesignal.lake.layout import HOUR_US, file_key
 from molesignal.lake.retention import DAY_US, committed_entries, org_ids
 from molesignal.lake.streams import (
     COMPACTION_HELD_UNTIL,
@@ -66,7 +66,7 @@ from molesignal.lake.writer import encode_parquet
 from molesignal.observability import logger
 from molesignal.quotas import storage_usage_change
 from molesignal.settings import get_settings
-from molesignal.storage.table import ConditionFailed, Table
+from molesignal.storage.table import ConditionFailed, Item, Table
 
 MIB = 1024 * 1024
 SMALL_FILE_BYTES = 64 * MIB
@@ -509,18 +509,23 @@ class Compactor:
     def compact_recent(
         self, org_id: str, stream_name: str, hours: Iterable[int], *, fanin: int = RECENT_FANIN, max_rounds: int = 8
     ) -> list[RoundResult]:
-        """Merge full tiers of small files in the ``hours`` a landing just wrote to."""
-        stream = self.streams.find(org_id, stream_name)
-        if stream is None:
-            return []
+        """Merge full tiers of small files in the ``hours`` a landing just wrote to.
+
+        Most landings find no tier full: the manifest is read once per run of adjacent hours,
+        and the stream only when there is something to merge."""
         moment = clock_now_us()
+        listed = self._manifest_by_hour(org_id, stream_name, sorted(set(hours)))
+        stream: Stream | None = None
         results: list[RoundResult] = []
-        for hour in sorted(set(hours)):
+        for hour, first_read in listed.items():
+            entries = first_read
             while len(results) < max_rounds:
-                entries = self.streams.manifest_hours(org_id, stream_name, (hour, hour))
                 small = [e for e in entries if int(e["bytes"]) < self.policy.small_bytes]
                 if len(small) < fanin:
                     break
+                stream = stream or self.streams.find(org_id, stream_name)
+                if stream is None:
+                    return results
                 groups = plan_tiers(
                     committed_entries(self.table, org_id, small, now_us=moment),
                     fanin=fanin,
@@ -533,7 +538,25 @@ class Compactor:
                 results.append(result)
                 if result.outcome != "committed":
                     break
+                entries = self.streams.manifest_hours(org_id, stream_name, (hour, hour))
         return results
+
+    def _manifest_by_hour(self, org_id: str, stream_name: str, hours: list[int]) -> dict[int, list[Item]]:
+        """The stream's manifest entries in each of ``hours`` (ascending): one read per run of
+        adjacent hours (a landing's hours usually are), never over the hours between runs."""
+        out: dict[int, list[Item]] = {hour: [] for hour in hours}
+        runs: list[list[int]] = []
+        for hour in hours:
+            if runs and hour == runs[-1][-1] + HOUR_US:
+                runs[-1].append(hour)
+            else:
+                runs.append([hour])
+        for run in runs:
+            for entry in self.streams.manifest_hours(org_id, stream_name, (run[0], run[-1])):
+                hour = int(entry["hour_us"])
+                if hour in out:
+                    out[hour].append(entry)
+        return out
 
     # a stream, everything
     def compact_stream(

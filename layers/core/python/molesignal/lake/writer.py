@@ -199,9 +199,9 @@ def deliveries_table(deliveries: Sequence[Delivery], stream_schema: dict[str, st
     """The deliveries' rows typed against the stream: from the columns of native bodies when
     that gives what their canonical NDJSON would (``from_columns``), else from the text."""
     if all(d.raw is not None for d in deliveries):
-        columns = [d.raw.columns() for d in deliveries if d.raw is not None]
-        if all(c is not None for c in columns):
-            table = from_columns([c.table for c in columns if c is not None], stream_schema)
+        tables = [d.raw.table() for d in deliveries if d.raw is not None]
+        if all(t is not None for t in tables):
+            table = from_columns([t for t in tables if t is not None], stream_schema)
             if table is not None:
                 return table
     return to_table(joined(deliveries), stream_schema)
@@ -289,10 +289,18 @@ class Lake:
         return self.append_delivery(org_id, stream_name, Delivery(request_id, ndjson), guards=guards)
 
     def append_delivery(
-        self, org_id: str, stream_name: str, delivery: Delivery, *, guards: Sequence[dict[str, Any]] = ()
+        self,
+        org_id: str,
+        stream_name: str,
+        delivery: Delivery,
+        *,
+        guards: Sequence[dict[str, Any]] = (),
+        marker_checked: bool = False,
     ) -> AppendResult:
-        """``append_batch`` for a delivery of either form."""
-        if self.already_landed(org_id, delivery.request_id):
+        """``append_batch`` for a delivery of either form. ``marker_checked``: the caller has
+        just found no landed marker (a delivery landed meanwhile still counts once: the commit's
+        marker is conditional)."""
+        if not marker_checked and self.already_landed(org_id, delivery.request_id):
             return AppendResult(delivery.request_id, True, 0, ())
         return self._append(org_id, stream_name, [delivery], delivery.request_id, reserve=False, guards=guards)
 

@@ -50,6 +50,7 @@ class QueuePoller:
     wait_seconds: int = 1
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _arns: dict[str, str] = field(default_factory=dict)
 
     @property
     def queue_url(self) -> str:
@@ -71,6 +72,14 @@ class QueuePoller:
     def stop(self) -> None:
         self.request_stop()
         self.join(self.wait_seconds + 5)
+
+    def _queue_arn(self, url: str) -> str:
+        """The queue's ARN, asked once per queue URL: it names the queue, which never changes."""
+        arn = self._arns.get(url)
+        if arn is None:
+            attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            arn = self._arns[url] = str(attributes["Attributes"]["QueueArn"])
+        return arn
 
     def _run(self) -> None:
         url = self.queue_url
@@ -95,8 +104,7 @@ class QueuePoller:
         if not received:
             return 0
         settings = get_settings()
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        event = {"Records": [sqs_record(m, arn, settings.aws_region) for m in received]}
+        event = {"Records": [sqs_record(m, self._queue_arn(url), settings.aws_region) for m in received]}
         context = LocalLambdaContext(
             function_name=f"molesignal-{self.worker.name}",
             memory_limit_in_mb=self.worker.memory_mb,
