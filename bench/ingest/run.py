@@ -32,7 +32,6 @@ import asyncio
 import cProfile
 import dataclasses
 import datetime as dt
-import functools
 import gc
 import io
 import json
@@ -238,18 +237,14 @@ def worker_raw_pass(raw_batches: list[bytes], schemas: list[dict[str, str]]) -> 
     return {"parquet_bytes": parquet, "files": files, "rows": rows}
 
 
-def worker_handed_over_pass(handed: list[tuple[bytes, bytes]], schemas: list[dict[str, str]]) -> dict[str, int]:
-    """``worker_raw_pass`` when the message carries the columns the ingest function read
-    (ADR 0028): the worker decodes them (zstd, Arrow IPC) instead of reading the body again;
-    the body (zstd) stays compressed unless only its text can answer."""
+def worker_handed_over_pass(handed: list[bytes], schemas: list[dict[str, str]]) -> dict[str, int]:
+    """``worker_raw_pass`` for the messages the ingest function now sends for those bodies
+    (version 3, ADR 0028): the worker decodes the columns it read (zstd, Arrow IPC) instead of
+    reading the body again."""
     parquet = files = rows = 0
-    for (body_zst, columns_zst), schema in zip(handed, schemas, strict=True):
+    for payload, schema in zip(handed, schemas, strict=True):
         stream = Stream(org_id=ORG, name=STREAM_NAME, schema=schema)
-        raw = columnar.RawBody(
-            functools.partial(envelope.decode_payload, body_zst),
-            RECEIVED_US,
-            handed_over=envelope.decode_columns(columns_zst),
-        )
+        raw = columnar.RawBody(None, RECEIVED_US, handed_over=envelope.decode_columns(payload))
         table = stamp(deliveries_table([Delivery("bench", raw=raw)], schema), ORG, stream)
         arrow_batch.schema_of(table)
         for _hour, part in split_by_hour(table):
@@ -259,15 +254,17 @@ def worker_handed_over_pass(handed: list[tuple[bytes, bytes]], schemas: list[dic
     return {"parquet_bytes": parquet, "files": files, "rows": rows}
 
 
-def handed_over(raw_batches: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """What a version 2 message with columns carries for each body: the body's zstd and the
-    zstd Arrow IPC of ``columnar.read``'s columns (as ``IngestMessage.with_columns`` makes them)."""
+def handed_over(raw_batches: list[bytes]) -> list[bytes]:
+    """What the version 3 message carries for each body (``columnar.hand_over``)."""
     out = []
     for raw in raw_batches:
         columns = columnar.read(raw, RECEIVED_US)
         if columns is None:
             raise SystemExit("a benchmark body did not take the column-wise path")
-        out.append((envelope.compress(raw.strip()), envelope.encode_columns(columns.table)))
+        payload, payload_format = columnar.hand_over(columns, raw, RECEIVED_US)
+        if payload_format != envelope.ARROW_COLUMNS:
+            raise SystemExit("a benchmark body did not travel as columns")
+        out.append(payload)
     return out
 
 
@@ -617,12 +614,9 @@ class _NoTable:
 class _CpuIngestor(Ingestor):
     """Ingestor.submit with the AWS parts taken out: the message is built, not sent."""
 
-    def _send(self, message: envelope.IngestMessage, payload: bytes, columns: pa.Table | None = None) -> None:
+    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
         inline = envelope.inline(payload)
-        message = dataclasses.replace(message, payload_b64=inline)
-        if inline is not None and columns is not None:
-            message = message.with_columns(columns)
-        message.to_json()
+        dataclasses.replace(message, payload_b64=inline).to_json()
 
 
 def json_floor(body: bytes) -> bytes:
@@ -683,7 +677,7 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
                 raise SystemExit(f"ingest CPU run rejected records: {result.rejections[:3]}")
 
         def column_wise(body: bytes = body) -> None:
-            """ADR 0022: Arrow reads and checks the body, whose zstd goes to the worker as it is."""
+            """ADR 0022 as it was: Arrow reads and checks the body, whose zstd goes to the worker as it is."""
             gc.collect()
             t0 = time.perf_counter()
             if columnar.read(body, RECEIVED_US) is None:
@@ -692,14 +686,14 @@ def ingest_cpu(bodies: list[bytes], quiet: bool, top: int) -> dict[str, Any]:  #
             rows["columnar"].append(time.perf_counter() - t0)
 
         def handing_over(body: bytes = body) -> None:
-            """ADR 0028: the same, and the columns encoded for the worker (Arrow IPC, zstd 1)."""
+            """ADR 0028: Arrow reads and checks the body, and its columns go to the worker
+            (Arrow IPC, zstd 1) unless a double was written as an integer."""
             gc.collect()
             t0 = time.perf_counter()
             columns = columnar.read(body, RECEIVED_US)
             if columns is None:
                 raise SystemExit("a benchmark body did not take the column-wise path")
-            envelope.compress(body.strip())
-            envelope.encode_columns(columns.table)
+            columnar.hand_over(columns, body, RECEIVED_US)
             rows["columnar_handing_over"].append(time.perf_counter() - t0)
 
         def submit_body(body: bytes = body) -> None:

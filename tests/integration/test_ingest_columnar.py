@@ -2,8 +2,9 @@
 queried back with SQL are those of the record path, which a JSON array body of the same
 records always takes; bodies the column-wise path cannot match fall back with the record
 path's per-line answer; version 1 messages queued before an upgrade still land. A native
-body's message carries the columns the ingest function read (ADR 0028); a version 2 message
-without them (queued before that) or with columns the worker cannot read lands the same rows.
+body's message carries the columns the ingest function read (version 3, ADR 0028), or the
+body itself when a double was written as an integer; a version 2 message of the same body
+(queued before ADR 0028) lands the same rows.
 """
 
 from __future__ import annotations
@@ -227,26 +228,46 @@ def test_a_large_body_read_column_wise_travels_by_claim_check(client: httpx.Clie
     assert _sql(client, tenant["viewer"], f'SELECT count(*) AS c FROM "{stream}"') == [{"c": 1500}]
 
 
-def test_handed_over_columns_land_what_the_body_alone_lands(client: httpx.Client, tenant: dict[str, Any]) -> None:
-    """The same native body three ways: posted (its message carries its columns), queued as a
-    version 2 message without columns (an ingest function before ADR 0028), and queued with
-    columns the worker cannot read (it reads the body). The rows read back are the same."""
+def test_columns_handed_over_land_what_the_body_lands(client: httpx.Client, tenant: dict[str, Any]) -> None:
+    """A native body whose floats are written as floats travels as its columns (version 3); the
+    same body queued as a version 2 message (by an ingest function before ADR 0028), and the
+    same records as a JSON array (the record path), land the same rows, also into a stream
+    that already holds one of its double fields as text (the worker lands the record path's
+    values there)."""
     drain_ingest()
-    posted, plain, broken = unique("handed"), unique("plainv2"), unique("brokencols")
-    ndjson = b"\n".join(orjson.dumps(r) for r in RECORDS) + b"\n"
-    assert _post(client, tenant, posted, ndjson, NDJSON).json()["accepted"] == 40
-    [sent] = _queued()
-    assert sent.payload_format == envelope.RAW_NDJSON and sent.columns_b64 is not None
-    assert envelope.decode_columns(base64.b64decode(sent.columns_b64)).num_rows == 40
-    sqs = aws.client("sqs")
-    url = sqs.get_queue_url(QueueName=get_settings().queue_name("ingest"))["QueueUrl"]
-    for stream, columns in ((plain, None), (broken, base64.b64encode(b"not arrow").decode())):
-        queued = dataclasses.replace(sent, request_id=f"{sent.request_id}-{stream}", stream=stream, columns_b64=columns)
-        body = orjson.loads(queued.to_json())
-        assert ("columns" in body) == (columns is not None)
-        sqs.send_message(QueueUrl=url, MessageBody=queued.to_json())
-    drain_ingest()
-    expected = _rows(client, tenant, posted)
-    assert len(expected) == 40
-    assert _rows(client, tenant, plain) == expected
-    assert _rows(client, tenant, broken) == expected
+    records = [
+        {**{k: v for k, v in r.items() if k != "amount"}, "amount": float(r["n"]) + (0.5 if r["n"] % 2 else 0.0)}
+        for r in RECORDS
+    ]
+    ndjson = b"\n".join(orjson.dumps(r) for r in records) + b"\n"
+    for texty in (False, True):
+        posted, queued, array = unique("v3"), unique("v2"), unique("array")
+        if texty:  # the streams hold ``amount`` as text already
+            for stream in (posted, queued, array):
+                first = b'{"_timestamp": %d, "n": -1, "amount": "none"}\n' % T0
+                assert _post(client, tenant, stream, first, NDJSON).status_code == 202
+            drain_ingest()
+        assert _post(client, tenant, posted, ndjson, NDJSON).json()["accepted"] == 40
+        [sent] = _queued()
+        assert sent.payload_format == envelope.ARROW_COLUMNS
+        old = dataclasses.replace(
+            sent,
+            request_id=f"{sent.request_id}-old",
+            stream=queued,
+            payload_format=envelope.RAW_NDJSON,
+            payload_b64=base64.b64encode(envelope.compress(ndjson.strip())).decode(),
+        )
+        assert orjson.loads(old.to_json())["v"] == 2
+        sqs = aws.client("sqs")
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=get_settings().queue_name("ingest"))["QueueUrl"],
+            MessageBody=old.to_json(),
+        )
+        assert _post(client, tenant, array, orjson.dumps(records), "application/json").json()["accepted"] == 40
+        drain_ingest()
+        expected = _rows(client, tenant, array)
+        assert len(expected) == 40 + texty
+        assert _rows(client, tenant, posted) == expected
+        assert _rows(client, tenant, queued) == expected
+        amounts = {r["n"]: r["amount"] for r in expected}
+        assert amounts[2] == ("2.0" if texty else 2.0) and amounts[3] == ("3.5" if texty else 3.5)

@@ -6,9 +6,9 @@ wherever ``columnar.read`` answers, every record of the body is one the record p
 the field names it reports cover the record path's, and the worker's table — alone and
 landed together with other requests, against a new stream, the stream the body makes and
 streams of conflicting types — equals the record path's, column types included. Each body
-is landed both as the worker reads a version 2 message without columns (it parses the body
-again) and as it reads one whose columns the ingest function handed over (ADR 0028: through
-the real envelope, Arrow IPC and all).
+is landed both as the worker reads a version 2 message (it parses the body again) and as it
+reads the message the ingest function sends for it (ADR 0028: version 3, the columns as Arrow
+IPC through the real envelope, unless a double was written as an integer).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import pytest
 from bench.ingest.dataset import Generator
 
 from molesignal.errors import DomainError
-from molesignal.ingest import columnar, envelope
-from molesignal.ingest.envelope import RAW_NDJSON, IngestMessage, canonical_ndjson, compress
+from molesignal.ingest import columnar
+from molesignal.ingest.envelope import IngestMessage, canonical_ndjson
 from molesignal.ingest.landing import delivery_of
 from molesignal.ingest.normalize import TIMESTAMP, normalize
 from molesignal.ingest.records import MALFORMED, parse_json_records
@@ -55,19 +55,29 @@ def record_path(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     return kept, whole
 
 
-def handed_over(body: bytes, request_id: str = "r") -> Delivery:
-    """The worker's delivery of a version 2 message that carries the body's columns, as the
-    ingest function sends it (``with_columns``) and the worker reads it (``delivery_of``)."""
+def sent(body: bytes, request_id: str = "r") -> Delivery:
+    """The worker's delivery of the message the ingest function sends for a body it read
+    column-wise (``columnar.hand_over``), through the envelope as SQS carries it."""
     columns = columnar.read(body, RECEIVED)
     assert columns is not None
-    payload = base64.b64encode(compress(body.strip())).decode()
-    sent = IngestMessage(
-        request_id, "o", "s", RECEIVED, columns.rows, 0, payload_b64=payload, payload_format=RAW_NDJSON
-    ).with_columns(columns.table)
-    assert sent.columns_b64 is not None
-    delivery = delivery_of(Lake.__new__(Lake), IngestMessage.from_json(sent.to_json()))  # inline: no AWS
-    assert delivery.raw is not None and delivery.raw.handed_over is not None
-    return delivery
+    payload, payload_format = columnar.hand_over(columns, body, RECEIVED)
+    message = IngestMessage(
+        request_id,
+        "o",
+        "s",
+        RECEIVED,
+        columns.rows,
+        len(payload),
+        payload_b64=base64.b64encode(payload).decode(),
+        payload_format=payload_format,
+    )
+    return delivery_of(Lake.__new__(Lake), IngestMessage.from_json(message.to_json()))  # inline: no AWS
+
+
+def written_integers_among_doubles(columns: columnar.Columns, records: list[dict[str, Any]]) -> bool:
+    """What ``columnar.integers_among_doubles`` must never miss, told by the record path."""
+    doubles = [f.name for f in columns.table.schema if pa.types.is_float64(f.type) and f.name != TIMESTAMP]
+    return any(type(r.get(name)) is int for r in records for name in doubles)
 
 
 def same(a: pa.Table, b: pa.Table) -> bool:
@@ -100,19 +110,20 @@ def check(bodies: list[bytes], seed: int) -> int:
         assert columns.rows == len(records)
         delivery = Delivery("r", raw=columnar.RawBody(body, RECEIVED))
         assert delivery.canonical() == canonical_ndjson(records)
-        carried = handed_over(body)
-        assert carried.canonical() == canonical_ndjson(records)
+        if written_integers_among_doubles(columns, records):
+            assert columnar.integers_among_doubles(columns, body, RECEIVED), body  # the text must travel
+            assert sent(body).raw is not None and sent(body).raw.handed_over is None  # type: ignore[union-attr]
         for schema in stream_schemas(records, rng):
             expected = to_table(canonical_ndjson(records), schema)
             got = deliveries_table([delivery], schema)
             assert same(got, expected), (body, schema)
-            assert same(deliveries_table([handed_over(body)], schema), expected), (body, schema)
+            assert same(deliveries_table([sent(body)], schema), expected), (body, schema)
         taken.append((body, records))
     for _ in range(min(len(taken), 6)):  # requests of one stream landed together (one worker batch)
         group = rng.sample(taken, min(len(taken), rng.randint(2, 4)))
         # Some with their columns handed over, some without (messages of both kinds in one batch).
         deliveries = [
-            handed_over(b, f"r{i}") if rng.random() < 0.5 else Delivery(f"r{i}", raw=columnar.RawBody(b, RECEIVED))
+            sent(b, f"r{i}") if rng.random() < 0.5 else Delivery(f"r{i}", raw=columnar.RawBody(b, RECEIVED))
             for i, (b, _r) in enumerate(group)
         ]
         every = [r for _b, records in group for r in records]
@@ -122,8 +133,10 @@ def check(bodies: list[bytes], seed: int) -> int:
             assert same(got, expected), ([b for b, _ in group], schema)
             stored = pq.read_table(io.BytesIO(encode_parquet(got))).to_pylist()
             assert stored == pq.read_table(io.BytesIO(encode_parquet(expected.select(got.column_names)))).to_pylist()
-            carried = [handed_over(b, f"r{i}") for i, (b, _r) in enumerate(group)]
+            carried = [sent(b, f"r{i}") for i, (b, _r) in enumerate(group)]
             assert same(deliveries_table(carried, schema), expected), ([b for b, _ in group], schema)
+            mixed = [*carried[:1], Delivery("v1", canonical_ndjson(every))]  # a version 1 message among them
+            assert same(deliveries_table(mixed, schema), to_table(joined(mixed), schema))
     return len(taken)
 
 
@@ -305,28 +318,35 @@ def test_record_path_fallback_in_the_worker_when_the_stream_makes_a_double_colum
     assert table.column("x").to_pylist() == ["1", "1.5"]
 
 
-def test_handed_over_columns_spare_the_worker_the_body_unless_only_its_text_can_answer() -> None:
-    """With the columns handed over the worker neither decompresses nor parses the body; where
-    the stream makes a double column text (the case above) it reads the body and lands the
-    record path's text."""
-    body = b'{"_timestamp": 1800000000, "x": 1}\n{"_timestamp": 1800000000, "x": 1.5}\n'
-    delivery = handed_over(body)
-    assert delivery.raw is not None
-    assert deliveries_table([delivery], {}).column("x").to_pylist() == [1.0, 1.5]
-    assert "ndjson" not in vars(delivery.raw)  # the lazily read text was never needed
-    text = deliveries_table([delivery], {"x": S.STRING})
-    assert text.column("x").to_pylist() == ["1", "1.5"]
-    assert "ndjson" in vars(delivery.raw)
+def test_the_benchmark_logs_travel_as_columns() -> None:
+    """Realistic logs write their floats as floats (``12.0``), so their columns go alone."""
+    lines = [orjson.dumps(r) for r in Generator(20261123, 1_000)]
+    for body in bodies_of(lines, 128 * 1024):
+        delivery = sent(body)
+        assert delivery.raw is not None and delivery.raw.handed_over is not None and delivery.raw.ndjson is None
 
 
-def test_columns_that_do_not_fit_beside_the_body_stay_behind() -> None:
-    """The message stays under the inline limit: columns that would push it over are left out
-    and the worker reads the body (as it reads version 2 messages sent before ADR 0028)."""
-    body = b'{"_timestamp": 1800000000, "x": 1}\n'
+def test_an_integer_among_doubles_sends_the_text_and_a_float_written_whole_does_not() -> None:
+    """``1`` beside ``1.5`` is the case only the text can answer when the stream makes the field
+    text (``"1"``, not ``"1.0"``): that body travels as text. ``1.0`` beside ``1.5`` is a
+    double either way (``"1.0"``): its columns travel, and land the record path's text."""
+    integer = b'{"_timestamp": 1800000000, "x": 1}\n{"_timestamp": 1800000000, "x": 1.5}\n'
+    written_whole = b'{"_timestamp": 1800000000, "x": 1.0}\n{"_timestamp": 1800000000, "x": 1.5}\n'
+    by_text, by_columns = sent(integer), sent(written_whole)
+    assert by_text.raw is not None and by_text.raw.handed_over is None
+    assert by_columns.raw is not None and by_columns.raw.handed_over is not None
+    assert deliveries_table([by_text], {"x": S.STRING}).column("x").to_pylist() == ["1", "1.5"]
+    assert deliveries_table([by_columns], {"x": S.STRING}).column("x").to_pylist() == ["1.0", "1.5"]
+    records, _whole = record_path(written_whole)
+    assert same(deliveries_table([by_columns], {"x": S.STRING}), to_table(canonical_ndjson(records), {"x": S.STRING}))
+
+
+def test_many_integral_doubles_send_the_text_without_reading_records() -> None:
+    """Past 64 rows and one in eight holding an integral double, the check does not run the
+    record path over them: the body travels as text (the worker's old cost, never a wrong answer)."""
+    lines = [b'{"_timestamp": 1800000000, "x": %d.0}' % i for i in range(200)] + [b'{"x": 0.5}']
+    body = b"\n".join(lines) + b"\n"
     columns = columnar.read(body, RECEIVED)
     assert columns is not None
-    big = "A" * (envelope.INLINE_LIMIT - 10)
-    message = IngestMessage("r", "o", "s", RECEIVED, 1, 0, payload_b64=big, payload_format=RAW_NDJSON)
-    assert message.with_columns(columns.table).columns_b64 is None
-    canonical = IngestMessage("r", "o", "s", RECEIVED, 1, 0, payload_b64="e30=")
-    assert canonical.with_columns(columns.table).columns_b64 is None  # version 1 never carries columns
+    assert columnar.integers_among_doubles(columns, body, RECEIVED)
+    assert sent(body).raw.handed_over is None  # type: ignore[union-attr]

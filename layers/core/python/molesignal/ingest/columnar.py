@@ -38,6 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from molesignal.errors import DomainError
+from molesignal.ingest import envelope
 from molesignal.ingest.envelope import canonical_ndjson
 from molesignal.ingest.normalize import (
     ENGINE_PREFIX,
@@ -55,6 +57,9 @@ TIMESTAMP_SOURCES = (TIMESTAMP, "@timestamp", "timestamp", "time")
 MAX_DEPTH = 16  # normalize._flatten keeps an object at this depth as JSON text
 _FLOAT_EXACT = 2.0**53
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'  # what orjson escapes in a string (it writes other text as it is)
+# integers_among_doubles reads records by the record path for at most 1 row in 8 (or 64 rows)
+_MOST_ROWS_CHECKED = 8
+_ROWS_ALWAYS_CHECKED = 64
 _LIST_ITEMS = (pa.types.is_string, pa.types.is_int64, pa.types.is_boolean, pa.types.is_null)
 
 
@@ -294,25 +299,72 @@ def _each(values: pa.Array, convert: Callable[[Any], int]) -> pa.Array | None:
         return None
 
 
+def hand_over(columns: Columns, body: bytes, received_us: int) -> tuple[bytes, str]:
+    """What the ingest message carries for a body read column-wise, and its payload format: the
+    columns (Arrow IPC, zstd; version 3, ADR 0028) when they say all the body's text would, else
+    the body's zstd (version 2), which the worker reads again."""
+    if integers_among_doubles(columns, body, received_us):
+        return envelope.compress(body.strip()), envelope.RAW_NDJSON
+    return envelope.encode_columns(columns.table), envelope.ARROW_COLUMNS
+
+
+def integers_among_doubles(columns: Columns, body: bytes, received_us: int) -> bool:
+    """Whether a double column holds a value the body wrote as an integer (``1`` beside ``1.5``).
+
+    That is the one thing the columns cannot say about the text (ADR 0022): where a stream holds
+    the field as text the record path stores ``"1"``, a double gives ``"1.0"``. Only integral
+    doubles can have been written so; the records holding one are read by the record path
+    itself to tell. When they are many (over 64 and one in eight), it answers True without
+    reading them: the body then travels as text, which costs the worker a parse, not an answer."""
+    doubles = [
+        (name, column)
+        for name, column in zip(columns.table.column_names, columns.table.columns, strict=True)
+        if name != TIMESTAMP and pa.types.is_float64(column.type) and column.null_count < len(column)
+    ]
+    if not doubles:
+        return False
+    wholes = [pc.fill_null(pc.equal(c, pc.floor(c)), False).combine_chunks() for _name, c in doubles]
+    integral = wholes[0]
+    for whole in wholes[1:]:
+        integral = pc.or_(integral, whole)
+    rows = pc.indices_nonzero(integral).to_pylist()
+    if not rows:
+        return False
+    if len(rows) > max(_ROWS_ALWAYS_CHECKED, columns.rows // _MOST_ROWS_CHECKED):
+        return True
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    names = [name for name, _ in doubles]
+    try:
+        records = [normalize(orjson.loads(lines[row]), received_us=received_us) for row in rows]
+    except (ValueError, IndexError, DomainError):  # not for a body read whole; if so, the text tells
+        return True
+    return any(type(record.get(name)) is int for record in records for name in names)
+
+
 class RawBody:
     """A native NDJSON body that the ingest function accepted whole on the column-wise path,
-    as a version 2 ingest message hands it to the worker: the text (read lazily, from a loader,
-    since a body whose columns came along is seldom needed as text), and the columns the ingest
-    function read from it when the message carried them (ADR 0028)."""
+    as an ingest message hands it to the worker: its text (version 2; read lazily, from a
+    loader), or the columns the ingest function read from it (version 3, ADR 0028), or both."""
 
     def __init__(
-        self, ndjson: bytes | Callable[[], bytes], received_us: int, *, handed_over: pa.Table | None = None
+        self,
+        ndjson: bytes | Callable[[], bytes] | None,
+        received_us: int,
+        *,
+        handed_over: pa.Table | None = None,
     ) -> None:
+        if ndjson is None and handed_over is None:
+            raise ValueError("a native body needs its text or its columns")
         self._ndjson = ndjson
         self.received_us = received_us  # the ingest function's clock: the ``_timestamp`` of records without one
         self.handed_over = handed_over
 
     @cached_property
-    def ndjson(self) -> bytes:
-        return self._ndjson if isinstance(self._ndjson, bytes) else self._ndjson()
+    def ndjson(self) -> bytes | None:
+        return self._ndjson() if callable(self._ndjson) else self._ndjson
 
     def columns(self) -> Columns | None:
-        return read(self.ndjson, self.received_us)
+        return None if self.ndjson is None else read(self.ndjson, self.received_us)
 
     def table(self) -> pa.Table | None:
         """The body's canonical columns: those handed over — ``read`` made them in the ingest
@@ -325,6 +377,11 @@ class RawBody:
 
     def canonical(self) -> bytes:
         """The canonical NDJSON the record path makes of the body, for landings that need the
-        record path's exact text (``lake.arrow_batch.from_columns`` says when)."""
-        records = [normalize(raw, received_us=self.received_us) for _index, raw in parse_json_records(self.ndjson)]
-        return canonical_ndjson(records)
+        record path's values as text (``lake.arrow_batch.from_columns`` says when). Without the
+        text, the records are rebuilt from the columns: the same fields and values (the columns
+        came alone only when no double was written as an integer), null fields left out."""
+        if self.ndjson is not None:
+            records = [normalize(raw, received_us=self.received_us) for _index, raw in parse_json_records(self.ndjson)]
+            return canonical_ndjson(records)
+        rows = self.handed_over.to_pylist() if self.handed_over is not None else []
+        return canonical_ndjson([{k: v for k, v in row.items() if v is not None} for row in rows])

@@ -3,16 +3,15 @@
 The payload — canonical NDJSON, or a native NDJSON body as the client sent it (version 2,
 ADR 0022) — is zstd-compressed and carried inline (base64) while the message stays under
 SQS's 1 MiB limit; larger payloads go to the lake bucket under ``_incoming/`` and the
-message carries only the key. Beside an inline native body, a version 2 message may carry
-the columns the ingest function read from it (``columns``: Arrow IPC, zstd, base64; ADR
-0028), so the worker need not parse and check the body again; a worker that does not know
-the field reads the body, and one that gets no columns reads it as before.
+message carries only the key. Version 3 (ADR 0028) carries, instead of a native body, the
+columns the ingest function read from it (Arrow IPC, zstd), so the worker neither parses
+nor checks the body again.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,10 +24,14 @@ INCOMING_PREFIX = "_incoming/"
 # What the payload holds. Version 1 messages carry canonical NDJSON (what ``normalize`` makes
 # of each record) and still do from every route but native JSON's column-wise path; version 2
 # adds ``format`` for a native NDJSON body as the client sent it, which the worker reads
-# column-wise again (``molesignal.ingest.columnar``, ADR 0022). Both stay readable.
+# column-wise again (``molesignal.ingest.columnar``, ADR 0022); version 3 (ADR 0028) the
+# canonical columns of such a body as Arrow IPC, sent whenever they say all its text would.
+# All three stay readable.
 CANONICAL_NDJSON = "canonical-ndjson"
 RAW_NDJSON = "raw-ndjson"
-_VERSIONS = {1: CANONICAL_NDJSON, 2: RAW_NDJSON}
+ARROW_COLUMNS = "arrow-columns"
+_VERSIONS = {1: CANONICAL_NDJSON, 2: RAW_NDJSON, 3: ARROW_COLUMNS}
+_VERSION_OF = {kind: version for version, kind in _VERSIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,10 @@ class IngestMessage:
     payload_b64: str | None = None
     s3_key: str | None = None
     payload_format: str = CANONICAL_NDJSON
-    columns_b64: str | None = None  # a raw body's columns as the ingest function read them (ADR 0028)
 
     def to_json(self) -> str:
         body: dict[str, Any] = {
-            "v": 1 if self.payload_format == CANONICAL_NDJSON else 2,
+            "v": _VERSION_OF[self.payload_format],
             "request_id": self.request_id,
             "org_id": self.org_id,
             "stream": self.stream,
@@ -57,17 +59,15 @@ class IngestMessage:
         if self.payload_format != CANONICAL_NDJSON:
             body["format"] = self.payload_format
         body.update(carried(self.payload_b64, self.s3_key))
-        if self.columns_b64 is not None:
-            body["columns"] = self.columns_b64
         return orjson.dumps(body).decode()
 
     @classmethod
     def from_json(cls, text: str) -> IngestMessage:
         body = orjson.loads(text)
         if not isinstance(body, dict) or body.get("v") not in _VERSIONS:
-            raise ValueError("not an ingest message (version 1 or 2)")
+            raise ValueError("not an ingest message (version 1, 2 or 3)")
         payload_format = body.get("format", _VERSIONS[body["v"]])
-        if payload_format not in (CANONICAL_NDJSON, RAW_NDJSON):
+        if payload_format not in _VERSION_OF:
             raise ValueError(f"ingest message payload format {payload_format!r} is not known")
         return cls(
             request_id=str(body["request_id"]),
@@ -79,18 +79,7 @@ class IngestMessage:
             payload_b64=body.get("payload"),
             s3_key=body.get("s3_key"),
             payload_format=payload_format,
-            columns_b64=body.get("columns") if payload_format == RAW_NDJSON else None,
         )
-
-    def with_columns(self, table: pa.Table) -> IngestMessage:
-        """This message (an inline native body) with the columns read from it as well, while
-        the two together stay under the inline limit; else as it is (the worker reads the body)."""
-        if self.payload_format != RAW_NDJSON or self.payload_b64 is None:
-            return self
-        encoded = base64.b64encode(encode_columns(table)).decode()
-        if len(self.payload_b64) + len(encoded) > INLINE_LIMIT:
-            return self
-        return replace(self, columns_b64=encoded)
 
 
 def carried(payload_b64: str | None, s3_key: str | None) -> dict[str, str]:
@@ -125,8 +114,8 @@ def decode_payload(compressed: bytes) -> bytes:
 
 
 def encode_columns(table: pa.Table) -> bytes:
-    """An Arrow table as one IPC stream, zstd-compressed (level 1: the columns are handed over
-    once, and cost the ingest function ~2 ms per MiB of body at this level)."""
+    """An Arrow table as one IPC stream, zstd-compressed (level 1: ~2 ms per MiB of body, about
+    what zstd-3 of the body itself cost; docs/performance.md)."""
     import cramjam
     import pyarrow as pa
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING
 
 from molesignal import aws
 from molesignal.ingest.columnar import RawBody
-from molesignal.ingest.envelope import RAW_NDJSON, IngestMessage, decode_columns, decode_payload
+from molesignal.ingest.envelope import ARROW_COLUMNS, RAW_NDJSON, IngestMessage, decode_columns, decode_payload
 from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake.compaction import Compactor
 from molesignal.lake.writer import AppendResult, Delivery, Lake, LandSeparately
@@ -47,27 +46,21 @@ def delivery_of(lake: Lake, message: IngestMessage) -> Delivery:
         compressed = aws.client("s3").get_object(Bucket=lake.bucket, Key=message.s3_key)["Body"].read()
     else:
         raise ValueError(f"ingest message {message.request_id} carries neither payload nor claim check")
-    if message.payload_format == RAW_NDJSON:
-        raw = RawBody(partial(decode_payload, compressed), message.received_us, handed_over=_columns_of(message))
-        return Delivery(message.request_id, raw=raw)
-    return Delivery(message.request_id, decode_payload(compressed))
-
-
-def _columns_of(message: IngestMessage) -> pa.Table | None:
-    """The columns the ingest function read from the message's body, when it handed them over
-    whole (ADR 0028); None sends the worker to the body itself."""
-    if message.columns_b64 is None:
-        return None
-    try:
-        table = decode_columns(base64.b64decode(message.columns_b64))
-    except Exception:  # unreadable columns cost a parse of the body, never the landing
-        logger.warning("ingest message columns unreadable; reading the body", extra={"request_id": message.request_id})
-        return None
-    if table.num_rows != message.records or table.column_names[:1] != [TIMESTAMP]:
-        logger.warning(
-            "ingest message columns do not match the body; reading it", extra={"request_id": message.request_id}
+    if message.payload_format == ARROW_COLUMNS:
+        return Delivery(
+            message.request_id, raw=RawBody(None, message.received_us, handed_over=_columns(message, compressed))
         )
-        return None
+    text = decode_payload(compressed)
+    if message.payload_format == RAW_NDJSON:
+        return Delivery(message.request_id, raw=RawBody(text, message.received_us))
+    return Delivery(message.request_id, text)
+
+
+def _columns(message: IngestMessage, compressed: bytes) -> pa.Table:
+    """The canonical columns a version 3 message carries (ADR 0028), checked against it."""
+    table = decode_columns(compressed)
+    if table.num_rows != message.records or table.column_names[:1] != [TIMESTAMP]:
+        raise ValueError(f"ingest message {message.request_id}: its columns do not hold its {message.records} records")
     return table
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from molesignal import aws
 from molesignal.auth.principal import Principal, Role
@@ -20,9 +20,6 @@ from molesignal.quotas import Limiter, RateKind
 from molesignal.recent import recent_org
 from molesignal.settings import get_settings
 from molesignal.storage.table import Item, Table
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 MAX_REPORTED_ERRORS = 100
 # Most a body's canonical NDJSON, zstd-compressed, can weigh per raw byte and per record (a
@@ -135,7 +132,7 @@ class Ingestor:
         if not limiter.fits_storage(principal.org_id, bound):
             return None  # near the cap: the record path weighs the canonical bytes themselves
         result = IngestResult(request_id=new_request_id())
-        payload = envelope.compress(body.strip())
+        payload, payload_format = columnar.hand_over(columns, body, received)
         self._send(
             envelope.IngestMessage(
                 request_id=f"{result.request_id}-0",
@@ -144,10 +141,9 @@ class Ingestor:
                 received_us=received,
                 records=columns.rows,
                 raw_bytes=len(payload),
-                payload_format=envelope.RAW_NDJSON,
+                payload_format=payload_format,
             ),
             payload,
-            columns=columns.table,
         )
         result.streams[name] = result.accepted = columns.rows
         return result
@@ -235,9 +231,8 @@ class Ingestor:
         )
         self._send(message, payload)
 
-    def _send(self, message: envelope.IngestMessage, payload: bytes, columns: pa.Table | None = None) -> None:
-        """Queue the message with its payload inline, or claim-checked in the lake bucket; an
-        inline native body takes the columns read from it along when they fit (ADR 0028)."""
+    def _send(self, message: envelope.IngestMessage, payload: bytes) -> None:
+        """Queue the message with its payload inline, or claim-checked in the lake bucket."""
         inline = envelope.inline(payload)
         if inline is None:
             s3_key = envelope.incoming_key(message.org_id, message.request_id)
@@ -246,8 +241,6 @@ class Ingestor:
             message = replace(message, s3_key=s3_key)
         else:
             message = replace(message, payload_b64=inline)
-            if columns is not None:
-                message = message.with_columns(columns)
         aws.client("sqs").send_message(QueueUrl=ingest_queue_url(), MessageBody=message.to_json())
 
 
