@@ -4,12 +4,19 @@ Each poller receives up to ``batch_size`` messages, invokes the worker with a re
 event, deletes the messages the worker did not report in ``batchItemFailures``, and
 leaves the rest to reappear after the visibility timeout; SQS itself moves a message to
 the DLQ once it has been received ``maxReceiveCount`` times.
+
+A receive long-polls for ``wait_seconds`` (10, as Lambda's pollers wait up to 20): it returns
+as soon as a message is there, so the wait costs no latency, and an idle queue costs one
+ReceiveMessage per 10 s instead of one a second (the local system runs two pollers for each
+of its queues). Stopping does not wait for a receive: a poller stopped while it waits takes
+nothing, and only a batch already in hand is finished.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +54,9 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
 @dataclass
 class QueuePoller:
     worker: Any  # registry.QueueWorker
-    wait_seconds: int = 1
+    wait_seconds: int = 10
     _stop: threading.Event = field(default_factory=threading.Event)
+    _busy: threading.Event = field(default_factory=threading.Event)  # a received batch is in hand
     _thread: threading.Thread | None = None
     _arns: dict[str, str] = field(default_factory=dict)
 
@@ -66,12 +74,18 @@ class QueuePoller:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=max(0.0, timeout))
+        """After ``request_stop``: wait (at most ``timeout``) for the batch in hand, if any. A
+        poller waiting in a receive is not waited for: once stopped it invokes nothing."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while self._thread is not None and self._thread.is_alive() and self._busy.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._thread.join(timeout=min(left, 0.05))
 
     def stop(self) -> None:
         self.request_stop()
-        self.join(self.wait_seconds + 5)
+        self.join(5)
 
     def _queue_arn(self, url: str) -> str:
         """The queue's ARN, asked once per queue URL: it names the queue, which never changes."""
@@ -87,6 +101,8 @@ class QueuePoller:
             try:
                 self.poll_once(url)
             except Exception:
+                if self._stop.is_set():
+                    return  # the emulator went away under a receive while the system stopped
                 logger.exception("poller failed", extra={"worker": self.worker.name})
                 self._stop.wait(1)
 
@@ -103,6 +119,15 @@ class QueuePoller:
         ).get("Messages", [])
         if not received:
             return 0
+        self._busy.set()
+        try:
+            if self._stop.is_set():
+                return 0  # stopping: they come back after their visibility timeout
+            return self._invoke(sqs, url, received)
+        finally:
+            self._busy.clear()
+
+    def _invoke(self, sqs: Any, url: str, received: list[dict[str, Any]]) -> int:
         settings = get_settings()
         event = {"Records": [sqs_record(m, self._queue_arn(url), settings.aws_region) for m in received]}
         context = LocalLambdaContext(
