@@ -232,7 +232,7 @@ def worker_handed_over_pass(handed: list[bytes], schemas: list[dict[str, str]]) 
     (version 3, ADR 0028): the worker decodes the columns it read (zstd, Arrow IPC) instead of
     reading the body again."""
     return _land_native(
-        (columnar.RawBody(None, RECEIVED_US, handed_over=envelope.decode_columns(payload)) for payload in handed),
+        (columnar.RawBody(None, RECEIVED_US, handed_over=columnar.decode_columns(payload)) for payload in handed),
         schemas,
     )
 

@@ -4,20 +4,18 @@ The payload — canonical NDJSON, or a native NDJSON body as the client sent it 
 ADR 0022) — is zstd-compressed and carried inline (base64) while the message stays under
 SQS's 1 MiB limit; larger payloads go to the lake bucket under ``_incoming/`` and the
 message carries only the key. Version 3 (ADR 0028) carries, instead of a native body, the
-columns the ingest function read from it (Arrow IPC, zstd), so the worker neither parses
-nor checks the body again.
+columns the ingest function read from it (Arrow IPC, zstd: ``columnar.encode_columns``), so
+the worker neither parses nor checks the body again. This module imports no pyarrow: every
+function that queues or reads ingest messages loads it.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 INLINE_LIMIT = 900_000  # base64 payload bytes; SQS refuses messages over 1 MiB
 INCOMING_PREFIX = "_incoming/"
@@ -111,25 +109,6 @@ def decode_payload(compressed: bytes) -> bytes:
     import cramjam
 
     return bytes(cramjam.zstd.decompress(compressed))
-
-
-def encode_columns(table: pa.Table) -> bytes:
-    """An Arrow table as one IPC stream, zstd-compressed (level 1: ~2 ms per MiB of body, about
-    what zstd-3 of the body itself cost; docs/performance.md)."""
-    import cramjam
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(cramjam.zstd.compress(sink.getvalue(), level=1))
-
-
-def decode_columns(compressed: bytes) -> pa.Table:
-    import cramjam
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(pa.py_buffer(cramjam.zstd.decompress(compressed))).read_all()
 
 
 def inline(compressed: bytes) -> str | None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from molesignal import aws
-from molesignal.ingest.columnar import RawBody
-from molesignal.ingest.envelope import ARROW_COLUMNS, RAW_NDJSON, IngestMessage, decode_columns, decode_payload
+from molesignal.ingest.columnar import RawBody, decode_columns
+from molesignal.ingest.envelope import ARROW_COLUMNS, RAW_NDJSON, IngestMessage, decode_payload
 from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake.compaction import Compactor
 from molesignal.lake.writer import AppendResult, Delivery, Lake, LandSeparately
