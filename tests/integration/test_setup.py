@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -90,6 +92,9 @@ def test_setup_refuses_remote_callers(client: httpx.Client, system: object) -> N
     from molesignal.local.lambda_context import LocalLambdaContext
     from molesignal.local.loader import load_handler
 
+    # Mangum runs the app on this thread's event loop; a test before this one in the same
+    # process may have left the main thread without one (asyncio.run does).
+    asyncio.set_event_loop(asyncio.new_event_loop())
     result = load_handler("auth_api.handler.lambda_handler")(event, LocalLambdaContext("auth_api"))
     assert result["statusCode"] == 403
     assert "localhost" in result["body"]
