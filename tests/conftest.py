@@ -17,6 +17,10 @@ from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, ROOT_PASSWORD, Session
 # Unique resource names per test process: xdist workers, or a shared LocalStack, never collide.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("MOLESIGNAL_RESOURCE_PREFIX", f"mstest{uuid.uuid4().hex[:6]}")
+# The suite's systems run the ingest worker in the test process: tests change settings
+# (use_env), install fault hooks and drain the queue there. tests/integration/
+# test_worker_process.py runs `make dev`'s shape, the worker in its own process, over HTTP.
+os.environ.setdefault("MOLESIGNAL_LOCAL_WORKER_PROCESS", "false")
 
 
 @pytest.fixture(scope="session")

@@ -321,6 +321,8 @@ def _process_label(command: str) -> str:
     """Which of the system's processes a ``py-spy --subprocesses`` stack ran in."""
     if "molesignal emulator" in command:
         return "emulator"
+    if "molesignal worker" in command:
+        return "worker"
     if "molesignal dev" in command:
         return "system"
     if " -c " in command:

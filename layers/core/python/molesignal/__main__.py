@@ -1,5 +1,5 @@
 """``python -m molesignal <command>``: ``dev`` runs the local system (see molesignal.local.dev),
-``emulator`` its AWS emulator alone (the child process ``dev`` starts);
+``emulator`` its AWS emulator alone and ``worker`` its ingest worker (the child processes ``dev`` starts);
 ``openapi`` prints the merged OpenAPI document (the console's API types are generated from it);
 ``verify-events`` checks an events export and proofs offline; ``sql`` is the SQL shell."""
 
@@ -17,6 +17,10 @@ def main(argv: list[str]) -> int:
         from molesignal.local.emulator.process import serve
 
         return serve(argv[1:])
+    if argv[:1] == ["worker"]:
+        from molesignal.local.worker_process import serve as worker
+
+        return worker(argv[1:])
     if argv[:1] == ["openapi"]:
         import json
 

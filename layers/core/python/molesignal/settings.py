@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Concurrent worker invocations per queue in the local system, as Lambda's event source
     # mapping runs several (docs/adr/0023-local-process-shape.md).
     local_queue_pollers: int = Field(default=2, ge=1, le=8)
+    # The ingest worker's pollers run in a child process with its own GIL, as its own Lambda
+    # would (docs/adr/0030-ingest-worker-process.md); false keeps them in the main process
+    # (the test suite does, so that tests can change settings and drain the queue in-process).
+    local_worker_process: bool = True
     # `make dev` prints one line per request (method, path, status, ms); false silences it.
     log_requests: bool = True
     # The level of the functions' own (JSON) logs on the `make dev` console.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,6 +26,7 @@ from molesignal.alerts.state import SECOND_US, AlertState, Observation, State
 from molesignal.clock import now_us
 from molesignal.lake.streams import SEALED_COLUMNS
 from molesignal.observability import logger
+from molesignal.observers import Observers
 from molesignal.settings import get_settings
 from molesignal.storage.table import Table
 
@@ -37,10 +39,20 @@ _memo: dict[str, tuple[float, list[Rule]]] = {}
 _compiled: dict[tuple[str, int], CompiledPredicate] = {}
 
 
+_forget_observers: Observers[[str]] = Observers()
+
+
 def forget(org_id: str) -> None:
     """The org's rules changed: read them again on the next batch (this process)."""
     with _lock:
         _memo.pop(org_id, None)
+    _forget_observers.notify(org_id)
+
+
+def on_forget(callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``callback`` with the org whenever its rules are forgotten here (the local system
+    tells its worker process); returns the removal."""
+    return _forget_observers.add(callback)
 
 
 def realtime_rules(table: Table, org_id: str) -> list[Rule]:

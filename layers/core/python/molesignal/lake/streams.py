@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ from molesignal.clock import iso, now_us
 from molesignal.errors import NotFound
 from molesignal.lake.layout import hour_of
 from molesignal.lake.visibility import drop_superseded
+from molesignal.observers import Observers
 from molesignal.recent import RecentReads
 from molesignal.storage.table import ConditionFailed, Item, Table
 
@@ -203,8 +205,18 @@ def inside(entry: Item, start_us: int | None, end_us: int | None) -> bool:
 _local_changes: dict[str, int] = {}
 
 
+_local_change_observers: Observers[[str]] = Observers()
+
+
 def note_local_change(org_id: str) -> None:
     _local_changes[org_id] = _local_changes.get(org_id, 0) + 1
+    _local_change_observers.notify(org_id)
+
+
+def on_local_change(callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``callback`` with the org of every lake change noted in this process (the local
+    system's worker process forwards them to its parent); returns the removal."""
+    return _local_change_observers.add(callback)
 
 
 def local_change_count(org_id: str) -> int:

@@ -1,5 +1,6 @@
-"""The whole local system: the emulator (a child process), resources, and in this process the
-gateway, pollers and scheduler (docs/adr/0023-local-process-shape.md)."""
+"""The whole local system: the emulator and the ingest worker (child processes), resources, and
+in this process the gateway, the other pollers and the scheduler
+(docs/adr/0023-local-process-shape.md, docs/adr/0030-ingest-worker-process.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from molesignal.local.emulator.process import EmulatorProcess
 from molesignal.local.gateway import Gateway
 from molesignal.local.pollers import QueuePoller
 from molesignal.local.scheduler import Scheduler
+from molesignal.local.worker_process import INGEST_WORKER, WorkerProcess
 from molesignal.provision import provision
 from molesignal.settings import get_settings, reset_settings
 
@@ -39,6 +41,7 @@ class LocalSystem:
     gateway: Gateway | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
     scheduler: Scheduler | None = None
+    worker_process: WorkerProcess | None = None
     endpoint_url: str = ""
     _server: Any = None
     _thread: threading.Thread | None = None
@@ -52,8 +55,14 @@ class LocalSystem:
         provision()
         self._start_gateway()
         if self.run_pollers:
-            per_queue = get_settings().local_queue_pollers
-            self.pollers = [QueuePoller(worker) for worker in self.registry.workers for _ in range(per_queue)]
+            settings = get_settings()
+            per_queue = settings.local_queue_pollers
+            in_process = list(self.registry.workers)
+            if settings.local_worker_process:
+                in_process = [w for w in in_process if w.name != INGEST_WORKER]
+                self.worker_process = WorkerProcess((INGEST_WORKER,), pollers_per_queue=per_queue)
+                self.worker_process.start()
+            self.pollers = [QueuePoller(worker) for worker in in_process for _ in range(per_queue)]
             for poller in self.pollers:
                 poller.start()
         self.scheduler = Scheduler(tuple(self.registry.schedules))
@@ -127,6 +136,8 @@ class LocalSystem:
             self.scheduler.request_stop()
         if self._server is not None:
             self._server.should_exit = True
+        if self.worker_process is not None:
+            self.worker_process.stop(timeout_s=remaining() - 1.0)  # a second left for the emulator
         for poller in self.pollers:
             poller.join(remaining())
         if self.scheduler is not None:
@@ -141,5 +152,7 @@ class LocalSystem:
     def kill(self) -> None:
         """Leaving at once (a second Ctrl-C, the stop watchdog): end the emulator's process too,
         so that it never outlives this one holding the data directory's lock."""
+        if self.worker_process is not None:
+            self.worker_process.kill()
         if self.emulator is not None:
             self.emulator.kill()

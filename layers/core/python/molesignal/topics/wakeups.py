@@ -5,9 +5,15 @@ function polls DynamoDB at ``POLL_INTERVAL_S`` (docs/topics.md)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+from molesignal.observers import Observers
 
 _appended = threading.Condition()
 _generation = 0
+
+
+_appended_observers: Observers[[]] = Observers()
 
 
 def note_appended() -> None:
@@ -15,6 +21,13 @@ def note_appended() -> None:
     with _appended:
         _generation += 1
         _appended.notify_all()
+    _appended_observers.notify()
+
+
+def on_appended(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after every append noted in this process (the local system's worker
+    process forwards them to its parent); returns the removal."""
+    return _appended_observers.add(callback)
 
 
 def generation() -> int:
