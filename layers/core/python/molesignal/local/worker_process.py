@@ -48,6 +48,7 @@ class WorkerProcess:
     _reader: threading.Thread | None = None
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _unhooks: list[Callable[[], None]] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def pid(self) -> int | None:
@@ -80,6 +81,10 @@ class WorkerProcess:
                 apply_report(json.loads(line))
             except Exception:
                 logger.exception("worker process report failed", extra={"line": line[:200]})
+        if not self._stopping.is_set():
+            # As a crashed Lambda runtime would, it took no acknowledged row with it (the queue
+            # holds them), but nothing lands until the next start.
+            logger.error("the ingest worker process ended; ingested rows wait in the queue until a restart")
 
     def _tell(self, message: dict[str, Any]) -> None:
         process = self._process
@@ -95,6 +100,7 @@ class WorkerProcess:
     def stop(self, timeout_s: float) -> None:
         """Let the child finish the batches in hand (within ``timeout_s``), then kill it, which
         loses nothing: an unfinished batch's messages come back after the visibility timeout."""
+        self._stopping.set()
         for unhook in self._unhooks:
             unhook()
         self._unhooks.clear()
@@ -116,6 +122,7 @@ class WorkerProcess:
         self._process = None
 
     def kill(self) -> None:
+        self._stopping.set()
         process = self._process
         if process is None:
             return
