@@ -21,6 +21,7 @@ What the local system relied on being in one process travels as JSON lines:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,8 +60,7 @@ class WorkerProcess:
         # Our own interpreter and module, with arguments from our settings.
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())  # noqa: S603
         self._process = process
-        assert process.stdout is not None
-        line = _read_line(process.stdout, START_TIMEOUT_S)
+        line = _read_line(process.stdout, START_TIMEOUT_S) if process.stdout is not None else ""
         try:
             ready = json.loads(line) if line else {}
         except ValueError:
@@ -109,10 +109,8 @@ class WorkerProcess:
             return
         with self._write_lock:
             if process.stdin is not None:
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     process.stdin.close()
-                except BrokenPipeError:
-                    pass
         try:
             process.wait(timeout=max(0.1, timeout_s))
         except subprocess.TimeoutExpired:
@@ -218,7 +216,6 @@ def serve(argv: list[str]) -> int:
 
 def _start_pollers(names: list[str], per_queue: int, reports: _Reports) -> list[Any]:
     import registry  # the functions' registry, on the path as in the parent
-
     from molesignal.lake import streams
     from molesignal.local.pollers import QueuePoller
     from molesignal.topics import wakeups
