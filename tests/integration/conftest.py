@@ -4,9 +4,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.dev import Dev
 
 
 @contextmanager
@@ -38,3 +41,11 @@ def fresh_deployment() -> Iterator[str]:
 def fresh_install(system: Any) -> Iterator[str]:
     with fresh_deployment() as prefix:
         yield prefix
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    """``python -m molesignal dev`` on a data directory of this test's own (not started yet)."""
+    running = Dev(tmp_path / "data", tmp_path / "dev.log")
+    yield running
+    running.stop()

@@ -9,25 +9,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, Session, bearer, ensure_setup, login
 from tests.support.dev import Dev
 
 STREAM = "durable"
 CLEAN_STOP_S = 10
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    running = Dev(tmp_path / "data", tmp_path / "dev.log")
-    yield running
-    running.stop()
 
 
 def _sql(client: httpx.Client, token: str, sql: str) -> list[list[Any]]:

@@ -4,8 +4,6 @@ resumes after its committed offset, and new messages continue the partition's of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,13 +11,6 @@ import pytest
 
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, Session, ensure_setup, login, sql_ok
 from tests.support.dev import Dev
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    running = Dev(tmp_path / "data", tmp_path / "dev.log")
-    yield running
-    running.stop()
 
 
 def _consume(client: httpx.Client, who: Session, **body: Any) -> dict[str, Any]:

@@ -14,27 +14,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, bearer, ensure_setup, login
+from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, Session, bearer, ensure_setup, login
 from tests.support.dev import Dev
 
 STREAM = "childlanded"
 LONG_MEMO_S = "600"
 WAIT_S = 90  # far below LONG_MEMO_S: a row seen within it was not seen through the memo's expiry
 CLEAN_STOP_S = 10
-
-
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    running = Dev(tmp_path / "data", tmp_path / "dev.log")
-    yield running
-    running.stop()
 
 
 def _rows(client: httpx.Client, token: str, where: str = "") -> list[str]:
@@ -66,12 +56,19 @@ def _worker_children(dev: Dev) -> list[str]:
     return [c for c in dev.left_in_group() if "molesignal worker" in c]
 
 
-def test_rows_landed_by_the_worker_process_are_queryable_at_once_and_survive_ctrl_c(dev: Dev) -> None:
-    dev.start(query_stream_list_ttl_s=LONG_MEMO_S)
+def _started(dev: Dev, **settings: str) -> tuple[httpx.Client, Session, str]:
+    """The started system's client, its admin and an editor's API token."""
+    dev.start(**settings)
     client = httpx.Client(base_url=dev.url, timeout=30)
     ensure_setup(client)
     admin = login(client, ADMIN_USER, ADMIN_PASSWORD)
-    token = client.post("/api/v1/tokens", json={"name": "w", "role": "editor"}, headers=admin.headers).json()["token"]
+    token = client.post("/api/v1/tokens", json={"name": "w", "role": "editor"}, headers=admin.headers)
+    assert token.status_code == 201, token.text
+    return client, admin, str(token.json()["token"])
+
+
+def test_rows_landed_by_the_worker_process_are_queryable_at_once_and_survive_ctrl_c(dev: Dev) -> None:
+    client, _, token = _started(dev, query_stream_list_ttl_s=LONG_MEMO_S)
     # The ingest worker is a child process of `make dev`, in its group
     assert len(_worker_children(dev)) == 1, dev.left_in_group()
 
@@ -95,11 +92,7 @@ def test_rows_landed_by_the_worker_process_are_queryable_at_once_and_survive_ctr
 
 
 def test_a_rule_created_through_the_api_reaches_the_worker_process_at_once(dev: Dev) -> None:
-    dev.start(alert_rules_memo_s=LONG_MEMO_S)
-    client = httpx.Client(base_url=dev.url, timeout=30)
-    ensure_setup(client)
-    admin = login(client, ADMIN_USER, ADMIN_PASSWORD)
-    token = client.post("/api/v1/tokens", json={"name": "w", "role": "editor"}, headers=admin.headers).json()["token"]
+    client, admin, token = _started(dev, alert_rules_memo_s=LONG_MEMO_S)
     # Given a worker process that has read the org's (no) realtime rules for the stream
     _ingest(client, token, [{"rid": "before", "level": "error"}])
     _wait_for(lambda: _rows(client, token) == ["before"], "the first row was not queryable")

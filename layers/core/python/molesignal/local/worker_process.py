@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from molesignal.local.child import announcement, end_now
 from molesignal.observability import logger
 
 START_TIMEOUT_S = 120.0  # importing the worker's dependencies on a busy machine
@@ -60,11 +61,7 @@ class WorkerProcess:
         # Our own interpreter and module, with arguments from our settings.
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())  # noqa: S603
         self._process = process
-        line = _read_line(process.stdout, START_TIMEOUT_S) if process.stdout is not None else ""
-        try:
-            ready = json.loads(line) if line else {}
-        except ValueError:
-            ready = {}
+        ready = announcement(process, START_TIMEOUT_S)
         if not ready.get("ready"):
             self.kill()
             raise RuntimeError(str(ready.get("error") or "the worker process did not start"))
@@ -121,12 +118,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         self._stopping.set()
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        end_now(self._process)
 
 
 def apply_report(report: dict[str, Any]) -> None:
@@ -148,14 +140,6 @@ def _child_env() -> dict[str, str]:
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join([*paths, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
-
-
-def _read_line(stream: IO[bytes], timeout_s: float) -> str:
-    found: list[bytes] = []
-    reader = threading.Thread(target=lambda: found.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    return found[0].decode().strip() if found else ""
 
 
 # ---------------------------------------------------------------- the child's side

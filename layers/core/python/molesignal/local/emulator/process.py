@@ -22,8 +22,9 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from molesignal.local.child import announcement, end_now
 from molesignal.local.emulator import EmulatorPlace
 
 # Importing moto and replaying a journal take a few seconds on a busy machine.
@@ -49,11 +50,7 @@ class EmulatorProcess(EmulatorPlace):
         # Our own interpreter and module, with arguments from our settings.
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())  # noqa: S603
         self._process = process
-        line = _read_line(process.stdout, START_TIMEOUT_S) if process.stdout is not None else ""
-        try:
-            ready = json.loads(line) if line else {}
-        except ValueError:
-            ready = {}
+        ready = announcement(process, START_TIMEOUT_S)
         if "url" not in ready:
             self.kill()
             raise RuntimeError(str(ready.get("error") or "the emulator process did not start"))
@@ -77,12 +74,7 @@ class EmulatorProcess(EmulatorPlace):
 
     def kill(self) -> None:
         """Stop the child now (a second Ctrl-C, a watchdog): like ``kill -9``, nothing answered is lost."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        end_now(self._process)
 
 
 def _child_env() -> dict[str, str]:
@@ -92,14 +84,6 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def _read_line(stream: IO[bytes], timeout_s: float) -> str:
-    found: list[bytes] = []
-    reader = threading.Thread(target=lambda: found.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    return found[0].decode().strip() if found else ""
 
 
 def serve(argv: list[str]) -> int:
