@@ -68,7 +68,7 @@ def _started(dev: Dev, **settings: str) -> tuple[httpx.Client, Session, str]:
 
 
 def test_rows_landed_by_the_worker_process_are_queryable_at_once_and_survive_ctrl_c(dev: Dev) -> None:
-    client, _, token = _started(dev, query_stream_list_ttl_s=LONG_MEMO_S)
+    client, _, token = _started(dev, query_stream_list_ttl_s=LONG_MEMO_S, log_level="INFO")
     # The ingest worker is a child process of `make dev`, in its group
     assert len(_worker_children(dev)) == 1, dev.left_in_group()
 
@@ -81,6 +81,9 @@ def test_rows_landed_by_the_worker_process_are_queryable_at_once_and_survive_ctr
     # Then they are queryable long before the memo would have expired (the child's lake-change
     # note reached the parent)
     _wait_for(lambda: len(_rows(client, token, "WHERE rid LIKE 'b%'")) == 30, "the landed rows were not queryable")
+
+    # and the worker's own logs reach the console (not its pipe to the parent)
+    assert '"message":"landed' in dev.log.read_text().replace(" ", "")
 
     # When Ctrl-C reaches the group, then the worker process stops with the rest, in time
     took = dev.interrupt()

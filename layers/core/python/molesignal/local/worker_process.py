@@ -12,9 +12,9 @@ the parent closes its stdin (or dies), finishing the batch in hand within the st
 
 What the local system relied on being in one process travels as JSON lines:
 
-* child → parent (stdout): ``{"lake_change": org}`` for every ``note_local_change`` (the
-  query snapshot memo sees landed rows at once), ``{"topics_appended": true}`` for every
-  topic append (long polls wake at once);
+* child → parent (the child's original stdout; its logs go to stderr): ``{"lake_change":
+  org}`` for every ``note_local_change`` (the query snapshot memo sees landed rows at once),
+  ``{"topics_appended": true}`` for every topic append (long polls wake at once);
 * parent → child (stdin): ``{"realtime_rules": org}`` when the alerts API changed an org's
   rules (the worker's realtime-rule memo reads them again).
 """
@@ -146,16 +146,20 @@ def _child_env() -> dict[str, str]:
 
 
 class _Reports:
+    """The pipe to the parent, on the file descriptor that was stdout. Stdout itself is pointed
+    at stderr, so that the worker's logs (Powertools writes them to stdout) reach the console
+    instead of the parent's reader."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        sys.stdout.flush()
+        self._pipe = os.fdopen(os.dup(1), "wb", buffering=0)
+        os.dup2(2, 1)
 
     def send(self, message: dict[str, Any]) -> None:
-        with self._lock:
-            try:
-                sys.stdout.buffer.write(json.dumps(message).encode() + b"\n")
-                sys.stdout.buffer.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the parent is gone: stdin's end stops this process
+        # A closed pipe: the parent is gone, and stdin's end stops this process.
+        with self._lock, contextlib.suppress(ValueError, OSError):
+            self._pipe.write(json.dumps(message).encode() + b"\n")
 
 
 def serve(argv: list[str]) -> int:
@@ -195,6 +199,7 @@ def serve(argv: list[str]) -> int:
     for poller in pollers:
         poller.join(deadline - time.monotonic())
     sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(0)  # a worker thread still landing holds nothing that is not durable
 
 
