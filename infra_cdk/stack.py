@@ -20,6 +20,7 @@ from infra_cdk.components.websocket import LiveWebSocketApi
 from infra_cdk.components.workers import QueueWorkers
 from infra_cdk.config import StackConfig
 from infra_cdk.naming import pascal
+from molesignal import arrow_pool
 from molesignal.resources import RESOURCES, Resources
 from registry import REGISTRY, Registry
 
@@ -70,6 +71,7 @@ class MoleSignalStack(Stack):
             "MOLESIGNAL_ALERT_SNS_TOPIC_PREFIX": config.alert_topic_prefix,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            **arrow_pool.environment(),
         }
         self.live: LiveWebSocketApi | None = None
         if registry.websocket is not None:

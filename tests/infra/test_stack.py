@@ -327,6 +327,7 @@ def test_function_environment_names_every_resource(synth: Synth) -> None:
         "MOLESIGNAL_STAGE": STAGE,
         "MOLESIGNAL_ALLOW_REMOTE_SETUP": {"Ref": "AllowRemoteSetup"},
         "POWERTOOLS_SERVICE_NAME": "molesignal",
+        "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",  # molesignal/arrow_pool.py says why
     }
     for key in synth.functions():
         variables = synth.props(key)["Environment"]["Variables"]

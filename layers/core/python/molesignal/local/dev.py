@@ -49,6 +49,10 @@ def _exit_now(code: int) -> None:
 
 
 def main() -> int:
+    from molesignal import arrow_pool
+
+    # Before anything allocates; the emulator, worker and engine children inherit it.
+    os.environ.setdefault(arrow_pool.POOL_VARIABLE, arrow_pool.POOL)
     from molesignal.local.system import LocalSystem
     from molesignal.observability import logger
     from molesignal.settings import get_settings
