@@ -86,16 +86,19 @@ class Watch:
         until = self.state(org_id).live_until_s
         if until is None:
             until = int(time.time()) + subscription_max_s
-            with contextlib.suppress(ConditionFailed):  # a subscription recorded itself first
-                self.table.update(
-                    _pk(org_id),
-                    _SK,
-                    "SET live_until = :until",
-                    condition="attribute_not_exists(live_until)",
-                    values={":until": until},
-                )
-            forget(org_id)
+            self._extend_live_until(org_id, until)
         return until > time.time()
+
+    def _extend_live_until(self, org_id: str, until_s: int) -> None:
+        with contextlib.suppress(ConditionFailed):  # another subscription moved it further already
+            self.table.update(
+                _pk(org_id),
+                _SK,
+                "SET live_until = :until",
+                condition="attribute_not_exists(live_until) OR live_until < :until",
+                values={":until": until_s},
+            )
+        forget(org_id)
 
     def record_new_org(self, org_id: str) -> None:
         """A new org: no topic has a source and nobody subscribes, so its writers skip both
@@ -130,15 +133,7 @@ class Watch:
         ``settle`` before its answer."""
         before = self.read(org_id).live_until_s or 0
         if before < until_s - 600:  # moved on at most every 10 minutes of subscribing
-            with contextlib.suppress(ConditionFailed):  # another subscription moved it further already
-                self.table.update(
-                    _pk(org_id),
-                    _SK,
-                    "SET live_until = :until",
-                    condition="attribute_not_exists(live_until) OR live_until < :until",
-                    values={":until": until_s},
-                )
-            forget(org_id)
+            self._extend_live_until(org_id, until_s)
         return before <= time.time() + get_settings().watch_cache_s + 1
 
 
