@@ -6,7 +6,8 @@ local system relied on being in one process still holds, over HTTP on the real c
 * an alert rule created through the parent's API reaches the child's rule memo at once
   (``alert_rules_memo_s`` ten minutes here);
 * Ctrl-C stops the child too, within the stop budget, and a restart has every row once;
-* a parent that dies alone (``kill -9`` of its pid, not its group) takes the child with it.
+* a parent that dies alone (``kill -9`` of its pid, not its group) takes the child with it;
+* a child that dies alone is started again, and rows sent meanwhile land.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from molesignal.local.pollers import QueuePoller
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USER, Session, bearer, ensure_setup, login
 from tests.support.dev import Dev
 
@@ -144,3 +147,37 @@ def test_the_worker_process_leaves_when_its_parent_dies_alone(dev: Dev) -> None:
     dev.start()
     client = httpx.Client(base_url=dev.url, timeout=30)
     assert client.get("/api/v1/healthz").status_code == 200
+
+
+def _worker_pid(dev: Dev) -> int | None:
+    assert dev.process is not None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == dev.process.pid and fields[0] != "Z" and "molesignal worker" in command:
+            return int(entry)
+    return None
+
+
+def test_a_worker_process_that_dies_alone_is_started_again_and_rows_land(dev: Dev) -> None:
+    client, _, token = _started(dev)
+    _ingest(client, token, [{"rid": "before"}])
+    _wait_for(lambda: _rows(client, token) == ["before"], "the first row never landed")
+    dead = _worker_pid(dev)
+    assert dead is not None
+    # When the worker alone is killed (an OOM kill, a crash in a native library)
+    os.kill(dead, signal.SIGKILL)
+    # Then another starts
+    _wait_for(lambda: _worker_pid(dev) not in (None, dead), "no other worker process started")
+    # (A message the emulator hands to a receive the dead one left waiting comes back after the
+    # queue's visibility timeout, 120 s, as on SQS: wait those receives out instead.)
+    time.sleep(QueuePoller.wait_seconds + 1)
+    # and lands what is sent to it, once
+    _ingest(client, token, [{"rid": "after"}])
+    _wait_for(lambda: sorted(_rows(client, token)) == ["after", "before"], "the row sent later never landed")
+    assert len(_worker_children(dev)) == 1

@@ -38,6 +38,11 @@ from molesignal.observability import logger
 
 START_TIMEOUT_S = 120.0  # importing the worker's dependencies on a busy machine
 INGEST_WORKER = "ingest_worker"
+# A child that ends unasked is started again after RESTART_DELAY_S, at most MAX_RESTARTS times
+# in RESTART_WINDOW_S (a child that cannot live is not restarted in a loop).
+RESTART_DELAY_S = 1.0
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 60.0
 
 
 @dataclass
@@ -51,12 +56,19 @@ class WorkerProcess:
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _unhooks: list[Callable[[], None]] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _restarts: list[float] = field(default_factory=list)  # time.monotonic() of recent restarts
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
+        self._spawn()
+        from molesignal.alerts import realtime
+
+        self._unhooks.append(realtime.on_forget(lambda org_id: self._tell({"realtime_rules": org_id})))
+
+    def _spawn(self) -> None:
         argv = [sys.executable, "-m", "molesignal", "worker", "--pollers", str(self.pollers_per_queue), *self.workers]
         # Our own interpreter and module, with arguments from our settings.
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())  # noqa: S603
@@ -68,9 +80,8 @@ class WorkerProcess:
         self._reader = threading.Thread(target=self._apply_reports, args=(process.stdout,), name="worker-reports")
         self._reader.daemon = True
         self._reader.start()
-        from molesignal.alerts import realtime
-
-        self._unhooks.append(realtime.on_forget(lambda org_id: self._tell({"realtime_rules": org_id})))
+        if self._stopping.is_set():  # a stop came while this (re)start ran
+            end_now(process)
 
     def _apply_reports(self, stream: IO[bytes]) -> None:
         for line in stream:
@@ -79,9 +90,26 @@ class WorkerProcess:
             except Exception:
                 logger.exception("worker process report failed", extra={"line": line[:200]})
         if not self._stopping.is_set():
-            # As a crashed Lambda runtime would, it took no acknowledged row with it (the queue
-            # holds them), but nothing lands until the next start.
-            logger.error("the ingest worker process ended; ingested rows wait in the queue until a restart")
+            self._start_again()
+
+    def _start_again(self) -> None:
+        """The child ended unasked. As a crashed Lambda runtime, it took no acknowledged row
+        with it (the queue holds them); as Lambda would, start another, unless it keeps ending
+        (then the rows wait in the queue until `make dev` restarts)."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S]
+        if len(self._restarts) >= MAX_RESTARTS:
+            logger.error("the ingest worker process keeps ending; ingested rows wait in the queue until a restart")
+            return
+        self._restarts.append(now)
+        logger.error("the ingest worker process ended; starting another")
+        time.sleep(RESTART_DELAY_S)
+        if self._stopping.is_set():
+            return
+        try:
+            self._spawn()
+        except Exception:
+            logger.exception("the ingest worker process did not start again")
 
     def _tell(self, message: dict[str, Any]) -> None:
         process = self._process
