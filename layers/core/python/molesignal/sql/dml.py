@@ -590,52 +590,38 @@ class Dml:
         of files per commit. A batch that loses a race (a compaction or retention changed one of
         its files first) sends the statement back to finding what is left to delete. Compaction
         is held off the stream meanwhile (it would win every race against a long find)."""
-        from molesignal.lake.stream_rewrite import StreamRewriter
+        from molesignal.lake.stream_rewrite import FILES_PER_COMMIT, RewriteLost, StreamRewriter
 
         org_id = self.principal.org_id
         rewriter = StreamRewriter(self.service.table)
         streams = Streams(self.service.table)
         nonce = secrets.token_hex(8)
+        deleted = lost = 0
         try:
-            return self._erase_rounds(stream, alias, predicate, catalog, rewriter, streams, nonce)
+            while True:
+                streams.hold_compaction(org_id, stream.name)  # per round: a long erasure keeps it
+                entries = streams.manifest(org_id, stream.name)
+                check_own_files(org_id, stream.name, entries)
+                hits = self._stream_hits(entries, catalog, alias, predicate)
+                by_uri = {lake_uri(str(e["key"])): e for e in entries}
+                pending = sorted(hits)
+                try:
+                    while pending:
+                        batch, pending = pending[:FILES_PER_COMMIT], pending[FILES_PER_COMMIT:]
+                        files = [(by_uri[u], hits[u]) for u in batch]
+                        deleted += self._erase_batch(rewriter, stream.name, files, nonce)
+                    return deleted
+                except RewriteLost:
+                    lost += 1
+                    if lost >= COMMIT_ATTEMPTS:
+                        raise Conflict(
+                            f"CONFLICT: stream {stream.name} kept changing; {deleted} row(s) were deleted, run the "
+                            "statement again to delete the rest",
+                            code="CONFLICT",
+                        ) from None
+                    _backoff(lost)
         finally:
             streams.release_compaction(org_id, stream.name)
-
-    def _erase_rounds(
-        self,
-        stream: Stream,
-        alias: str,
-        predicate: exp.Expr | None,
-        catalog: Catalog,
-        rewriter: Any,
-        streams: Streams,
-        nonce: str,
-    ) -> int:
-        from molesignal.lake.stream_rewrite import FILES_PER_COMMIT, RewriteLost
-
-        org_id = self.principal.org_id
-        deleted = lost = 0
-        while True:
-            streams.hold_compaction(org_id, stream.name)  # per round: a long erasure keeps it
-            entries = streams.manifest(org_id, stream.name)
-            check_own_files(org_id, stream.name, entries)
-            hits = self._stream_hits(entries, catalog, alias, predicate)
-            by_uri = {lake_uri(str(e["key"])): e for e in entries}
-            pending = sorted(hits)
-            try:
-                while pending:
-                    batch, pending = pending[:FILES_PER_COMMIT], pending[FILES_PER_COMMIT:]
-                    deleted += self._erase_batch(rewriter, stream.name, [(by_uri[u], hits[u]) for u in batch], nonce)
-                return deleted
-            except RewriteLost:
-                lost += 1
-                if lost >= COMMIT_ATTEMPTS:
-                    raise Conflict(
-                        f"CONFLICT: stream {stream.name} kept changing; {deleted} row(s) were deleted, run the "
-                        "statement again to delete the rest",
-                        code="CONFLICT",
-                    ) from None
-                _backoff(lost)
 
     def _erase_batch(
         self, rewriter: Any, stream: str, files: Sequence[tuple[dict[str, Any], list[int]]], nonce: str
