@@ -204,6 +204,15 @@ def count_rows(http: httpx.Client, who: Tenant, stream: str) -> int:
     return int(response.json()["rows"][0]["n"])
 
 
+def stream_stats(http: httpx.Client, who: Tenant, stream: str) -> dict[str, Any]:
+    """The stream's files and stored bytes once every row is queryable (recent compaction
+    may have merged some files by then)."""
+    response = http.get(f"/api/v1/streams/{stream}", headers=who.headers)
+    response.raise_for_status()
+    stats = response.json()["stats"]
+    return {"files": stats["files"], "stored_bytes": stats["bytes"], "rows": stats["rows"]}
+
+
 def wait_queryable(http: httpx.Client, who: Tenant, stream: str, expected: int, poll_s: float, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     seen = 0
@@ -493,6 +502,8 @@ def scenario_large(system: System, who: Tenant, bodies: list[bytes], args: argpa
         with httpx.Client(base_url=system.url, timeout=60) as http:
             wait_queryable(http, who, stream, total_records, args.poll_s, args.timeout_s)
         e2e_s = time.perf_counter() - wall0
+    with httpx.Client(base_url=system.url, timeout=60) as http:
+        stats = stream_stats(http, who, stream)
     cpu1, split1 = system.cpu_s(), system.cpu_split()
     progress(f"large: queryable after {e2e_s:.1f} s (accepted after {accepted_s:.1f} s)", quiet)
     after = [baseline_pass(bodies) for _ in range(args.baseline_passes)]
@@ -513,6 +524,7 @@ def scenario_large(system: System, who: Tenant, bodies: list[bytes], args: argpa
         "end_to_end_mib_s": r3(total_bytes / MIB / e2e_s),
         "api_accepted_mib_s": r3(total_bytes / MIB / accepted_s),
         "request_latency_ms": latency_summary(sent.latencies_ms),
+        "stream_when_queryable": stats,
         "baseline": {
             "samples_wall_s": [r3(w) for w, _ in baselines],
             "samples_cpu_s": [r3(c) for _, c in baselines],
@@ -611,6 +623,9 @@ def print_report(result: dict[str, Any]) -> None:
         rate = large["api_accepted_mib_s"]
         print(f"  … API accepted everything after    {large['accepted_s']:8.2f} s   {rate:6.2f} MiB/s")
         print(f"  … queryable after the last 202     {large['drain_after_last_202_s']:8.2f} s")
+        if large.get("stream_when_queryable"):
+            files = large["stream_when_queryable"]
+            print(f"  stream then: {files['files']} files, {files['stored_bytes'] / MIB:.1f} MiB stored")
         base = large["baseline"]
         print(f"  baseline read_json + write_table   {base['wall_s']:8.2f} s   {base['mib_s']:6.2f} MiB/s")
         verdict = "pass" if large["pass"] else "MISS"
