@@ -97,20 +97,24 @@ def use_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
 # end (xdist's own order, most tests first, started the 3-test, 90 s topics restart file last
 # and one worker idled ~2 min). Measured per-file seconds are in docs/performance.md.
 SLOWEST_FILES_FIRST = (
-    "tests/integration/test_hostile_sql.py",
     "tests/browser/test_console.py",
-    "tests/infra/test_stack.py",
+    "tests/integration/test_hostile_sql.py",
+    "tests/integration/test_worker_process.py",
     "tests/integration/test_topics_restart.py",
-    "tests/integration/test_topics.py",
-    "tests/integration/test_durability.py",
-    "tests/integration/test_consistency.py",
-    "tests/browser/test_console_alerts.py",
+    "tests/integration/test_live_queries.py",
+    "tests/infra/test_stack.py",
     "tests/integration/test_sql_dml.py",
-    "tests/integration/test_otlp.py",
-    "tests/browser/test_console_traces.py",
-    "tests/integration/test_ingest_faults.py",
-    "tests/unit/test_columnar_parity.py",
     "tests/integration/test_emulator_contract.py",
+    "tests/integration/test_durability.py",
+    "tests/integration/test_topics.py",
+    "tests/integration/test_events_intake.py",
+    "tests/integration/test_query.py",
+    "tests/browser/test_console_alerts.py",
+    "tests/browser/test_console_traces.py",
+    "tests/integration/test_alert_rules.py",
+    "tests/integration/test_ingest_faults.py",
+    "tests/integration/test_consistency.py",
+    "tests/integration/test_compaction.py",
 )
 
 
