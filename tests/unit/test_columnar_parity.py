@@ -350,3 +350,30 @@ def test_many_integral_doubles_send_the_text_without_reading_records() -> None:
     assert columns is not None
     assert columnar.integers_among_doubles(columns, body, RECEIVED)
     assert sent(body).raw.handed_over is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("layout", "line_per_row"),
+    [
+        ("{}\n", True),  # the usual body
+        ("{}", True),  # no final line break
+        ("\n \t{}\n\n", True),  # blank lines and whitespace around the records only
+        ("{}\r\n", False),  # CRLF: Arrow ends a line at \r, so the lines are counted one by one
+        ("  {}  \n\n", False),  # padded lines and blank lines between them
+    ],
+)
+def test_integral_doubles_are_read_from_their_own_line(layout: str, line_per_row: bool) -> None:
+    """The check reads exactly the lines of the rows holding an integral double, however the body
+    lays its lines out: an integer written on row k (``"x": 2``, among ``1.5``) is seen wherever
+    k is, first, inside or last; a ``2.0`` on that row is not an integer."""
+    rows = 40
+    for at in (0, 1, 17, rows - 1):
+        for written, expected in ((b"2", True), (b"2.0", False)):
+            records = [b'{"n": %d, "x": %s}' % (i, written if i == at else b"1.5") for i in range(rows)]
+            head, _, tail = layout.partition("{}")
+            separator = {"{}\n": "\n", "{}": "\n", "\n \t{}\n\n": "\n", "{}\r\n": "\r\n"}.get(layout, "  \n\n  ")
+            body = head.encode() + separator.encode().join(records) + tail.encode()
+            columns = columnar.read(body, RECEIVED)
+            assert columns is not None, body
+            assert columns.line_per_row is line_per_row, body
+            assert columnar.integers_among_doubles(columns, body, RECEIVED) is expected, (layout, at, written)

@@ -70,6 +70,9 @@ class Columns:
 
     table: pa.Table
     maybe_names: frozenset[str]  # struct names a record may hold as null (sent as null or {})
+    # Every line break of the stripped body separates two records (``}\n{``: no blank line, no
+    # padding): row k is then the k-th line from the body's first ``{``.
+    line_per_row: bool = False
 
     @property
     def rows(self) -> int:
@@ -90,9 +93,10 @@ def read(body: bytes, received_us: int) -> Columns | None:
 
 def _read(body: bytes, received_us: int) -> Columns | None:
     text = body.strip()
-    lines = _object_lines(text) if text[:1] == b"{" else None  # a JSON array, or nothing to read
-    if lines is None:
+    counted = _object_lines(text) if text[:1] == b"{" else None  # a JSON array, or nothing to read
+    if counted is None:
         return None
+    lines, line_per_row = counted
     table = _arrow_read(text, lines)
     if table is None:
         return None
@@ -114,12 +118,13 @@ def _read(body: bytes, received_us: int) -> Columns | None:
     if len(set(every)) != len(every) or any(n in RESERVED or n.startswith(ENGINE_PREFIX) for n in every):
         return None
     columns = [timestamps, *(c for _, c in leaves)]
-    return Columns(pa.table(columns, names=[TIMESTAMP, *names]), frozenset(maybe))
+    return Columns(pa.table(columns, names=[TIMESTAMP, *names]), frozenset(maybe), line_per_row)
 
 
-def _object_lines(text: bytes) -> int | None:
+def _object_lines(text: bytes) -> tuple[int, bool] | None:
     """How many lines the text has when every non-blank one starts with ``{`` and ends with
-    ``}`` and no byte is read differently by the two readers; else None. A line break between
+    ``}`` and no byte is read differently by the two readers, and whether every line break
+    separates two objects (no blank line, no padding); else None. A line break between
     ``}`` and ``{`` cannot sit inside one JSON value, so no object spans lines; whether a
     line holds two objects is told by the row count after the read."""
     # No scan for what Arrow refuses where orjson does (checked by the parity tests): control
@@ -133,7 +138,7 @@ def _object_lines(text: bytes) -> int | None:
             return None
     breaks = text.count(b"\n")
     if text[:1] == b"{" and text[-1:] == b"}" and text.count(b"}\n{") == breaks:
-        return breaks + 1  # the usual body, told without a loop: no blank line, no padding
+        return breaks + 1, True  # the usual body, told without a loop: no blank line, no padding
     lines = 0
     for raw_line in text.split(b"\n"):
         line = raw_line.strip()
@@ -142,7 +147,7 @@ def _object_lines(text: bytes) -> int | None:
         if line[:1] != b"{" or line[-1:] != b"}":
             return None
         lines += 1
-    return lines
+    return lines, False
 
 
 def _arrow_read(text: bytes, lines: int) -> pa.Table | None:
@@ -404,13 +409,30 @@ def integers_among_doubles(columns: Columns, body: bytes, received_us: int) -> b
         return False
     if len(rows) > max(_ROWS_ALWAYS_CHECKED, columns.rows // _MOST_ROWS_CHECKED):
         return True
-    lines = [line for line in body.split(b"\n") if line.strip()]
     names = [name for name, _ in doubles]
     try:
-        records = [normalize(orjson.loads(lines[row]), received_us=received_us) for row in rows]
+        records = [normalize(orjson.loads(line), received_us=received_us) for line in _lines_of(columns, body, rows)]
     except (ValueError, IndexError, DomainError):  # not for a body read whole; if so, the text tells
         return True
     return any(type(record.get(name)) is int for record in records for name in names)
+
+
+def _lines_of(columns: Columns, body: bytes, rows: list[int]) -> list[bytes]:
+    """The body's lines holding ``rows`` (ascending). For the usual body the line breaks up to
+    the last row are walked (~0.2 ms per MiB at most), rather than the whole body split into
+    lines (~0.7 ms, a thousand objects) to read a few (ADR 0032)."""
+    if not columns.line_per_row:
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        return [lines[row] for row in rows]
+    found = []
+    start, line = body.find(b"{"), 0  # the stripped body's start: whitespace holds no brace
+    for row in rows:
+        while line < row:
+            start = body.index(b"\n", start) + 1
+            line += 1
+        end = body.find(b"\n", start)
+        found.append(body[start : end if end >= 0 else len(body)])
+    return found
 
 
 class RawBody:
