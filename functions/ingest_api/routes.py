@@ -60,10 +60,11 @@ def _answer(result: IngestResult) -> JSONResponse:
 )
 async def ingest_json(stream: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
     ingestor = Ingestor()
-    ingestor.admit(principal)
-    check_tenant_stream(stream)
-    require_media(request, JSON_TYPES, "JSON ingest")
-    return _answer(ingestor.submit_body(principal, stream, await read_body(request)))
+    # The rate window is counted while the body is read and parsed; its 429 still comes first.
+    with ingestor.admit_alongside(principal) as admission:
+        check_tenant_stream(stream)
+        require_media(request, JSON_TYPES, "JSON ingest")
+        return _answer(ingestor.submit_body(principal, stream, await read_body(request), admission=admission))
 
 
 @router.post(

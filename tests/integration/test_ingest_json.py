@@ -210,3 +210,37 @@ def test_large_requests_travel_by_claim_check(client: httpx.Client, ingester: di
     assert response.status_code == 202, response.text
     drain_ingest()
     assert len(landed_rows(ingester["org"], "claims")) == 1200
+
+
+def test_a_rate_limited_ndjson_body_is_refused_first_and_queues_nothing(
+    client: httpx.Client, ingester: dict[str, Any], root: Session
+) -> None:
+    """The rate window is counted while Arrow parses the body (ADR 0032). A refused NDJSON
+    body (the column-wise path) still gets the 429 envelope with Retry-After, ahead of what
+    else is wrong with the request (a stream name that is not allowed: 400; an XML content type:
+    415), and none of a refused request's records is queued: exactly the accepted ones land."""
+    org = ingester["org"]
+    quota = {"ingest_qps": 1, "query_qps": 5, "storage_bytes": 10**9}
+    assert client.put(f"/api/v1/orgs/{org}/quotas", json=quota, headers=root.headers).status_code == 200
+    body = b"\n".join(orjson.dumps({"_timestamp": T0 + i, "n": i, "level": "info"}) for i in range(20)) + b"\n"
+    ndjson = {**ingester["headers"], "content-type": "application/x-ndjson"}
+    paced = [client.post("/api/v1/ingest/paced", content=body, headers=ndjson) for _ in range(6)]
+    refused = [answer for answer in paced if answer.status_code == 429]
+    assert refused, [answer.status_code for answer in paced]
+    for answer in refused:
+        assert answer.headers["retry-after"] == "1"
+        assert_core_error(answer, 429, "ingest_rate_limited")
+    assert {answer.status_code for answer in paced} <= {202, 429}
+    bad_name, bad_media = [], []
+    for _ in range(4):  # the first request takes the second's one slot; the next two are over it
+        paced.append(client.post("/api/v1/ingest/paced", content=body, headers=ndjson))
+        bad_name.append(client.post("/api/v1/ingest/not%20a%20name", content=body, headers=ndjson).status_code)
+        xml = {**ndjson, "content-type": "application/xml"}
+        bad_media.append(client.post("/api/v1/ingest/paced", content=body, headers=xml).status_code)
+    # 429 while the window is full; the request's own fault when the second rolled over between
+    assert 429 in bad_name and set(bad_name) <= {429, 400}, bad_name
+    assert 429 in bad_media and set(bad_media) <= {429, 415}, bad_media
+    accepted = sum(1 for answer in paced if answer.status_code == 202)
+    assert accepted >= 1
+    drain_ingest()
+    assert len(landed_rows(org, "paced")) == 20 * accepted

@@ -3,9 +3,12 @@ per-stream field cap and the org's quotas, and enqueue — before any Parquet is
 
 from __future__ import annotations
 
+import contextvars
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 from typing import Any
 
 from molesignal import aws
@@ -95,6 +98,39 @@ def admit_writer(table: Table, principal: Principal) -> Item:
     return org
 
 
+# Counts rate windows while a request's body is read (Ingestor.admit_alongside): a DynamoDB
+# round trip on its own thread, so a few suffice however many requests the instance serves.
+_counting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rate-window")
+
+
+class Admission:
+    """The ingest rate window's count for one request, made on a helper thread while the route
+    reads the body (Arrow's parse releases the GIL; the count is a DynamoDB round trip; ADR 0032).
+
+    ``settle`` waits for the count and raises its refusal; the request must settle before it
+    answers anything or sends anything, which leaving the ``with`` block does at the latest. A
+    refused request therefore gets the same 429, ahead of any other error its stream name or
+    body would have earned, and nothing of it reaches the queue — as with ``Ingestor.admit``."""
+
+    def __init__(self, org: Item, counted: Future[None]) -> None:
+        self.org = org
+        self._counted = counted
+        self._settled = False
+
+    def settle(self) -> None:
+        if not self._settled:
+            self._settled = True  # a refusal is raised once; leaving the block then adds nothing
+            self._counted.result()
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.settle()  # raised here, the refusal replaces an error the block raised before it
+
+
 class Ingestor:
     def __init__(self, table: Table | None = None) -> None:
         self.table = table or Table()
@@ -108,20 +144,38 @@ class Ingestor:
         Limiter(self.table).check_rate(principal.org_id, RateKind.INGEST, actor=principal.actor)
         return org
 
-    def submit_body(self, principal: Principal, stream: str, body: bytes) -> IngestResult:
+    def admit_alongside(self, principal: Principal) -> Admission:
+        """``admit``, with the rate window counted on a helper thread while the caller reads
+        the body: role and paused org are checked now; ``Admission.settle`` gives the count's
+        verdict."""
+        org = admit_writer(self.table, principal)
+        count = Limiter(self.table).check_rate
+        context = contextvars.copy_context()
+        counted = _counting.submit(context.run, count, principal.org_id, RateKind.INGEST, actor=principal.actor)
+        return Admission(org, counted)
+
+    def submit_body(
+        self, principal: Principal, stream: str, body: bytes, *, admission: Admission | None = None
+    ) -> IngestResult:
         """A native JSON/NDJSON body for one stream: read column-wise when Arrow can store it
         exactly as the record path would and every record is accepted (ADR 0022), else
-        record by record. The answer is the same either way."""
-        result = self._submit_columnar(principal, check_tenant_stream(stream), body)
+        record by record. The answer is the same either way. With an ``admission`` still
+        counting, Arrow's parse runs meanwhile and the request goes on only once it is settled."""
+        settle = admission.settle if admission is not None else _settled
+        result = self._submit_columnar(principal, check_tenant_stream(stream), body, settle)
         if result is not None:
             return result
+        settle()
         return self.submit(principal, ((index, stream, raw) for index, raw in parse_json_records(body)))
 
-    def _submit_columnar(self, principal: Principal, name: str, body: bytes) -> IngestResult | None:
+    def _submit_columnar(
+        self, principal: Principal, name: str, body: bytes, settle: Callable[[], None]
+    ) -> IngestResult | None:
         from molesignal.ingest import columnar  # pyarrow: loaded by the first NDJSON body, not at cold start
 
         received = now_us()
         columns = columnar.read(body, received)
+        settle()  # nothing past the parse happens for a refused request
         if columns is None:
             return None
         stream = Streams(self.table).recent(principal.org_id, name)
@@ -242,6 +296,10 @@ class Ingestor:
         else:
             message = replace(message, payload_b64=inline)
         aws.client("sqs").send_message(QueueUrl=ingest_queue_url(), MessageBody=message.to_json())
+
+
+def _settled() -> None:
+    """No count pending: the caller admitted the request before the body."""
 
 
 def _fits_field_cap(stream: Stream | None, names: frozenset[str]) -> bool:
