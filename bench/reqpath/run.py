@@ -13,7 +13,9 @@ logs are posted one at a time to ``POST /api/v1/ingest/<stream>``, two ways:
 
 Each request's CPU is split by thread: the gateway's event loop (with uvicorn's HTTP parsing in
 the http mode), the authorizer's and the ingest function's handlers (their Lambda threads),
-and other threads (Arrow's pool, where the ingest function's ``read_json`` runs).
+the ingest function's rate-window thread (ADR 0032: the window's ``UpdateItem`` while Arrow
+parses; 0 for a tree without it), and other threads (Arrow's pool, where the ingest
+function's ``read_json`` runs).
 
 ``--baseline-tree PATH`` measures another tree's code (e.g. ``git archive main``) in
 alternating child processes, PATH first, ``--rounds`` times each, and reports both and the
@@ -50,6 +52,7 @@ from bench.common import git_info, interpreter_info, loadavg, progress, r3  # no
 RESULTS_DIR = REPO / "bench" / "results"
 MIB = 1 << 20
 CHUNK = 64 * 1024  # what uvicorn hands the app per receive() for a body arriving over loopback
+RATE_WINDOW_THREADS = "rate-window"  # molesignal.ingest.service's helper threads (ADR 0032)
 PASSWORD = "BenchReqPath123!"  # noqa: S105 - set on the fresh system the script starts
 
 
@@ -155,11 +158,24 @@ async def post_asgi(gateway: Any, path: str, headers: dict[str, str], body: byte
     return status
 
 
+def helper_cpu(prefix: str) -> dict[int, float]:
+    """CPU seconds of each live Python thread whose name starts with ``prefix``."""
+    found = {}
+    for thread in threading.enumerate():
+        if thread.name.startswith(prefix) and thread.ident is not None:
+            try:
+                found[thread.ident] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+            except OSError:  # ended meanwhile
+                continue
+    return found
+
+
 def one_request(
     mode: str, send: Callable[[bytes], int], body: bytes, handlers: HandlerCpu, server: int
 ) -> dict[str, float]:
     """One request's CPU in ms, split by thread, and its wall time."""
     handlers.take()
+    counting0 = helper_cpu(RATE_WINDOW_THREADS)
     cpu0, main0, server0 = time.process_time(), time.thread_time(), time.clock_gettime(server)
     wall0 = time.perf_counter()
     status = send(body)
@@ -167,6 +183,7 @@ def one_request(
     main = time.thread_time() - main0
     cpu = time.process_time() - cpu0
     served = time.clock_gettime(server) - server0
+    counting = sum(v - counting0.get(k, 0.0) for k, v in helper_cpu(RATE_WINDOW_THREADS).items())
     if status != 202:
         raise SystemExit(f"{mode}: request answered {status}")
     spent = handlers.take()
@@ -180,8 +197,9 @@ def one_request(
         "gateway_ms": on_loop * 1000,
         "authorizer_ms": authorizer * 1000,
         "ingest_ms": ingest * 1000,
+        "rate_window_ms": counting * 1000,
         # Arrow's thread pool (the ingest function's read_json), thread hand-offs
-        "other_threads_ms": (system_cpu - on_loop - authorizer - ingest) * 1000,
+        "other_threads_ms": (system_cpu - on_loop - authorizer - ingest - counting) * 1000,
         "wall_ms": wall * 1000,
     }
 
@@ -326,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:9} {mode:5} CPU per request {figures['cpu_ms']:6.2f} ms: "
                 f"gateway{' + uvicorn' if mode == 'http' else ''} {figures['gateway_ms']:5.2f}, "
                 f"authorizer {figures['authorizer_ms']:5.2f}, ingest {figures['ingest_ms']:5.2f}, "
+                f"rate window {figures['rate_window_ms']:4.2f}, "
                 f"other threads {figures['other_threads_ms']:5.2f}; wall {figures['wall_ms']:6.2f} ms"
             )
     if args.baseline_tree:

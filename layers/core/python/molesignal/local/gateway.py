@@ -177,20 +177,35 @@ class Gateway:
         event = self._event(scope, body, route, params)
         if not fits_invocation(event, body):
             return 413, {"content-type": "application/json"}, [], b'{"message":"Request Entity Too Large"}'
-        if route.auth and not await self._authorize(event):
+        if not route.auth:
+            return _http_response(await self._invoke(function.handler, event, self._context(function)))
+        authorized, result = await self._authorized_invoke(function, event)
+        if not authorized:
             return 403, {"content-type": "application/json"}, [], b'{"message":"Forbidden"}'
-        result = await self._invoke(function.handler, event, self._context(function))
         return _http_response(result)
+
+    async def _authorized_invoke(self, function: Any, event: dict[str, Any]) -> tuple[bool, Any]:
+        """The authorizer, then the function if it allows the request, one after the other on
+        one Lambda thread: one hand-off from the event loop and back instead of two (ADR 0032).
+        Returns (authorized, the function's result)."""
+        loop = asyncio.get_running_loop()
+        authorizer = self.registry.authorizer
+        check = self._authorizer_event(event), self._context(authorizer)
+        context = self._context(function)
+
+        def call() -> tuple[bool, Any]:
+            if not _attach_verdict(event, load_handler(authorizer.handler)(*check)):
+                return False, None
+            return True, load_handler(function.handler)(event, context)
+
+        return await loop.run_in_executor(self._pool, call)
 
     async def _authorize(self, event: dict[str, Any]) -> bool:
         """Run the authorizer and attach its context to the event, as API Gateway does."""
         verdict = await self._invoke(
             self.registry.authorizer.handler, self._authorizer_event(event), self._context(self.registry.authorizer)
         )
-        if not isinstance(verdict, dict) or not verdict.get("isAuthorized"):
-            return False
-        event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
-        return True
+        return _attach_verdict(event, verdict)
 
     async def stream(
         self, scope: dict[str, Any], body: bytes, receive: Callable[..., Any], send: Callable[..., Any]
@@ -288,6 +303,15 @@ class Gateway:
             "pathParameters": event.get("pathParameters", {}),
             "stageVariables": {},
         }
+
+
+def _attach_verdict(event: dict[str, Any], verdict: Any) -> bool:
+    """Whether the authorizer's simple response allows the request; if so its context goes on
+    the event, as API Gateway puts it there."""
+    if not isinstance(verdict, dict) or not verdict.get("isAuthorized"):
+        return False
+    event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
+    return True
 
 
 def fits_invocation(event: dict[str, Any], body: bytes) -> bool:
