@@ -257,13 +257,47 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 rows = [
                     one_request(mode, send, bodies[n % len(bodies)], handlers, server) for n in range(args.requests)
                 ]
-                results[mode] = {
-                    key: {"median": r3(statistics.median(r[key] for r in rows)), "min": r3(min(r[key] for r in rows))}
-                    for key in rows[0]
-                }
+                results[mode] = medians(rows)
+            if args.rate_window_ab:
+                results["rate_window_ab"] = rate_window_ab(args, via_asgi, bodies, handlers, server)
         return {"requests": args.requests, "body_bytes": [len(b) for b in bodies], **results}
     finally:
         system.stop()
+
+
+def medians(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {
+        key: {"median": r3(statistics.median(r[key] for r in rows)), "min": r3(min(r[key] for r in rows))}
+        for key in rows[0]
+    }
+
+
+def rate_window_ab(
+    args: argparse.Namespace, send: Callable[[bytes], int], bodies: list[bytes], handlers: HandlerCpu, server: int
+) -> dict[str, Any]:
+    """The same tree's asgi requests, alternately with the rate window counted alongside the
+    parse (as the tree does) and counted first on the ingest function's own thread (as
+    ``Ingestor.admit`` does): request by request, so drift on a shared machine hits both."""
+    from concurrent.futures import Future
+
+    from molesignal.ingest import service
+
+    alongside = service.Ingestor.admit_alongside
+
+    def counted_first(self: Any, principal: Any) -> Any:
+        done: Future[None] = Future()
+        done.set_result(None)
+        return service.Admission(self.admit(principal), done)
+
+    rows: dict[str, list[dict[str, float]]] = {"alongside": [], "first": []}
+    for n in range(2 * args.requests):
+        variant = "alongside" if n % 2 == 0 else "first"
+        service.Ingestor.admit_alongside = alongside if variant == "alongside" else counted_first  # type: ignore[method-assign]
+        try:
+            rows[variant].append(one_request("asgi", send, bodies[n % len(bodies)], handlers, server))
+        finally:
+            service.Ingestor.admit_alongside = alongside  # type: ignore[method-assign]
+    return {variant: medians(found) for variant, found in rows.items()}
 
 
 # ---------------------------------------------------------------- the driver (parent)
@@ -280,6 +314,7 @@ def run_child(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"--warm={args.warm}",
         f"--bodies={args.bodies}",
         f"--records={args.records}",
+        *(["--rate-window-ab"] if args.rate_window_ab and tree == REPO else []),
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tree)
     if done.returncode != 0:
@@ -296,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", type=int, default=8, help="distinct 1 MiB bodies, sent in turn")
     parser.add_argument("--records", type=int, default=120_000, help="dataset records (bench/ingest/dataset.py)")
     parser.add_argument("--baseline-tree", type=Path, help="another tree's code, measured in turn with this one")
+    parser.add_argument(
+        "--rate-window-ab",
+        action="store_true",
+        help="this tree only: asgi requests alternately counting the rate window alongside the parse and first",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="with --baseline-tree: runs of each")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / f"reqpath-{now:%Y-%m-%d}.json")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -321,6 +361,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             for mode in ("http", "asgi")
         }
+        if "rate_window_ab" in measured[0]:
+            summary[name]["rate_window_ab"] = {
+                variant: {
+                    key: r3(statistics.median(run["rate_window_ab"][variant][key]["median"] for run in measured))
+                    for key in figures
+                }
+                for variant, figures in measured[0]["rate_window_ab"].items()
+            }
     if args.baseline_tree:
         summary["ratio_this_to_baseline"] = {
             mode: r3(summary["this"][mode]["cpu_ms"] / summary["baseline"][mode]["cpu_ms"]) for mode in ("http", "asgi")
@@ -346,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"authorizer {figures['authorizer_ms']:5.2f}, ingest {figures['ingest_ms']:5.2f}, "
                 f"rate window {figures['rate_window_ms']:4.2f}, "
                 f"other threads {figures['other_threads_ms']:5.2f}; wall {figures['wall_ms']:6.2f} ms"
+            )
+        for variant, figures in summary[name].get("rate_window_ab", {}).items():
+            print(
+                f"{name:9} asgi, rate window counted {variant:9}: CPU {figures['cpu_ms']:6.2f} ms "
+                f"(ingest {figures['ingest_ms']:5.2f} + rate window {figures['rate_window_ms']:4.2f}); "
+                f"wall {figures['wall_ms']:6.2f} ms"
             )
     if args.baseline_tree:
         print(f"ratio this/baseline: {summary['ratio_this_to_baseline']}")
