@@ -654,3 +654,87 @@ def test_moto_api_reset_empties_every_store_for_good(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["after reset 0 0 0", "after restart 0 0 0"]
+
+
+def test_dynamodb_an_update_expression_used_again_answers_as_the_first_time(emulator_url: str) -> None:
+    """moto's parse of an UpdateExpression is kept and reused (ADR 0033): its validators work on
+    a copy, so a use that failed validation, or that changed an item, must not change what the
+    next use of the same string does; a malformed expression is refused every time."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    ddb = _client("dynamodb", emulator_url)
+    table = _table(ddb)
+    expression = (
+        "SET #v = if_not_exists(#v, :zero) + :step, tags = list_append(if_not_exists(tags, :none), :tag) ADD n :one"
+    )
+    names = {"#v": "v"}
+
+    def update(pk: str, step: str, tag: str) -> Any:
+        return ddb.update_item(
+            TableName=table,
+            Key=_key(pk),
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":step": {"N": step},
+                ":none": {"L": []},
+                ":tag": {"L": [{"S": tag}]},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
+    def shape(node: Any) -> Any:  # the parsed tree, as nested (kind, children) tuples
+        children = getattr(node, "children", None)
+        if children is None:
+            return repr(node) if not hasattr(node, "__dict__") else (type(node).__name__, None)
+        return (type(node).__name__, tuple(shape(child) for child in children))
+
+    parsed = UpdateExpressionParser.make(expression)
+    parsed_before = shape(parsed)
+    # Given the same expression on two items, then on the first again
+    assert update("A", "5", "a1") == {**_key("A"), "v": {"N": "5"}, "tags": {"L": [{"S": "a1"}]}, "n": {"N": "1"}}
+    assert update("B", "7", "b1") == {**_key("B"), "v": {"N": "7"}, "tags": {"L": [{"S": "b1"}]}, "n": {"N": "1"}}
+    # and once where the item's types make it fail validation
+    ddb.put_item(TableName=table, Item={**_key("C"), "v": {"S": "text"}})
+    with pytest.raises(ClientError) as mismatch:
+        update("C", "1", "c1")
+    assert mismatch.value.response["Error"]["Code"] == "ValidationException"
+    # Then the next use sees the first item as it left it, and the parse is unchanged
+    again = update("A", "2", "a2")
+    assert again == {**_key("A"), "v": {"N": "7"}, "tags": {"L": [{"S": "a1"}, {"S": "a2"}]}, "n": {"N": "2"}}
+    assert UpdateExpressionParser.make(expression) is parsed
+    assert shape(parsed) == parsed_before
+    # and a malformed expression is refused each time it comes
+    for _ in range(2):
+        with pytest.raises(ClientError) as malformed:
+            ddb.update_item(
+                TableName=table,
+                Key=_key("A"),
+                UpdateExpression="SET v = = :x",
+                ExpressionAttributeValues={":x": {"N": "1"}},
+            )
+        assert malformed.value.response["Error"]["Code"] == "ValidationException"
+    # and a transaction's Update reuses it alike
+    ddb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _key("B"),
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {
+                        ":zero": {"N": "0"},
+                        ":step": {"N": "3"},
+                        ":none": {"L": []},
+                        ":tag": {"L": [{"S": "b2"}]},
+                        ":one": {"N": "1"},
+                    },
+                }
+            }
+        ]
+    )
+    item = ddb.get_item(TableName=table, Key=_key("B"))["Item"]
+    assert item == {**_key("B"), "v": {"N": "10"}, "tags": {"L": [{"S": "b1"}, {"S": "b2"}]}, "n": {"N": "2"}}

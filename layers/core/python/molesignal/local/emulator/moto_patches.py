@@ -1,4 +1,4 @@
-"""Four changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
+"""Changes to moto (5.2.x) that a long-lived local system needs; its answers stay the same.
 
 1. **Every model object moto ever made stays in memory.** moto's ``BaseModel`` appends each
    instance to its class's ``instances_tracked`` list (for ``/moto-api/data.json`` and
@@ -29,6 +29,8 @@ import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
+
+PARSED_EXPRESSIONS_KEPT = 512
 
 _applied = False
 _applied_lock = threading.Lock()
@@ -67,12 +69,21 @@ class LiveInstances:
         self._refs.clear()
 
 
-def weaken_instance_trackers() -> None:
-    """Swap every moto model class's ``instances_tracked`` list for a weak one. moto's reset
-    puts plain lists back and newly imported services bring new classes: call it again then."""
+_weakened_classes = -1  # how many model classes moto had when they were last made weak
+
+
+def weaken_instance_trackers(*, force: bool = False) -> None:
+    """Swap every moto model class's ``instances_tracked`` list for a weak one. Newly imported
+    services bring new classes (the count of registered classes grows: cheap to check per
+    request); moto's reset puts plain lists back on the same classes: ``force`` then."""
+    global _weakened_classes
     from moto.core import base_backend
 
     model_data: dict[str, dict[str, Any]] = base_backend.model_data  # type: ignore[attr-defined]
+    registered = sum(len(classes) for classes in list(model_data.values()))
+    if registered == _weakened_classes and not force:
+        return
+    _weakened_classes = registered
     for classes in list(model_data.values()):
         for model in list(classes.values()):
             tracked = getattr(model, "instances_tracked", None)
@@ -200,6 +211,61 @@ def _modules_listed_once() -> None:
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
 
+def _update_expressions_parsed_once() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    original = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    parsed: dict[str, Any] = {}
+
+    def make(cls: Any, expression_str: Any) -> Any:
+        if cls is not UpdateExpressionParser or not isinstance(expression_str, str):
+            return original(cls, expression_str)
+        found = parsed.get(expression_str)
+        if found is None:
+            found = original(cls, expression_str)  # raises for a malformed one: never kept
+            if len(parsed) >= PARSED_EXPRESSIONS_KEPT:
+                parsed.clear()
+            parsed[expression_str] = found
+        return found
+
+    UpdateExpressionParser.make = classmethod(make)  # type: ignore[method-assign,assignment]
+
+
+def _validator_tables_built_once() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    tables: dict[type, tuple[tuple[type, ...], tuple[tuple[type, Any], ...]] | None] = {}
+
+    def table(self: Any) -> tuple[tuple[type, ...], tuple[tuple[type, Any], ...]] | None:
+        """(node kinds, (kind, function) pairs) of the traverser's class, or None when its
+        ``_processing_map`` is not made of its own methods (then it is asked each time)."""
+        kind = type(self)
+        if kind not in tables:
+            mapping = self._processing_map()
+            own = all(getattr(f, "__self__", None) is self for f in mapping.values())
+            tables[kind] = (tuple(mapping), tuple((k, f.__func__) for k, f in mapping.items())) if own else None
+        return tables[kind]
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        found = table(self)
+        return found[0] if found is not None else tuple(self._processing_map())
+
+    def process(self: Any, node: Any) -> Any:
+        found = table(self)
+        if found is None:
+            for class_key, processor in self._processing_map().items():
+                if isinstance(node, class_key):
+                    return processor(node)
+            return None
+        for class_key, function in found[1]:
+            if isinstance(node, class_key):
+                return function(self, node)
+        return None
+
+    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
+    DepthFirstTraverser.process = process  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
@@ -207,5 +273,7 @@ def apply() -> None:
             _cheap_rollback_transactions()
             _partition_queries()
             _modules_listed_once()
+            _update_expressions_parsed_once()
+            _validator_tables_built_once()
             _applied = True
     weaken_instance_trackers()

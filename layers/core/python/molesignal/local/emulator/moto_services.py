@@ -452,7 +452,7 @@ class MotoServices:
 
     def reset(self) -> None:
         """After moto's own reset: record the empty state as every service's snapshot."""
-        moto_patches.weaken_instance_trackers()  # moto's reset put plain lists back
+        moto_patches.weaken_instance_trackers(force=True)  # moto's reset put plain lists back
         for journal in list(self._journals.values()):
             if self.directory is not None:
                 journal.snapshot()
