@@ -212,7 +212,7 @@ def _modules_listed_once() -> None:
 
 
 def _update_expressions_parsed_once() -> None:
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     original = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
     parsed: dict[str, Any] = {}
@@ -232,7 +232,7 @@ def _update_expressions_parsed_once() -> None:
 
 
 def _validator_tables_built_once() -> None:
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 
     tables: dict[type, tuple[tuple[type, ...], tuple[tuple[type, Any], ...]] | None] = {}
 
