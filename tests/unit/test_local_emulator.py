@@ -156,3 +156,53 @@ def test_sqs_refuses_the_characters_aws_refuses_whichever_check_runs() -> None:
         assert refused(f"é{chr(code)}") is (code not in allowed), code  # not ASCII: the regex
     assert not refused("x" * 300_000 + "\u00e9\U0001f600\ufffd")
     assert refused("x" * 300_000 + "\ufffe")
+
+
+def _tree(node: Any) -> Any:
+    """A parse tree as plain data: each node's kind, attributes and children, parents by kind."""
+    if not hasattr(node, "__dict__"):
+        return repr(node)
+    return (
+        type(node).__name__,
+        {
+            name: type(value).__name__
+            if name == "parent"
+            else [_tree(child) for child in value]
+            if isinstance(value, list)
+            else _tree(value)
+            for name, value in vars(node).items()
+        },
+    )
+
+
+def test_moto_validators_copy_a_parse_tree_as_deepcopy_does() -> None:
+    """The validators' copy of a kept UpdateExpression parse (ADR 0033) is a whole new tree,
+    equal to ``copy.deepcopy``'s, each node linked to its own new parent."""
+    import copy
+
+    from molesignal.local.emulator import moto_patches
+
+    moto_patches.apply()
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    parsed = UpdateExpressionParser.make(
+        "SET #s = :s, v = if_not_exists(v, :z) + :one, l = list_append(l, :t), m.n[2] = :x "
+        "REMOVE a.b[1], c ADD n :one DELETE tags :old"
+    )
+    copied = validators.deepcopy(parsed)
+    assert _tree(copied) == _tree(copy.deepcopy(parsed)) == _tree(parsed)
+
+    def nodes(node: Any) -> list[Any]:
+        found = [node]
+        for child in getattr(node, "children", None) or []:
+            if hasattr(child, "children"):
+                assert child.parent is node
+                found += nodes(child)
+        return found
+
+    originals = {id(n) for n in nodes(parsed)}
+    assert not originals & {id(n) for n in nodes(copied)}
+    # and any other value is copied by copy.deepcopy itself
+    value = {"L": [{"S": "a"}]}
+    assert validators.deepcopy(value) == value and validators.deepcopy(value) is not value

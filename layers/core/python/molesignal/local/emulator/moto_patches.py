@@ -32,6 +32,8 @@ from typing import Any
 
 PARSED_EXPRESSIONS_KEPT = 512
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
 _applied = False
 _applied_lock = threading.Lock()
 _rollback = threading.local()
@@ -266,6 +268,64 @@ def _validator_tables_built_once() -> None:
     DepthFirstTraverser.process = process  # type: ignore[method-assign]
 
 
+def _plain_node(kind: type, node_type: type) -> bool:
+    """A parse node class that ``copy.deepcopy`` copies by its ``__dict__`` alone."""
+    return (
+        issubclass(kind, node_type)
+        and getattr(kind, "__deepcopy__", None) is None
+        and kind.__reduce_ex__ is object.__reduce_ex__
+        and kind.__reduce__ is object.__reduce__
+        and kind.__getstate__ is object.__getstate__  # type: ignore[attr-defined]
+        and getattr(kind, "__setstate__", None) is None
+        and "__slots__" not in vars(kind)
+    )
+
+
+def _copy_tree(value: Any, memo: dict[int, Any], plain: Any) -> Any:
+    """``copy.deepcopy`` of a tree of moto's parse nodes (``type``, ``children``, ``parent``),
+    made without deepcopy's generic dispatch per object: same objects shared, same parent links,
+    immutable leaves kept; anything else a node holds goes through ``copy.deepcopy``."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    kind = type(value)
+    if kind is list:
+        twin_list: list[Any] = []
+        memo[id(value)] = twin_list
+        twin_list.extend(_copy_tree(item, memo, plain) for item in value)
+        return twin_list
+    if not plain(kind):
+        return copy.deepcopy(value, memo)
+    twin = object.__new__(kind)
+    memo[id(value)] = twin
+    memo.setdefault(id(memo), []).append(value)  # as deepcopy does: originals outlive the copy
+    twin.__dict__.update({name: _copy_tree(item, memo, plain) for name, item in value.__dict__.items()})
+    return twin
+
+
+def _validators_copy_trees_directly() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    real = copy.deepcopy
+    plain_kinds: dict[type, bool] = {}
+
+    def plain(kind: type) -> bool:
+        found = plain_kinds.get(kind)
+        if found is None:
+            found = plain_kinds[kind] = _plain_node(kind, Node)
+        return found
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if plain(type(value)):
+            return _copy_tree(value, {} if memo is None else memo, plain)
+        return real(value, memo)
+
+    validators.deepcopy = deepcopy  # type: ignore[attr-defined,assignment]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
@@ -275,5 +335,6 @@ def apply() -> None:
             _modules_listed_once()
             _update_expressions_parsed_once()
             _validator_tables_built_once()
+            _validators_copy_trees_directly()
             _applied = True
     weaken_instance_trackers()
