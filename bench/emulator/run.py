@@ -1,5 +1,5 @@
 """The embedded AWS emulator's cost per request: requests served per CPU-second of the emulator
-process, for the DynamoDB calls the ingest path makes.
+process, for the calls the ingest path makes (DynamoDB, SQS, S3).
 
 Each ``--trees`` entry is a checkout (default: this one); for each round and each tree the
 script starts ``python -m molesignal emulator`` from that tree's code (a fresh durable data
@@ -11,7 +11,20 @@ runs ``--clients`` threads of boto3 calls per workload:
   ``ReturnValues=ALL_NEW``);
 * ``transact_write_items`` — a worker commit's shape: two conditional Puts, an Update with a
   condition, a ConditionCheck;
-* ``query`` — one partition of 20 items, ``begins_with`` on the sort key.
+* ``query`` — one partition of 20 items, ``begins_with`` on the sort key;
+* ``commit`` — the ingest worker's commit as ``lake/writer.py`` sends it: four landed
+  markers, a manifest entry, the conditional Delete of the file's pending-GC record, the
+  stream's Update (its whole schema, 100 fields, under ``version = :current``) and the
+  storage-usage Update;
+* ``sqs_send`` — the ingest function's hand-over: ``SendMessage`` of a 200 KB body;
+* ``sqs_receive_delete`` — the worker's ``ReceiveMessage`` of one such message, then
+  ``DeleteMessageBatch`` (the queue is filled before, outside the measurement);
+* ``s3_put`` / ``s3_get`` — a 400 KB Parquet-sized object written, then read back.
+
+The SQS and S3 workloads make a tenth of ``--requests`` (their bodies are large).
+
+The e2e benchmark's counts per MiB (``docs/performance.md``, ADR 0033) turn these into the
+emulator's CPU per MiB by operation.
 
 It reads the emulator process's user + kernel CPU (``/proc``) before and after each workload:
 **requests per CPU-second** is the figure (the client side's CPU is not counted; the wall
@@ -52,7 +65,22 @@ from molesignal.resources import RESOURCES  # noqa: E402
 RESULTS_DIR = REPO / "bench" / "results"
 TABLE = "bench-table"
 DUMMY_KEY = "testing"  # the emulator checks no signatures
-WORKLOADS = ("get_item", "update_item", "transact_write_items", "query")
+BUCKET = "bench-bucket"
+QUEUE = "bench-queue"
+WORKLOADS = (
+    "get_item",
+    "update_item",
+    "transact_write_items",
+    "query",
+    "commit",
+    "sqs_send",
+    "sqs_receive_delete",
+    "s3_put",
+    "s3_get",
+)
+SCHEMA = {"M": {f"field_{i:03d}": {"S": "string" if i % 3 else "int64"} for i in range(100)}}
+MESSAGE = "A" * 200_000  # a base64 Arrow payload's size
+OBJECT = os.urandom(400_000)  # a Parquet file's size (incompressible, as Parquet nearly is)
 
 
 def start_emulator(tree: Path, port: int, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -69,9 +97,9 @@ def start_emulator(tree: Path, port: int, data_dir: str) -> tuple[subprocess.Pop
     return process, str(ready["url"])
 
 
-def client(url: str, clients: int) -> Any:
+def client(url: str, clients: int, service: str = "dynamodb") -> Any:
     return boto3.session.Session().client(
-        "dynamodb",
+        service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=DUMMY_KEY,
@@ -100,8 +128,109 @@ def create_table(ddb: Any) -> None:
         )
 
 
-def one_call(ddb: Any, workload: str, n: int, tag: str) -> None:
-    if workload == "get_item":
+def commit(ddb: Any, tag: str, client_no: int, step: int) -> None:
+    """The worker's commit (``lake/writer.py``): markers, manifest, GC release, stream, usage."""
+    key = f"{tag}-{client_no}-{step}"
+    stream_key = {"pk": {"S": "ORG#acme"}, "sk": {"S": f"STREAM#{tag}-{client_no}"}}
+    condition = "version = :current" if step else "attribute_not_exists(pk)"
+    values: dict[str, Any] = {
+        ":schema": SCHEMA,
+        ":next": {"N": str(step + 1)},
+        ":first": {"N": "1795419095935733"},
+        ":last": {"N": str(1795420160035306 + step)},
+        ":name": {"S": f"{tag}-{client_no}"},
+        ":org": {"S": "acme"},
+        ":now": {"N": "1796624847395917"},
+        ":cap": {"N": "1000"},
+        ":retention": {"N": "30"},
+        ":rows": {"N": "5056"},
+        ":bytes": {"N": "399845"},
+        ":files": {"N": "1"},
+        ":kind": {"S": "stream"},
+    }
+    if step:
+        values[":current"] = {"N": str(step)}
+    markers = [
+        {
+            "Put": {
+                "TableName": TABLE,
+                "Item": {"pk": {"S": f"LANDED#acme#{key}-{m}"}, "sk": {"S": "LANDED"}, "rows": {"N": "5056"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for m in range(4)
+    ]
+    manifest = {
+        "Put": {
+            "TableName": TABLE,
+            "Item": {
+                "pk": {"S": f"MANIFEST#acme#{tag}-{client_no}"},
+                "sk": {"S": f"00001795417200000000#{key}"},
+                "kind": {"S": "lake_file"},
+                "key": {"S": f"lake/org=acme/stream=s/date=2026-11-23/hour=07/{key}.parquet"},
+                "rows": {"N": "5056"},
+                "bytes": {"N": "399845"},
+                "min_ts_us": {"N": "1795419095935733"},
+                "max_ts_us": {"N": "1795420160035306"},
+                "hour_us": {"N": "1795417200000000"},
+                "request_id": {"S": key},
+                "created_at_us": {"N": "1796624847395917"},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    release = {
+        "Delete": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "ORG#acme#LAKEGC"}, "sk": {"S": f"PENDING#{key}"}},
+            "ConditionExpression": "attribute_not_exists(pk) OR #state = :pending",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {":pending": {"S": "pending"}},
+        }
+    }
+    stream = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": stream_key,
+            "UpdateExpression": (
+                "SET #schema = :schema, version = :next, first_ts_us = :first, last_ts_us = :last, "
+                "#name = :name, org_id = :org, kind = if_not_exists(kind, :kind), "
+                "created_at_us = if_not_exists(created_at_us, :now), field_cap = if_not_exists(field_cap, :cap), "
+                "retention_days = if_not_exists(retention_days, :retention) "
+                "ADD row_count :rows, #bytes :bytes, file_count :files"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#schema": "schema", "#name": "name", "#bytes": "bytes"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+    usage = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "ORG#acme"}, "sk": {"S": f"USAGE#{tag}-{client_no}"}},
+            "UpdateExpression": "ADD stored_bytes :b SET updated_us = :u",
+            "ExpressionAttributeValues": {":b": {"N": "399845"}, ":u": {"N": str(step)}},
+        }
+    }
+    ddb.transact_write_items(TransactItems=[*markers, manifest, release, stream, usage])
+
+
+def one_call(aws: dict[str, Any], workload: str, n: int, tag: str, client_no: int = 0, step: int = 0) -> None:
+    ddb, sqs, s3 = aws["dynamodb"], aws["sqs"], aws["s3"]
+    if workload == "commit":
+        commit(ddb, tag, client_no, step)
+    elif workload == "sqs_send":
+        sqs.send_message(QueueUrl=aws["queue_url"], MessageBody=MESSAGE)
+    elif workload == "sqs_receive_delete":
+        got = sqs.receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=1, WaitTimeSeconds=0)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got.get("Messages", []))]
+        if entries:
+            sqs.delete_message_batch(QueueUrl=aws["queue_url"], Entries=entries)
+    elif workload == "s3_put":
+        s3.put_object(Bucket=BUCKET, Key=f"lake/{tag}/{n}.parquet", Body=OBJECT)
+    elif workload == "s3_get":
+        s3.get_object(Bucket=BUCKET, Key=f"lake/read/{n % 20}.parquet")["Body"].read()
+    elif workload == "get_item":
         ddb.get_item(TableName=TABLE, Key={"pk": {"S": "TOKEN#abc"}, "sk": {"S": "TOKEN"}}, ConsistentRead=True)
     elif workload == "update_item":
         ddb.update_item(
@@ -158,16 +287,29 @@ def one_call(ddb: Any, workload: str, n: int, tag: str) -> None:
         )
 
 
-def run_workload(ddb: Any, pid: int, workload: str, requests: int, clients: int) -> dict[str, Any]:
+def prepare(aws: dict[str, Any], workload: str, requests: int) -> None:
+    """What a workload reads, in place before it is measured."""
+    if workload == "sqs_receive_delete":
+        for _ in range(requests):
+            aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=MESSAGE)
+    elif workload == "s3_get":
+        for n in range(20):
+            aws["s3"].put_object(Bucket=BUCKET, Key=f"lake/read/{n}.parquet", Body=OBJECT)
+
+
+def run_workload(aws: dict[str, Any], pid: int, workload: str, requests: int, clients: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
+    if workload.startswith(("sqs_", "s3_")):
+        requests = max(clients, requests // 10)
     for n in range(5):  # warm: moto imports and caches on first use
-        one_call(ddb, workload, n, tag + "w")
+        one_call(aws, workload, n, tag + "w", 0, n)
     per_client = requests // clients
+    prepare(aws, workload, per_client * clients + 50)
     cpu0, t0 = tree_cpu_s(pid), time.perf_counter()
 
     def work(c: int) -> None:
         for n in range(per_client):
-            one_call(ddb, workload, c * per_client + n, tag)
+            one_call(aws, workload, c * per_client + n, tag, c, n)
 
     threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
     for thread in threads:
@@ -190,9 +332,11 @@ def one_tree(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
     data_dir = tempfile.mkdtemp(prefix="molesignal-emubench-")
     process, url = start_emulator(tree, args.port, data_dir)
     try:
-        ddb = client(url, args.clients)
-        create_table(ddb)
-        return {w: run_workload(ddb, process.pid, w, args.requests, args.clients) for w in args.workloads}
+        aws: dict[str, Any] = {s: client(url, args.clients, s) for s in ("dynamodb", "sqs", "s3")}
+        create_table(aws["dynamodb"])
+        aws["queue_url"] = aws["sqs"].create_queue(QueueName=QUEUE)["QueueUrl"]
+        aws["s3"].create_bucket(Bucket=BUCKET)
+        return {w: run_workload(aws, process.pid, w, args.requests, args.clients) for w in args.workloads}
     finally:
         if process.stdin is not None:
             process.stdin.close()

@@ -397,6 +397,12 @@ def test_sqs_unknown_queues_and_idempotent_creation(sqs: Any) -> None:
     sqs.delete_queue(QueueUrl=first)
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=name)
+    # A queue used, deleted and made again: the store must not remember the deleted one
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.send_message(QueueUrl=first, MessageBody="after delete")
+    assert sqs.create_queue(QueueName=name)["QueueUrl"] == first
+    sqs.send_message(QueueUrl=first, MessageBody="again")
+    assert _attributes(sqs, first)["ApproximateNumberOfMessages"] == "1"
 
 
 def test_sqs_fifo_deduplicates_and_keeps_group_order(sqs: Any) -> None:

@@ -109,6 +109,14 @@ def _dechunk(reader: IO[bytes]) -> bytes:
         reader.readline(MAX_LINE)  # the CRLF after the chunk
 
 
+def read_body(environ: dict[str, Any]) -> bytes:
+    """A WSGI request's whole body: to ``CONTENT_LENGTH``, or to its end when chunked."""
+    if environ.get("wsgi.input_terminated"):  # a chunked request: the server knows where it ends
+        return bytes(environ["wsgi.input"].read())
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(environ["wsgi.input"].read(length)) if length else b""
+
+
 class _DateHeader:
     """``Date`` formatted once per second."""
 

@@ -32,6 +32,7 @@ from typing import Any
 from molesignal.local.emulator import moto_patches
 from molesignal.local.emulator.dynamodb_fast import DynamoFastPath
 from molesignal.local.emulator.files import write_atomically
+from molesignal.local.emulator.http_server import read_body
 from molesignal.observability import logger
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
@@ -176,13 +177,6 @@ class _Answer:
     @property
     def ok(self) -> bool:
         return self.status[:1] == "2"
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    if environ.get("wsgi.input_terminated"):  # a chunked request: the server knows where it ends
-        return bytes(environ["wsgi.input"].read())
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    return bytes(environ["wsgi.input"].read(length)) if length else b""
 
 
 def call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> _Answer:
@@ -433,7 +427,7 @@ class MotoServices:
         fast = self.fast if service == "dynamodb" and self.fast is not None and self.fast.takes(environ) else None
         body = b""
         if durable or fast is not None:
-            body = _read_body(environ)
+            body = read_body(environ)
             environ["wsgi.input"] = io.BytesIO(body)
         sequence = 0
         snapshot = False

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
+from molesignal.local.emulator.http_server import read_body
 from molesignal.local.emulator.sqs_store import (
     ACCOUNT_ID,
     MAX_BATCH_ENTRIES,
@@ -29,15 +30,24 @@ _BATCH_ID = re.compile(r"^[\w-]{1,80}$")
 
 
 def _respond(
-    body: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+    start_response: Any,
+    body: dict[str, Any],
+    request_id: str,
+    status: str = "200 OK",
+    extra: tuple[str, str] | None = None,
+) -> list[bytes]:
+    """The answer, with the headers werkzeug's ``Response`` gave it (without building one: a
+    received message's body is up to 1 MiB of JSON)."""
     try:
         text = orjson.dumps(body)
     except TypeError:  # a lone surrogate in a string: json escapes it, as before
         text = json.dumps(body).encode()
-    response = Response(text, status=status, content_type=_JSON, headers=headers or {})
-    response.headers["x-amzn-RequestId"] = request_id
-    return response
+    headers = [("Content-Type", _JSON), ("Content-Length", str(len(text)))]
+    if extra is not None:
+        headers.append(extra)
+    headers.append(("x-amzn-RequestId", request_id))
+    start_response(status, headers)
+    return [text]
 
 
 def _loads(data: bytes) -> Any:
@@ -145,19 +155,18 @@ class SqsApi:
         request = Request(environ)
         request_id = str(uuid.uuid4())
         try:
-            body = self.handle(request, region)
-            response = _respond(body, request_id)
+            return _respond(start_response, self.handle(request, region), request_id)
         except SqsError as error:
-            response = _respond(
+            return _respond(
+                start_response,
                 {"__type": f"com.amazonaws.sqs#{error.shape}", "message": error.message},
                 request_id,
-                400,
-                {"x-amzn-query-error": f"{error.code};Sender"},
+                "400 BAD REQUEST",
+                ("x-amzn-query-error", f"{error.code};Sender"),
             )
-        return response(environ, start_response)
 
     def handle(self, request: Request, region: str) -> dict[str, Any]:
-        target = request.headers.get("X-Amz-Target", "")
+        target = str(request.environ.get("HTTP_X_AMZ_TARGET", ""))
         service, _, action = target.partition(".")
         if service != "AmazonSQS":
             raise SqsError(
@@ -173,7 +182,7 @@ class SqsApi:
                 "AWS.SimpleQueueService.UnsupportedOperation",
             )
         try:
-            params = _loads(request.get_data() or b"{}")
+            params = _loads(read_body(request.environ) or b"{}")
         except ValueError:
             raise SqsError("InvalidParameterValue", "The request body is not JSON.") from None
         if not isinstance(params, dict):

@@ -188,6 +188,9 @@ class QueueStore:
         self._db: sqlite3.Connection | None = None
         self._closed = False
         self._expired_at: dict[str, float] = {}
+        # Queues seen to exist: every message call checks its queue first. Forgotten when a
+        # queue is deleted (or the store cleared), under the same lock.
+        self._known: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ class QueueStore:
         db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         db.executescript(_SCHEMA)
         self._db = db
+        self._known.clear()
         self._closed = False
         return self
 
@@ -212,6 +216,7 @@ class QueueStore:
 
     def clear(self) -> None:
         with self._write() as db:
+            self._known.clear()
             for table in ("queues", "messages", "dedup"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
@@ -341,7 +346,12 @@ class QueueStore:
 
     def queue_exists(self, name: str) -> bool:
         with self._lock:
-            return self._conn().execute("SELECT 1 FROM queues WHERE name = ?", (name,)).fetchone() is not None
+            if name in self._known and self._db is not None:
+                return True
+            found = self._conn().execute("SELECT 1 FROM queues WHERE name = ?", (name,)).fetchone() is not None
+            if found:
+                self._known.add(name)
+            return found
 
     def get_attributes(self, name: str, region: str) -> dict[str, str]:
         """Every attribute of the queue, the approximate counts included."""
@@ -378,6 +388,7 @@ class QueueStore:
             db.execute("DELETE FROM messages WHERE queue = ?", (name,))
             db.execute("DELETE FROM dedup WHERE queue = ?", (name,))
             db.execute("DELETE FROM queues WHERE name = ?", (name,))
+            self._known.discard(name)
 
     def list_queues(self, prefix: str = "") -> list[str]:
         with self._lock:
