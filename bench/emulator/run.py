@@ -301,10 +301,10 @@ def run_workload(aws: dict[str, Any], pid: int, workload: str, requests: int, cl
     tag = uuid.uuid4().hex[:8]
     if workload.startswith(("sqs_", "s3_")):
         requests = max(clients, requests // 10)
+    per_client = requests // clients
+    prepare(aws, workload, per_client * clients + 5)
     for n in range(5):  # warm: moto imports and caches on first use
         one_call(aws, workload, n, tag + "w", 0, n)
-    per_client = requests // clients
-    prepare(aws, workload, per_client * clients + 50)
     cpu0, t0 = tree_cpu_s(pid), time.perf_counter()
 
     def work(c: int) -> None:
