@@ -744,3 +744,59 @@ def test_dynamodb_an_update_expression_used_again_answers_as_the_first_time(emul
     )
     item = ddb.get_item(TableName=table, Key=_key("B"))["Item"]
     assert item == {**_key("B"), "v": {"N": "10"}, "tags": {"L": [{"S": "b1"}, {"S": "b2"}]}, "n": {"N": "2"}}
+
+
+def test_dynamodb_a_condition_used_again_answers_as_the_first_time(emulator_url: str) -> None:
+    """moto's parse of a condition is kept by (expression, names, values) (ADR 0033): the same
+    condition with other values, on other items, in a transaction or alone, must decide as a
+    fresh parse would, and the checks of unused names and values must still be made."""
+    ddb = _client("dynamodb", emulator_url)
+    table = _table(ddb)
+    ddb.put_item(TableName=table, Item={**_key("S"), "version": {"N": "1"}, "tags": {"L": [{"S": "a"}]}})
+
+    def bump(current: str) -> None:
+        ddb.update_item(
+            TableName=table,
+            Key=_key("S"),
+            UpdateExpression="SET version = :next",
+            ConditionExpression="version = :current AND size(tags) > :none",
+            ExpressionAttributeValues={
+                ":current": {"N": current},
+                ":next": {"N": str(int(current) + 1)},
+                ":none": {"N": "0"},
+            },
+        )
+
+    # Given the same condition three times, its value moving on, and once with a stale value
+    bump("1")
+    bump("2")
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        bump("1")
+    bump("3")
+    assert ddb.get_item(TableName=table, Key=_key("S"))["Item"]["version"] == {"N": "4"}
+    # Then a new-item condition decides per item, alone and in transactions
+    for attempt in range(2):
+        put = {"TableName": table, "Item": _key(f"N{attempt}"), "ConditionExpression": "attribute_not_exists(pk)"}
+        ddb.put_item(**put)
+        with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+            ddb.put_item(**put)
+        with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+            ddb.transact_write_items(TransactItems=[{"Put": put}])
+        assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+    # and an unused value or name is refused each time it comes
+    for _ in range(2):
+        for extra in (
+            {"ExpressionAttributeValues": {":a": {"S": "x"}, ":spare": {"S": "x"}}},
+            {"ExpressionAttributeValues": {":a": {"S": "x"}}, "ExpressionAttributeNames": {"#spare": "b"}},
+        ):
+            with pytest.raises(ClientError) as unused:
+                ddb.update_item(
+                    TableName=table,
+                    Key=_key("S"),
+                    UpdateExpression="SET a = :a",
+                    ConditionExpression="attribute_exists(pk)",
+                    **extra,
+                )
+            assert unused.value.response["Error"]["Code"] == "ValidationException"
+            assert "unused" in unused.value.response["Error"]["Message"]
+    assert "a" not in ddb.get_item(TableName=table, Key=_key("S"))["Item"]

@@ -326,6 +326,37 @@ def _validators_copy_trees_directly() -> None:
     validators.deepcopy = deepcopy  # type: ignore[attr-defined,assignment]
 
 
+def _conditions_parsed_once() -> None:
+    import orjson
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    parsed: dict[bytes, tuple[Any, list[str], list[str]]] = {}
+
+    def parse(self: Any) -> Any:
+        try:
+            key = orjson.dumps(
+                [self.condition_expression, self.expression_attribute_names, self.expression_attribute_values],
+                option=orjson.OPT_SORT_KEYS,
+            )
+        except TypeError:  # bytes of a binary value, or anything else not plain JSON
+            return original(self)
+        found = parsed.get(key)
+        if found is None:
+            private = type(self)(*orjson.loads(key))  # the tree must hold no request's dictionaries
+            tree = original(private)  # raises for a malformed condition: never kept
+            found = (tree, list(private.expr_attr_names_found), list(private.expr_attr_values_found))
+            if len(parsed) >= PARSED_EXPRESSIONS_KEPT:
+                parsed.clear()
+            parsed[key] = found
+        tree, names_found, values_found = found
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return tree
+
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
@@ -336,5 +367,6 @@ def apply() -> None:
             _update_expressions_parsed_once()
             _validator_tables_built_once()
             _validators_copy_trees_directly()
+            _conditions_parsed_once()
             _applied = True
     weaken_instance_trackers()
