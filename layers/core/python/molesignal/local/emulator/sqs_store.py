@@ -26,6 +26,7 @@ from typing import Any
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_BATCH_ENTRIES = 10
 DEDUP_WINDOW_S = 300
+DIGESTS_KEPT = 10_000  # body MD5s remembered between a send and its receives
 ACCOUNT_ID = "123456789012"
 SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -191,6 +192,9 @@ class QueueStore:
         # Queues seen to exist: every message call checks its queue first. Forgotten when a
         # queue is deleted (or the store cleared), under the same lock.
         self._known: set[str] = set()
+        # MD5s of the bodies sent by this process, by message id (a receive answers it, and a
+        # body is up to 1 MiB); bounded, and a miss computes it from the body as before.
+        self._digests: dict[str, str] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -461,6 +465,7 @@ class QueueStore:
             if seen is not None:  # the same message within five minutes: accepted, not sent again
                 return Sent(str(seen[0]), _md5(message.body), attributes_md5(message.attributes), seen[1])
         message_id = str(uuid.uuid4())
+        digest = _md5(message.body)
         cursor = db.execute(
             "INSERT INTO messages (queue, message_id, body, attributes, system, sent, visible_at, group_id, dedup_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -485,7 +490,10 @@ class QueueStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (name, dedup_id, now + DEDUP_WINDOW_S, message_id, sequence),
             )
-        return Sent(message_id, _md5(message.body), attributes_md5(message.attributes), sequence)
+        if len(self._digests) >= DIGESTS_KEPT:
+            self._digests.clear()
+        self._digests[message_id] = digest
+        return Sent(message_id, digest, attributes_md5(message.attributes), sequence)
 
     def receive(
         self,
@@ -570,10 +578,9 @@ class QueueStore:
                 trace = json.loads(system).get("AWSTraceHeader")
                 if trace:
                     system_attributes["AWSTraceHeader"] = str(trace.get("StringValue", ""))
+                digest = self._digests.get(str(message_id)) or _md5(str(body))
                 received.append(
-                    Received(
-                        str(message_id), receipt, str(body), _md5(str(body)), system_attributes, json.loads(attributes)
-                    )
+                    Received(str(message_id), receipt, str(body), digest, system_attributes, json.loads(attributes))
                 )
             return received
 
