@@ -206,3 +206,38 @@ def test_moto_validators_copy_a_parse_tree_as_deepcopy_does() -> None:
     # and any other value is copied by copy.deepcopy itself
     value = {"L": [{"S": "a"}]}
     assert validators.deepcopy(value) == value and validators.deepcopy(value) is not value
+
+
+def test_moto_item_sizes_are_computed_as_moto_computes_them() -> None:
+    """The 400 KB check counts an item by ``DynamoType.size``'s rules without building a new
+    object per map member (ADR 0033): the same number for every kind of value, and the same
+    refusal at the same size."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    from molesignal.local.emulator import moto_patches
+
+    moto_patches.apply()
+    values = [
+        {"S": "text é"},
+        {"N": "123.45"},
+        {"B": b"\x00\x01binary"},
+        {"BOOL": True},
+        {"NULL": True},
+        {"SS": ["a", "bé"]},
+        {"NS": ["1", "22.5"]},
+        {"BS": [b"x", b"yz"]},
+        {"L": [{"S": "a"}, {"N": "1"}, {"M": {"k": {"BOOL": False}}}]},
+        {"M": {"schema": {"M": {f"f{i}": {"S": "string"} for i in range(50)}}, "l": {"L": [{"NULL": True}]}}},
+    ]
+    for value in values:
+        typed = DynamoType(value)
+        assert moto_patches._value_size(typed, DynamoType) == DynamoType.size(typed), value
+    # Given an item just under moto's limit, one more byte is refused, as moto refuses it
+    attrs = LimitedSizeDict()
+    attrs["pk"] = DynamoType({"S": "p"})
+    attrs["big"] = DynamoType({"S": "x" * (405000 - 2 - 1 - 3 - 4)})
+    attrs["ok"] = DynamoType({"S": ""})  # 404,998 bytes: 2+1, 3+404,990, 2+0
+    with pytest.raises(ItemSizeTooLarge):
+        attrs["more"] = DynamoType({"S": "y"})
+    assert "more" not in attrs

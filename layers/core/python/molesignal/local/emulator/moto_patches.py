@@ -357,6 +357,47 @@ def _conditions_parsed_once() -> None:
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
 
 
+def _value_size(value: Any, dynamo_type: type) -> int:
+    """``DynamoType.size()`` of ``value``, by its rules, in its order of cases."""
+    kind, raw = value.type, value.value
+    if kind == "N":
+        return len(str(raw))
+    if kind in ("SS", "NS", "BS"):
+        sub = kind[0]
+        return sum(_value_size(dynamo_type({sub: member}), dynamo_type) for member in raw)
+    if kind == "L":
+        return sum(_value_size(member, dynamo_type) if type(member) is dynamo_type else member.size() for member in raw)
+    if kind == "M":
+        return sum(
+            _bytesize(key)
+            + (_value_size(member, dynamo_type) if type(member) is dynamo_type else dynamo_type(member).size())
+            for key, member in raw.items()
+        )
+    if isinstance(raw, bool):
+        return 1
+    return _bytesize(raw)
+
+
+def _bytesize(text: Any) -> int:
+    return len(text if isinstance(text, bytes) else text.encode("utf-8"))
+
+
+def _item_sizes_without_copies() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    def size(entry: Any) -> int:
+        return _value_size(entry, DynamoType) if type(entry) is DynamoType else _bytesize(str(entry))
+
+    def __setitem__(self: Any, key: str, value: Any) -> None:
+        current = sum(size(k) for k in self) + sum(size(v) for v in self.values())
+        if current + _bytesize(key) + size(value) > 405000:  # moto's limit
+            raise ItemSizeTooLarge
+        dict.__setitem__(self, key, value)
+
+    LimitedSizeDict.__setitem__ = __setitem__  # type: ignore[method-assign,assignment]
+
+
 def apply() -> None:
     global _applied
     with _applied_lock:
@@ -368,5 +409,6 @@ def apply() -> None:
             _validator_tables_built_once()
             _validators_copy_trees_directly()
             _conditions_parsed_once()
+            _item_sizes_without_copies()
             _applied = True
     weaken_instance_trackers()
