@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # Lake. The ingest worker merges an hour's small files as soon as this many of one tier
     # are there (lake/compaction.py, ADR 0011); 0 leaves it all to the scheduled compaction.
     recent_compaction_fanin: int = Field(default=8, ge=0, le=80)
+    # The rows of files a process just committed, kept for the merge of their tier so it
+    # does not read them back from S3 (lake/recent_files.py, ADR 0031); 0 turns it off.
+    recent_files_cache_mib: int = Field(default=64, ge=0)
 
     # Queries.
     query_engine: str = Field(default="duckdb", pattern="^(duckdb|athena|auto)$")

@@ -51,6 +51,7 @@ from molesignal.ingest.normalize import TIMESTAMP
 from molesignal.lake import garbage
 from molesignal.lake import schema as S
 from molesignal.lake.layout import HOUR_US, file_key
+from molesignal.lake.recent_files import RECENT_FILES
 from molesignal.lake.retention import DAY_US, committed_entries, org_ids
 from molesignal.lake.streams import (
     COMPACTION_HELD_UNTIL,
@@ -219,10 +220,11 @@ def unify(tables: Sequence[pa.Table]) -> pa.Table:
         kinds[TIMESTAMP] = S.INT
     parts = []
     for table in tables:
+        present = set(table.column_names)  # once per table: column_names builds a new list
         arrays = []
         for name in order:
             kind = kinds[name]
-            if name in table.column_names:
+            if name in present:
                 arrays.append(_convert(table.column(name), kind))
             else:
                 arrays.append(pa.nulls(table.num_rows, S.arrow_type(kind) if kind else pa.null()))
@@ -398,6 +400,9 @@ class Compactor:
             "replaces": [str(e["sk"]) for e in inputs],
         }
         committed = self._commit(org_id, stream_name, inputs, output)
+        if committed:
+            RECENT_FILES.forget(str(e["key"]) for e in inputs)
+            RECENT_FILES.remember(key, merged, object_bytes=len(body))  # the next tier's input
         return result("committed" if committed else "lost", key, len(body))
 
     def _exclude(self, entries: Sequence[Mapping[str, Any]]) -> None:
@@ -419,6 +424,10 @@ class Compactor:
         s3 = aws.client("s3")
         tables = []
         for entry in inputs:
+            remembered = RECENT_FILES.recall(entry)  # committed by this process a moment ago (ADR 0031)
+            if remembered is not None:
+                tables.append(remembered)
+                continue
             try:
                 body = s3.get_object(Bucket=self.bucket, Key=str(entry["key"]))["Body"].read()
             except s3.exceptions.NoSuchKey:

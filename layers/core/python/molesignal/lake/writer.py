@@ -46,6 +46,7 @@ from molesignal.lake.changes import RowChange, publish, wants_durable
 from molesignal.lake.layout import HOUR_US, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, file_key, is_placeable, quarantine_key
 from molesignal.lake.namespaces import DEFAULT_NAMESPACE
 from molesignal.lake.outbox import Outbox
+from molesignal.lake.recent_files import RECENT_FILES
 from molesignal.lake.streams import (
     CONTENT_STREAM,
     DEFAULT_FIELD_CAP,
@@ -347,8 +348,10 @@ class Lake:
         # A guarded batch whose guard fails (the audit chain's head moved) leaves its file
         # unlisted for good: reserving it first lets the garbage sweep find and delete it.
         reserved = reserve or bool(guards)
+        encoded: list[pa.Table] = []
         for hour, part in parts:
-            body = encode_parquet(cluster(part))
+            encoded.append(cluster(part))
+            body = encode_parquet(encoded[-1])
             key = file_key(org_id, stream_name, hour, file_id)
             if reserved:
                 try:
@@ -385,6 +388,8 @@ class Lake:
                     org_id, stream, request_ids, files, batch_schema, released=reserved, guards=guards, outbox=outbox
                 )
                 publish(landed)
+                for landed_file, clustered in zip(files, encoded, strict=True):  # for their tier's merge
+                    RECENT_FILES.remember(landed_file.key, clustered, object_bytes=landed_file.bytes)
                 return AppendResult(file_id, False, table.num_rows, tuple(files), quarantined, table)
             except VersionConflict as exc:
                 if reserved and isinstance(exc, CommitRefused):
