@@ -81,8 +81,7 @@ MIXED = b"\n".join(
         b'{"_timestamp":%d,"host":"h1","level":"info","n":1,"f":1.5,"ok":true,"msg":"a"}' % (T0 + 5),
         b'{"_timestamp":%d,"host":"h2","level":"warn","msg":"b","extra":"only here"}' % (T0 + 1),
         b'{"_timestamp":%d,"host":"h1","level":"info","n":-7,"f":null,"ok":false}' % (T0 + 3),
-        b'{"_timestamp":%d,"host":"h2","level":"error","n":9007199254740993,"msg":"\\u00e9 \\ud83d\\ude00"}'
-        % (T0 + 2),
+        b'{"_timestamp":%d,"host":"h2","level":"error","n":9007199254740993,"msg":"\\u00e9 \\ud83d\\ude00"}' % (T0 + 2),
     ]
 )
 

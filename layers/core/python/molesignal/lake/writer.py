@@ -68,7 +68,10 @@ from molesignal.storage.table import Table
 MANIFEST_ITEMS_PER_TRANSACTION = 90  # DynamoDB allows 100 actions per transaction
 TRANSACTION_ACTIONS = 100
 LANDED_MARKER_TTL_S = 15 * 24 * 3600  # longer than any SQS retention
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 6, "use_dictionary": True}
+# zstd level 1 with mostly distinct text written plain (``mostly_distinct``) stores the ingest
+# dataset in 3 % fewer bytes than level 6 with dictionaries everywhere, at ~25 % less encoding
+# CPU (ADR 0031).
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "use_dictionary": True}
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,28 @@ class AlreadyCommitted(Exception):
     """Part of this batch's commit was applied by an earlier delivery."""
 
 
+DISTINCT_SAMPLE_ROWS = 512
+
+
+def mostly_distinct(table: pa.Table) -> set[str]:
+    """Text columns whose values hardly repeat (trace ids, user ids, messages), from a sample.
+
+    A dictionary of such a column holds nearly every value once more, plus an index per row:
+    written plain, the ingest dataset's 1 MiB files were ~5 % smaller, which is what lets zstd
+    run at level 1 (ADR 0031). Text only: numbers and booleans are narrow either way."""
+    sample = table.slice(0, DISTINCT_SAMPLE_ROWS)
+    found = set()
+    for fld, column in zip(sample.schema, sample.columns, strict=True):
+        present = len(column) - column.null_count
+        if pa.types.is_string(fld.type) and present >= 16 and pc.count_distinct(column).as_py() * 2 > present:
+            found.add(fld.name)
+    return found
+
+
 def encode_parquet(table: pa.Table) -> bytes:
     options = dict(PARQUET_OPTIONS)
+    plain = mostly_distinct(table)
+    options["use_dictionary"] = [name for name in table.column_names if name not in plain]
     if TIMESTAMP in table.column_names and pa.types.is_int64(table.schema.field(TIMESTAMP).type):
         # Timestamps rise within each cluster (and across a compacted file), so their deltas
         # are small: delta encoding stores them in fewer bytes than a dictionary of unique
@@ -136,7 +159,7 @@ def encode_parquet(table: pa.Table) -> bytes:
         # cost decoding time, so the column is left uncompressed. DuckDB's 5-minute histogram
         # over 10M rows went from 176 to about 90 ms with both (docs/performance.md).
         others = [name for name in table.column_names if name != TIMESTAMP]
-        options["use_dictionary"] = others
+        options["use_dictionary"] = [name for name in others if name not in plain]
         options["column_encoding"] = {TIMESTAMP: "DELTA_BINARY_PACKED"}
         options["compression"] = {**dict.fromkeys(others, "zstd"), TIMESTAMP: "none"}
         options["compression_level"] = dict.fromkeys(others, PARQUET_OPTIONS["compression_level"])
