@@ -8,7 +8,7 @@ All in one process, on a generated realistic log dataset (``bench/ingest/dataset
     per batch of canonical NDJSON, the CPU part of ``Lake.append_batch`` (no AWS I/O), with
     the stream schema as it evolves batch after batch (the steady state);
 (b) **baseline**: ``pyarrow.json.read_json`` + ``pyarrow.parquet.write_table`` (defaults:
-    snappy) on the same batches; (b') the same with the worker's zstd level 6;
+    snappy) on the same batches; (b') the same with zstd level 6 (the worker's until ADR 0031);
 (c) **stored bytes**: the worker's Parquet against the raw and the canonical NDJSON and
     against zstd NDJSON (level 3, the zstd CLI default; level 19 on a sample of batches);
 (d) **ingest function**: (d1) its CPU part — ``parse_json_records``, ``normalize``,

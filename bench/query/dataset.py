@@ -9,7 +9,7 @@ writer's own functions: ``split_by_hour`` cuts the rows into hour partitions, ea
 cut into files of about ``file_rows`` rows (consecutive time slices, as successive ingest
 batches would land them), and each file is what ``Lake.append_batch`` writes for one hour of
 a batch: ``encode_parquet(cluster(part))`` (rows ordered by the writer's cluster keys, then
-time; zstd 6, dictionaries). It goes to
+time; the writer's encoding, ADR 0031). It goes to
 ``<root>/lake/org=<org>/stream=<stream>/date=<d>/hour=<h>/<id>.parquet`` (``layout.file_key``).
 ``<root>/dataset.json`` records the landed files (the writer's ``LandedFile`` fields) and
 the batch schema, so the benchmark can commit the manifest and the stream item with the
@@ -483,7 +483,7 @@ def ensure(
         "files": len(landed),
         "file_rows_min_median_max": [sizes[0], sizes[len(sizes) // 2], sizes[-1]],
         "parquet_bytes": sum(f.bytes for f in landed),
-        "parquet_options": "molesignal.lake.writer.encode_parquet(cluster(part)) (zstd level 6, dictionaries)",
+        "parquet_options": "molesignal.lake.writer.encode_parquet(cluster(part)) (zstd level 1, mostly distinct text plain: ADR 0031)",
         "cluster_keys_files": {",".join(k): n for k, n in sorted(keys_seen.items(), key=lambda kv: -kv[1])},
         "columns": len(schema) + 1,
         "schema": schema,
