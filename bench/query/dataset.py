@@ -483,7 +483,7 @@ def ensure(
         "files": len(landed),
         "file_rows_min_median_max": [sizes[0], sizes[len(sizes) // 2], sizes[-1]],
         "parquet_bytes": sum(f.bytes for f in landed),
-        "parquet_options": "molesignal.lake.writer.encode_parquet(cluster(part)) (zstd level 1, mostly distinct text plain: ADR 0031)",
+        "parquet_options": "molesignal.lake.writer.encode_parquet(cluster(part)) (the writer's encoding, ADR 0031)",
         "cluster_keys_files": {",".join(k): n for k, n in sorted(keys_seen.items(), key=lambda kv: -kv[1])},
         "columns": len(schema) + 1,
         "schema": schema,
