@@ -24,6 +24,7 @@ from molesignal import aws, counters
 from molesignal.alerts.realtime import evaluate_landed
 from molesignal.ingest.envelope import IngestMessage
 from molesignal.ingest.landing import Touched, compact_touched, delivery_of, land_together
+from molesignal.lake.recent_files import RECENT_FILES
 from molesignal.lake.writer import Lake
 from molesignal.live.fanout import install as deliver_live_changes
 from molesignal.observability import logger, metrics
@@ -32,6 +33,7 @@ from molesignal.topics.publisher import attach as attach_topics
 
 processor = BatchProcessor(event_type=EventType.SQS)
 deliver_live_changes()  # every landed batch reaches /v1/ws subscribers (live tail)
+RECENT_FILES.enabled = True  # what this worker lands, it merges by tiers soon after (ADR 0031)
 
 
 def record_handler(record: SQSRecord, landed: frozenset[str] = frozenset(), touched: Touched | None = None) -> None:

@@ -36,7 +36,7 @@ def entry(key: str, rows: int, size: int) -> dict[str, object]:
 
 
 def test_a_file_is_recalled_only_as_its_manifest_entry_lists_it() -> None:
-    files = RecentFiles(limit_bytes=1 << 20)
+    files = RecentFiles(limit_bytes=1 << 20, enabled=True)
     table = table_of(10)
     files.remember("k1", table, object_bytes=500)
     assert files.recall(entry("k1", 10, 500)) is table
@@ -50,7 +50,7 @@ def test_a_file_is_recalled_only_as_its_manifest_entry_lists_it() -> None:
 def test_the_least_recently_remembered_go_first_and_merged_inputs_are_forgotten() -> None:
     one = table_of(100)
     size = one.get_total_buffer_size()
-    files = RecentFiles(limit_bytes=3 * size)
+    files = RecentFiles(limit_bytes=3 * size, enabled=True)
     for key in ("a", "b", "c", "d"):
         files.remember(key, table_of(100), object_bytes=1)
     assert len(files) == 3 and files.held_bytes == 3 * size
@@ -63,17 +63,24 @@ def test_the_least_recently_remembered_go_first_and_merged_inputs_are_forgotten(
     assert files.recall(entry("huge", 1000, 1)) is None and len(files) == 1
 
 
-def test_nothing_is_kept_when_the_worker_does_not_merge_recent_tiers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_is_kept_when_recent_tiers_are_not_merged_or_the_limit_is_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOLESIGNAL_RECENT_COMPACTION_FANIN", "0")
     reset_settings()
-    files = RecentFiles(limit_bytes=1 << 20)
+    files = RecentFiles(limit_bytes=1 << 20, enabled=True)
     files.remember("k", table_of(5), object_bytes=1)
     assert len(files) == 0
     monkeypatch.setenv("MOLESIGNAL_RECENT_COMPACTION_FANIN", "8")
     monkeypatch.setenv("MOLESIGNAL_RECENT_FILES_CACHE_MIB", "0")
     reset_settings()
-    RecentFiles().remember("k", table_of(5), object_bytes=1)  # limit from settings: 0 MiB
-    assert len(RecentFiles()) == 0
+    limited = RecentFiles(enabled=True)  # limit from settings: 0 MiB
+    limited.remember("k", table_of(5), object_bytes=1)
+    assert len(limited) == 0
+
+
+def test_a_process_that_does_not_merge_recent_tiers_keeps_nothing() -> None:
+    files = RecentFiles(limit_bytes=1 << 20)  # not enabled: the audit chain's writer, a query function
+    files.remember("k", table_of(5), object_bytes=1)
+    assert len(files) == 0 and files.recall(entry("k", 5, 1)) is None
 
 
 MIXED = b"\n".join(

@@ -18,6 +18,7 @@ entry is only used when the manifest entry's ``rows`` and ``bytes`` are what was
 so a file listed again under the same key by anything else is read from S3. A process that
 did not write a file (another Lambda instance, the scheduled compaction) just misses.
 
+Only the ingest worker keeps them (``functions/ingest_worker/handler.py`` enables it).
 Bounded by the tables' Arrow bytes (``recent_files_cache_mib``); the least recently
 remembered go first. Merged inputs are forgotten: their entries are gone after the commit.
 """
@@ -46,8 +47,9 @@ class _Remembered:
 
 
 class RecentFiles:
-    def __init__(self, limit_bytes: int | None = None) -> None:
+    def __init__(self, limit_bytes: int | None = None, *, enabled: bool = False) -> None:
         self._limit = limit_bytes
+        self.enabled = enabled  # by the process that merges recent tiers: the ingest worker
         self._files: OrderedDict[str, _Remembered] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
@@ -67,7 +69,7 @@ class RecentFiles:
         """``table`` is what the committed object ``key`` (``object_bytes`` long) was encoded from.
         Kept only while the worker merges recent tiers (a file too big to be merged is far
         beyond the limit anyway)."""
-        if not get_settings().recent_compaction_fanin:
+        if not self.enabled or not get_settings().recent_compaction_fanin:
             return
         size = table.get_total_buffer_size()
         limit = self.limit_bytes
@@ -104,4 +106,6 @@ class RecentFiles:
             self._held -= gone.size
 
 
-RECENT_FILES = RecentFiles()  # one per process, as a Lambda instance's memory is
+# One per process, as a Lambda instance's memory is; the ingest worker enables it (other
+# writers, such as the audit chain's, have nothing that merges their files soon after).
+RECENT_FILES = RecentFiles()
