@@ -3,9 +3,12 @@ redrive to the DLQ) and the scheduler (EventBridge rules), against the emulator.
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from typing import Any
+
+import httpx
 
 import registry
 from molesignal import aws
@@ -109,3 +112,19 @@ def test_housekeeping_schedule_purges_only_expired_items(system: Any) -> None:
     assert table.get(f"LOGINFAIL#old-{tag}", "COUNTER") is None
     assert table.get(f"LOGINFAIL#new-{tag}", "COUNTER") is not None
     assert table.get(f"ORG#keep-{tag}", "META") is not None
+
+
+def test_the_gateway_answers_keep_alive_connections_without_nagle(system: Any, base_url: str) -> None:
+    # Given a client that keeps its connection open between requests, as every SDK does
+    # (the gateway's accepted sockets lacked TCP_NODELAY: each response after a connection's
+    # first was held ~40 ms behind the client's delayed ACK)
+    with httpx.Client(base_url=base_url) as client:
+        for _ in range(2):
+            assert client.get("/api/v1/nope").status_code == 404
+
+        # Then every connection the gateway holds open sends without delay
+        connections = list(system._server.server_state.connections)
+        assert connections, "the gateway holds no open connection"
+        for protocol in connections:
+            sock = protocol.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
