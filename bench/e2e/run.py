@@ -213,11 +213,23 @@ def stream_stats(http: httpx.Client, who: Tenant, stream: str) -> dict[str, Any]
     return {"files": stats["files"], "stored_bytes": stats["bytes"], "rows": stats["rows"]}
 
 
-def wait_queryable(http: httpx.Client, who: Tenant, stream: str, expected: int, poll_s: float, timeout_s: float) -> int:
+def wait_queryable(
+    http: httpx.Client,
+    who: Tenant,
+    stream: str,
+    expected: int,
+    poll_s: float,
+    timeout_s: float,
+    polls_ms: list[float] | None = None,
+) -> int:
+    """Poll ``count(*)`` until it reaches ``expected``; each poll's latency goes to ``polls_ms``."""
     deadline = time.monotonic() + timeout_s
     seen = 0
     while time.monotonic() < deadline:
+        started = time.perf_counter()
         seen = count_rows(http, who, stream)
+        if polls_ms is not None:
+            polls_ms.append((time.perf_counter() - started) * 1000)
         if seen >= expected:
             return seen
         time.sleep(poll_s)
@@ -504,6 +516,7 @@ def scenario_large(system: System, who: Tenant, bodies: list[bytes], args: argpa
     progress(f"large: baseline before ({args.baseline_passes} passes over {len(bodies)} bodies)", quiet)
     before = [baseline_pass(bodies) for _ in range(args.baseline_passes)]
     sent = Sent()
+    polls_ms: list[float] = []
     progress(f"large: {args.clients} clients send {total_bytes / MIB:.1f} MiB in {len(bodies)} bodies", quiet)
     cpu0, split0, wall0 = system.cpu_s(), system.cpu_split(), time.perf_counter()
     with GilProfile(args.py_spy, system.pid, args.profile_dir / "large.txt", args.py_spy_rate) as profile:
@@ -517,7 +530,7 @@ def scenario_large(system: System, who: Tenant, bodies: list[bytes], args: argpa
         if sent.errors:
             raise SystemExit(f"{len(sent.errors)} requests failed; first: {sent.errors[0]}")
         with httpx.Client(base_url=system.url, timeout=60) as http:
-            wait_queryable(http, who, stream, total_records, args.poll_s, args.timeout_s)
+            wait_queryable(http, who, stream, total_records, args.poll_s, args.timeout_s, polls_ms)
         e2e_s = time.perf_counter() - wall0
     with httpx.Client(base_url=system.url, timeout=60) as http:
         stats = stream_stats(http, who, stream)
@@ -545,6 +558,7 @@ def scenario_large(system: System, who: Tenant, bodies: list[bytes], args: argpa
         "api_accepted_mib_s": r3(total_bytes / MIB / accepted_s),
         "request_latency_ms": latency_summary(sent.latencies_ms),
         "stream_when_queryable": stats,
+        "count_polls_ms": [round(ms, 1) for ms in polls_ms],
         "baseline": {
             "samples_wall_s": [r3(w) for w, _ in baselines],
             "samples_cpu_s": [r3(c) for _, c in baselines],
@@ -726,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         help="large: first send one body per client to another stream and wait until it is queryable",
     )
     for name, default, about in (
-        ("--poll-s", 0.25, "seconds between count(*) polls"),
+        ("--poll-s", 0.05, "seconds between count(*) polls"),
         ("--timeout-s", 900.0, "give up waiting after this long"),
         ("--idle-s", 3.0, "large: the stream's file count unchanged this long counts as idle"),
     ):
