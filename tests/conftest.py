@@ -21,6 +21,11 @@ os.environ.setdefault("MOLESIGNAL_RESOURCE_PREFIX", f"mstest{uuid.uuid4().hex[:6
 # (use_env), install fault hooks and drain the queue there. tests/integration/
 # test_worker_process.py runs `make dev`'s shape, the worker in its own process, over HTTP.
 os.environ.setdefault("MOLESIGNAL_LOCAL_WORKER_PROCESS", "false")
+# Tests fire requests back to back in one org, far faster than the default quotas (20
+# queries, 50 ingest requests per second) allow once a request takes a few ms; the tests of
+# rate limiting set their own org's quotas through the API.
+os.environ.setdefault("MOLESIGNAL_DEFAULT_QUERY_QPS", "1000")
+os.environ.setdefault("MOLESIGNAL_DEFAULT_INGEST_QPS", "1000")
 
 
 @pytest.fixture(scope="session")
