@@ -59,6 +59,7 @@ import boto3  # noqa: E402
 from bench.common import git_info, interpreter_info, loadavg, progress, r3, tree_cpu_s  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from molesignal.lake.writer import STREAM_COMMIT_NAMES, STREAM_COMMIT_UPDATE  # noqa: E402
 from molesignal.provision import create_table_request  # noqa: E402
 from molesignal.resources import RESOURCES  # noqa: E402
 
@@ -192,15 +193,9 @@ def commit(ddb: Any, tag: str, client_no: int, step: int) -> None:
         "Update": {
             "TableName": TABLE,
             "Key": stream_key,
-            "UpdateExpression": (
-                "SET #schema = :schema, version = :next, first_ts_us = :first, last_ts_us = :last, "
-                "#name = :name, org_id = :org, kind = if_not_exists(kind, :kind), "
-                "created_at_us = if_not_exists(created_at_us, :now), field_cap = if_not_exists(field_cap, :cap), "
-                "retention_days = if_not_exists(retention_days, :retention) "
-                "ADD row_count :rows, #bytes :bytes, file_count :files"
-            ),
+            "UpdateExpression": STREAM_COMMIT_UPDATE,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#schema": "schema", "#name": "name", "#bytes": "bytes"},
+            "ExpressionAttributeNames": dict(STREAM_COMMIT_NAMES),
             "ExpressionAttributeValues": values,
         }
     }
