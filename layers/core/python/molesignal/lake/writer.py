@@ -68,9 +68,6 @@ from molesignal.storage.table import Table
 MANIFEST_ITEMS_PER_TRANSACTION = 90  # DynamoDB allows 100 actions per transaction
 TRANSACTION_ACTIONS = 100
 LANDED_MARKER_TTL_S = 15 * 24 * 3600  # longer than any SQS retention
-# zstd level 1 with mostly distinct text written plain (``mostly_distinct``) stores the ingest
-# dataset in 3 % fewer bytes than level 6 with dictionaries everywhere, at ~25 % less encoding
-# CPU (ADR 0031).
 # The stream item's update in every lake commit (bench/emulator replays it to measure the emulator).
 STREAM_COMMIT_UPDATE = (
     "SET #schema = :schema, version = :next, first_ts_us = :first, last_ts_us = :last, "
@@ -81,6 +78,9 @@ STREAM_COMMIT_UPDATE = (
 )
 STREAM_COMMIT_NAMES = {"#schema": "schema", "#name": "name", "#bytes": "bytes"}
 
+# zstd level 1 with mostly distinct text written plain (``mostly_distinct``) stores the ingest
+# dataset in 3 % fewer bytes than level 6 with dictionaries everywhere, at ~25 % less encoding
+# CPU (ADR 0031).
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "use_dictionary": True}
 
 
