@@ -201,7 +201,7 @@ def start_system(bench: Bench, quiet: bool) -> None:
     Lake(table)._commit(
         dataset.ORG,
         Stream(org_id=dataset.ORG, name=dataset.STREAM),
-        "bench-query-load",
+        ["bench-query-load"],  # request ids: a bare string was read as one id per character
         files,
         bench.description["schema"],
     )
