@@ -367,8 +367,7 @@ def measure_cache(bench: Bench, count: int) -> dict[str, Any]:
 
         def ddb_hit(hit: Callable[[], None] = hit) -> None:
             # Another instance: nothing in memory (results, the planner's memo, parsed queries).
-            with ResultCache._lock:
-                ResultCache.forget_all()
+            ResultCache.forget_all()  # takes the cache's lock itself
             forget_instance_memory()
             hit()
 
