@@ -26,6 +26,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from molesignal.settings import get_settings
 from molesignal.storage.table import ConditionFailed, Table
@@ -90,14 +91,19 @@ class Watch:
         return until > time.time()
 
     def _extend_live_until(self, org_id: str, until_s: int) -> None:
-        with contextlib.suppress(ConditionFailed):  # another subscription moved it further already
-            self.table.update(
-                _pk(org_id),
-                _SK,
-                "SET live_until = :until",
-                condition="attribute_not_exists(live_until) OR live_until < :until",
-                values={":until": until_s},
-            )
+        # Refused when another subscription moved it further already.
+        self._update_unless_beaten(
+            org_id,
+            "SET live_until = :until",
+            "attribute_not_exists(live_until) OR live_until < :until",
+            {":until": until_s},
+        )
+
+    def _update_unless_beaten(self, org_id: str, expression: str, condition: str, values: dict[str, Any]) -> None:
+        """A conditional change of the marker; a failed condition means another writer got there
+        first, which is as good. This process reads the marker afresh either way."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.update(_pk(org_id), _SK, expression, condition=condition, values=values)
         forget(org_id)
 
     def record_new_org(self, org_id: str) -> None:
@@ -117,15 +123,10 @@ class Watch:
     def record_topics(self, org_id: str, has_sources: bool) -> None:
         """First record of an org's topics (its marker predates them, or never had them): 0 when
         no topic has a source, so its writers skip the topic list from now on."""
-        with contextlib.suppress(ConditionFailed):  # a topic change recorded it first
-            self.table.update(
-                _pk(org_id),
-                _SK,
-                "SET topics_version = :v",
-                condition="attribute_not_exists(topics_version)",
-                values={":v": 1 if has_sources else 0},
-            )
-        forget(org_id)
+        # Refused when a topic change recorded it first.
+        self._update_unless_beaten(
+            org_id, "SET topics_version = :v", "attribute_not_exists(topics_version)", {":v": 1 if has_sources else 0}
+        )
 
     def live_subscribed(self, org_id: str, until_s: int) -> bool:
         """A subscription of the org may exist until ``until_s``. True when writers may have
